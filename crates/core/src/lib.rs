@@ -1,0 +1,10 @@
+//! healthml-core: everything healthml computes, without PostgreSQL.
+//!
+//! The extension shell (`src/` at the top of the repository) converts SQL values into the types here,
+//! calls in, and maps [`Error`] to a SQLSTATE. Nothing in this crate touches the database, so all of
+//! it is tested with plain `cargo test`.
+
+pub mod error;
+pub mod stats;
+
+pub use error::{Error, ErrorClass, Result};

@@ -1,0 +1,189 @@
+# shellcheck shell=bash
+# Shared by the healthml scripts: where things live, how to run as the cluster's user, and the
+# idempotent setup steps. Source it; do not run it. Every setting can be overridden from the
+# environment (see the README's "Settings of the scripts").
+
+set -euo pipefail
+
+HEALTHML_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PG_MAJOR=15
+PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+PG_CONFIG=$PG_BIN/pg_config
+PGRX_VERSION=0.18.0
+HEALTHML_PGPORT=${HEALTHML_PGPORT:-28815}
+HEALTHML_CLUSTER_DIR=${HEALTHML_CLUSTER_DIR:-$HEALTHML_ROOT/target/pgcluster}
+HEALTHML_DB=${HEALTHML_DB:-healthml}
+APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libclang-dev clang
+              postgresql-15-cron postgresql-15-pgtap pgtap sudo)
+
+if [ -t 2 ]; then _bold=$'\033[1m'; _off=$'\033[0m'; else _bold=; _off=; fi
+log() { printf '%s==> %s%s\n' "$_bold" "$*" "$_off" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+is_root() { [ "$(id -u)" = 0 ]; }
+as_root() { if is_root; then "$@"; else sudo "$@"; fi; }
+
+# initdb and postgres refuse to run as root: as root, the private cluster belongs to `postgres`.
+cluster_owner() { if is_root; then echo postgres; else id -un; fi; }
+as_cluster_owner() { if is_root; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+ensure_apt_packages() {
+    local missing=() pkg
+    for pkg in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
+            || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing missing apt packages: ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+ensure_cargo_pgrx() {
+    command -v cargo >/dev/null || die "cargo is not installed: install a Rust toolchain (rustup) first"
+    if ! cargo pgrx --version 2>/dev/null | grep -qF "$PGRX_VERSION"; then
+        log "installing cargo-pgrx $PGRX_VERSION (once; about 18 minutes on 2 cores)"
+        cargo install --locked cargo-pgrx --version "$PGRX_VERSION"
+    fi
+    local config="${PGRX_HOME:-$HOME/.pgrx}/config.toml"
+    if ! grep -qF "pg$PG_MAJOR = \"$PG_CONFIG\"" "$config" 2>/dev/null; then
+        log "registering PostgreSQL $PG_MAJOR with pgrx"
+        cargo pgrx init --pg$PG_MAJOR "$PG_CONFIG" >/dev/null
+    fi
+}
+
+ensure_prerequisites() {
+    ensure_apt_packages
+    ensure_cargo_pgrx
+}
+
+# Builds the extension in release mode and installs it into the system PostgreSQL 15, whose binaries
+# the private cluster runs. Cargo makes this quick when nothing changed.
+build_and_install() {
+    log "building and installing the healthml extension (release)"
+    local sudo_flag=()
+    is_root || sudo_flag=(--sudo)
+    (cd "$HEALTHML_ROOT" && cargo pgrx install --release --pg-config "$PG_CONFIG" "${sudo_flag[@]}") \
+        >"$HEALTHML_ROOT/target/pgrx-install.log" 2>&1 || {
+        tail -n 40 "$HEALTHML_ROOT/target/pgrx-install.log" >&2
+        die "building or installing the extension failed (full log: target/pgrx-install.log)"
+    }
+}
+
+# The directory the server really uses. The server runs as the cluster owner, who must be able to
+# reach it, and a Unix socket path must stay short: a checkout under root's private home directory
+# (mode 700) or a very deep path is served from /var/tmp instead, linked from the usual place.
+cluster_real_dir() {
+    local dir=$HEALTHML_CLUSTER_DIR
+    if [ -L "$dir" ]; then readlink -f "$dir"; return; fi
+    mkdir -p "$dir"
+    is_root && chown postgres: "$dir"
+    if as_cluster_owner test -w "$dir" && [ ${#dir} -le 80 ]; then
+        echo "$dir"
+        return
+    fi
+    local alt
+    alt=/var/tmp/healthml-pgcluster-$(printf '%s' "$HEALTHML_ROOT" | cksum | cut -d' ' -f1)
+    mkdir -p "$alt"
+    is_root && chown postgres: "$alt"
+    rmdir "$dir" 2>/dev/null || die "$dir is not empty and cannot be used by the cluster owner"
+    ln -s "$alt" "$dir"
+    log "the cluster owner cannot use $dir; the cluster lives in $alt (linked from $dir)"
+    echo "$alt"
+}
+
+hm_psql() {
+    local real
+    real=$(cluster_real_dir)
+    psql -X -q -v ON_ERROR_STOP=1 -h "$real" -p "$HEALTHML_PGPORT" -U postgres "$@"
+}
+
+cluster_running() {
+    local real
+    real=$(cluster_real_dir)
+    [ -s "$real/data/PG_VERSION" ] && as_cluster_owner "$PG_BIN/pg_ctl" -D "$real/data" status >/dev/null 2>&1
+}
+
+cluster_start() {
+    local real
+    real=$(cluster_real_dir)
+    if [ ! -s "$real/data/PG_VERSION" ]; then
+        log "creating a private PostgreSQL $PG_MAJOR cluster in $HEALTHML_CLUSTER_DIR (owner $(cluster_owner))"
+        as_cluster_owner "$PG_BIN/initdb" -D "$real/data" -A trust -U postgres -E UTF8 \
+            --locale=C.UTF-8 >"$real/initdb.log" 2>&1 || { cat "$real/initdb.log" >&2; die "initdb failed"; }
+        as_cluster_owner tee -a "$real/data/postgresql.conf" >/dev/null <<CONF
+
+# --- healthml private cluster ---
+shared_preload_libraries = 'pg_cron'
+cron.database_name = '$HEALTHML_DB'
+listen_addresses = 'localhost'
+shared_buffers = '256MB'
+max_parallel_workers_per_gather = 2
+log_min_messages = warning
+CONF
+    fi
+    if cluster_running; then
+        local running_port
+        running_port=$(sed -n 4p "$real/data/postmaster.pid" 2>/dev/null || true)
+        [ "$running_port" = "$HEALTHML_PGPORT" ] && return 0
+        log "the cluster runs on port $running_port; restarting it on $HEALTHML_PGPORT"
+        as_cluster_owner "$PG_BIN/pg_ctl" -D "$real/data" -m fast -w stop >/dev/null
+    fi
+    log "starting the cluster on port $HEALTHML_PGPORT (socket directory $real)"
+    as_cluster_owner "$PG_BIN/pg_ctl" -D "$real/data" -l "$real/server.log" -w \
+        -o "-p $HEALTHML_PGPORT -k $real" start >/dev/null || {
+        tail -n 20 "$real/server.log" >&2
+        die "the cluster did not start (is port $HEALTHML_PGPORT taken? set HEALTHML_PGPORT)"
+    }
+}
+
+cluster_stop() {
+    local real
+    real=$(cluster_real_dir)
+    if cluster_running; then
+        as_cluster_owner "$PG_BIN/pg_ctl" -D "$real/data" -m fast -w stop >/dev/null
+        log "stopped the cluster in $HEALTHML_CLUSTER_DIR"
+    else
+        log "the cluster in $HEALTHML_CLUSTER_DIR is not running"
+    fi
+}
+
+cluster_wipe() {
+    cluster_stop
+    local real
+    real=$(cluster_real_dir)
+    rm -rf "$real"
+    [ -L "$HEALTHML_CLUSTER_DIR" ] && rm -f "$HEALTHML_CLUSTER_DIR"
+    rm -rf "$HEALTHML_CLUSTER_DIR"
+    log "wiped the cluster in $HEALTHML_CLUSTER_DIR"
+}
+
+# Creates database $1 if it is missing and gives it the current build of the extension. The SQL
+# objects of an extension are fixed at CREATE EXTENSION time, so when the installed script changed
+# (a new build of the same version) the extension is created anew in that database.
+ensure_database() {
+    local db=$1 real script sum stamp
+    real=$(cluster_real_dir)
+    if [ -z "$(hm_psql -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
+        hm_psql -d postgres -c "CREATE DATABASE \"$db\""
+    fi
+    script=$("$PG_CONFIG" --sharedir)/extension/healthml--$(extension_version).sql
+    sum=$(sha256sum "$script" | cut -d' ' -f1)
+    stamp="$real/healthml-script.$db.sha256"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
+        hm_psql -d "$db" -c 'SET client_min_messages = warning' -c 'DROP EXTENSION IF EXISTS healthml CASCADE' -c 'CREATE EXTENSION healthml'
+        echo "$sum" >"$stamp"
+    fi
+}
+
+recreate_database() {
+    local db=$1 real
+    real=$(cluster_real_dir)
+    hm_psql -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" -c "CREATE DATABASE \"$db\""
+    rm -f "$real/healthml-script.$db.sha256"
+    ensure_database "$db"
+}
+
+extension_version() {
+    sed -n 's/^version = "\(.*\)"/\1/p' "$HEALTHML_ROOT/Cargo.toml" | head -n 1
+}

@@ -1,0 +1,63 @@
+-- A session-private landing table whose columns are the CSV header, verbatim and in order, so
+-- COPY ... HEADER MATCH refuses a file with other columns, and typed like the target so a bad value is
+-- reported by COPY with its line and column. Dropped at commit.
+
+CREATE TEMP TABLE encounters_csv (
+    encounter_id                 bigint   PRIMARY KEY,
+    patient_nbr                  bigint   NOT NULL,
+    race                         text,
+    gender                       text,
+    age                          text,
+    weight                       text,
+    admission_type_id            integer,
+    discharge_disposition_id     integer,
+    admission_source_id          integer,
+    time_in_hospital             integer  CHECK (time_in_hospital >= 0),
+    payer_code                   text,
+    medical_specialty            text,
+    num_lab_procedures           integer  CHECK (num_lab_procedures >= 0),
+    num_procedures               integer  CHECK (num_procedures >= 0),
+    num_medications              integer  CHECK (num_medications >= 0),
+    number_outpatient            integer  CHECK (number_outpatient >= 0),
+    number_emergency             integer  CHECK (number_emergency >= 0),
+    number_inpatient             integer  CHECK (number_inpatient >= 0),
+    diag_1                       text,
+    diag_2                       text,
+    diag_3                       text,
+    number_diagnoses             integer  CHECK (number_diagnoses >= 0),
+    max_glu_serum                text,
+    "A1Cresult"                  text,
+    metformin                    text,
+    repaglinide                  text,
+    nateglinide                  text,
+    chlorpropamide               text,
+    glimepiride                  text,
+    acetohexamide                text,
+    glipizide                    text,
+    glyburide                    text,
+    tolbutamide                  text,
+    pioglitazone                 text,
+    rosiglitazone                text,
+    acarbose                     text,
+    miglitol                     text,
+    troglitazone                 text,
+    tolazamide                   text,
+    examide                      text,
+    citoglipton                  text,
+    insulin                      text,
+    "glyburide-metformin"        text,
+    "glipizide-metformin"        text,
+    "glimepiride-pioglitazone"   text,
+    "metformin-rosiglitazone"    text,
+    "metformin-pioglitazone"     text,
+    change                       text,
+    "diabetesMed"                text,
+    readmitted                   text     NOT NULL CHECK (readmitted IN ('<30', '>30', 'NO'))
+) ON COMMIT DROP;
+
+CREATE TEMP TABLE id_mappings_csv (
+    block       text    NOT NULL,
+    id          integer NOT NULL,
+    description text    NOT NULL,
+    PRIMARY KEY (block, id)
+) ON COMMIT DROP;

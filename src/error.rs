@@ -1,0 +1,38 @@
+//! The boundary where core errors become PostgreSQL errors: the only place healthml raises.
+
+use healthml_core::{Error, ErrorClass};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::{PgLogLevel, PgSqlErrorCode};
+
+fn sqlstate(class: ErrorClass) -> PgSqlErrorCode {
+    match class {
+        ErrorClass::InvalidParameterValue => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        ErrorClass::InvalidTextRepresentation => PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
+        ErrorClass::DatatypeMismatch => PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+        ErrorClass::UndefinedColumn => PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+        ErrorClass::UndefinedObject => PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+        ErrorClass::InsufficientData => PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+        ErrorClass::DataCorrupted => PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+    }
+}
+
+/// Raises `err` as an ERROR with its SQLSTATE, message and hint. Never returns.
+pub fn raise(err: Error) -> ! {
+    let mut report = ErrorReport::new(sqlstate(err.class()), err.message().to_string(), "healthml");
+    if let Some(hint) = err.hint() {
+        report = report.set_hint(hint.to_string());
+    }
+    report.report(PgLogLevel::ERROR);
+    unreachable!("an ERROR report does not return")
+}
+
+/// Unwraps a core result at the SQL boundary, raising the error if there is one.
+pub trait OrRaise<T> {
+    fn or_raise(self) -> T;
+}
+
+impl<T> OrRaise<T> for healthml_core::Result<T> {
+    fn or_raise(self) -> T {
+        self.unwrap_or_else(|err| raise(err))
+    }
+}

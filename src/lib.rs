@@ -1,0 +1,9 @@
+//! healthml: the PostgreSQL shell over `healthml-core`.
+//!
+//! Each module here converts SQL values, calls the core, and maps core errors to SQLSTATEs through
+//! [`error`]. No statistics or model logic lives in this crate.
+
+::pgrx::pg_module_magic!(name, version);
+
+mod error;
+mod version;
