@@ -5,5 +5,6 @@
 
 ::pgrx::pg_module_magic!(name, version);
 
+mod aggregates;
 mod error;
 mod version;
