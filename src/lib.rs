@@ -6,5 +6,6 @@
 ::pgrx::pg_module_magic!(name, version);
 
 mod aggregates;
+mod clinical;
 mod error;
 mod version;

@@ -5,6 +5,7 @@
 //! it is tested with plain `cargo test`.
 
 pub mod error;
+pub mod prep;
 pub mod stats;
 
 pub use error::{Error, ErrorClass, Result};

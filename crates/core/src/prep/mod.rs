@@ -1,0 +1,3 @@
+//! Cleansing, standardization and clinical feature engineering.
+
+pub mod icd9;
