@@ -6,6 +6,8 @@
 ::pgrx::pg_module_magic!(name, version);
 
 mod aggregates;
+mod api;
 mod clinical;
 mod error;
+mod spi;
 mod version;

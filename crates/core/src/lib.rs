@@ -5,6 +5,8 @@
 //! it is tested with plain `cargo test`.
 
 pub mod error;
+pub mod frame;
+pub mod options;
 pub mod prep;
 pub mod stats;
 

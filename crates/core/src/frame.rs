@@ -1,0 +1,128 @@
+//! A columnar table copied out of PostgreSQL: numbers as `f64`, everything else dictionary-encoded.
+//!
+//! The shell fills a [`Frame`] from a relation once; profiling, recipes and training read it without
+//! touching the database (and may use threads).
+
+use rustc_hash::FxHashMap;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnData {
+    /// Integer, floating and numeric columns. `None` is SQL NULL; NaN and ±Infinity are kept as such.
+    Numeric(Vec<Option<f64>>),
+    /// Text and every other type, by its text form: `codes[i]` indexes `levels`; `None` is NULL.
+    Categorical { codes: Vec<Option<u32>>, levels: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub name: String,
+    /// The SQL type as `format_type` prints it, for reports.
+    pub sql_type: String,
+    pub data: ColumnData,
+}
+
+impl Column {
+    pub fn len(&self) -> usize {
+        match &self.data {
+            ColumnData::Numeric(values) => values.len(),
+            ColumnData::Categorical { codes, .. } => codes.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn is_numeric(&self) -> bool {
+        matches!(self.data, ColumnData::Numeric(_))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Frame {
+    pub columns: Vec<Column>,
+}
+
+impl Frame {
+    pub fn rows(&self) -> usize {
+        self.columns.first().map_or(0, Column::len)
+    }
+
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// Builds a categorical column one value at a time, allocating only for new distinct values.
+/// Clinical columns are dominated by a few values ("No", "None"), so the last code is tried before
+/// the hash lookup.
+#[derive(Debug, Default)]
+pub struct CategoricalBuilder {
+    index: FxHashMap<String, u32>,
+    levels: Vec<String>,
+    codes: Vec<Option<u32>>,
+    last: Option<u32>,
+}
+
+impl CategoricalBuilder {
+    pub fn with_capacity(rows: usize) -> Self {
+        CategoricalBuilder { codes: Vec::with_capacity(rows), ..Default::default() }
+    }
+
+    pub fn push(&mut self, value: Option<&str>) {
+        let code = value.map(|v| self.code_of(v));
+        self.codes.push(code);
+    }
+
+    fn code_of(&mut self, value: &str) -> u32 {
+        if let Some(last) = self.last.filter(|&c| self.levels[c as usize] == value) {
+            return last;
+        }
+        let code = match self.index.get(value) {
+            Some(&code) => code,
+            None => {
+                let code = self.levels.len() as u32;
+                self.index.insert(value.to_string(), code);
+                self.levels.push(value.to_string());
+                code
+            }
+        };
+        self.last = Some(code);
+        code
+    }
+
+    pub fn finish(self) -> ColumnData {
+        ColumnData::Categorical { codes: self.codes, levels: self.levels }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn categorical_builder_encodes_levels_once() {
+        let mut b = CategoricalBuilder::with_capacity(4);
+        for v in [Some("No"), Some("Up"), None, Some("No"), Some("No"), Some("Up")] {
+            b.push(v);
+        }
+        let ColumnData::Categorical { codes, levels } = b.finish() else { panic!("categorical expected") };
+        assert_eq!(levels, vec!["No", "Up"]);
+        assert_eq!(codes, vec![Some(0), Some(1), None, Some(0), Some(0), Some(1)]);
+    }
+
+    #[test]
+    fn frame_rows_and_lookup() {
+        let frame = Frame {
+            columns: vec![Column {
+                name: "x".into(),
+                sql_type: "integer".into(),
+                data: ColumnData::Numeric(vec![Some(1.0), None]),
+            }],
+        };
+        assert_eq!(frame.rows(), 2);
+        assert!(frame.column("x").unwrap().is_numeric());
+        assert!(frame.column("y").is_none());
+        assert_eq!(Frame::default().rows(), 0);
+    }
+}

@@ -1,0 +1,124 @@
+//! Reading a function's `options jsonb` argument: typed getters with defaults and bounds, and a
+//! final check that refuses unknown keys (a typo must not silently fall back to a default).
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+pub struct Options<'a> {
+    function: &'static str,
+    map: Map<String, Value>,
+    known: Vec<&'a str>,
+}
+
+impl<'a> Options<'a> {
+    /// `options` must be a JSON object (or null, meaning no options).
+    pub fn new(function: &'static str, options: &Value) -> Result<Self> {
+        let map = match options {
+            Value::Null => Map::new(),
+            Value::Object(map) => map.clone(),
+            other => {
+                return Err(Error::invalid_parameter(format!(
+                    "options of {function} must be a JSON object, got {}",
+                    json_kind(other)
+                ))
+                .with_hint(r#"pass options as jsonb, e.g. '{"drop_threshold": 0.5}', or '{}' for the defaults"#))
+            }
+        };
+        Ok(Options { function, map, known: Vec::new() })
+    }
+
+    fn take(&mut self, key: &'a str) -> Option<&Value> {
+        self.known.push(key);
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    /// A number in `[min, max]`.
+    pub fn f64_in(&mut self, key: &'a str, default: f64, min: f64, max: f64) -> Result<f64> {
+        let function = self.function;
+        match self.take(key) {
+            None => Ok(default),
+            Some(value) => match value.as_f64() {
+                Some(x) if x >= min && x <= max => Ok(x),
+                _ => Err(Error::invalid_parameter(format!(
+                    "option \"{key}\" of {function} must be a number between {min} and {max}, got {value}"
+                ))
+                .with_hint(format!("leave \"{key}\" out for its default, {default}"))),
+            },
+        }
+    }
+
+    /// A whole number in `[min, max]`.
+    pub fn usize_in(&mut self, key: &'a str, default: usize, min: usize, max: usize) -> Result<usize> {
+        let function = self.function;
+        match self.take(key) {
+            None => Ok(default),
+            Some(value) => match value.as_u64() {
+                Some(x) if x as usize >= min && x as usize <= max => Ok(x as usize),
+                _ => Err(Error::invalid_parameter(format!(
+                    "option \"{key}\" of {function} must be a whole number between {min} and {max}, got {value}"
+                ))
+                .with_hint(format!("leave \"{key}\" out for its default, {default}"))),
+            },
+        }
+    }
+
+    /// Fails on any key no getter asked for.
+    pub fn finish(self) -> Result<()> {
+        let mut unknown: Vec<&String> = self.map.keys().filter(|k| !self.known.contains(&k.as_str())).collect();
+        unknown.sort();
+        match unknown.first() {
+            None => Ok(()),
+            Some(key) => Err(Error::invalid_parameter(format!(
+                "unknown option \"{key}\" for {}",
+                self.function
+            ))
+            .with_hint(format!("valid options: {}", self.known.join(", ")))),
+        }
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn defaults_values_and_bounds() {
+        let mut o = Options::new("f", &json!({"a": 0.5, "b": 3})).unwrap();
+        assert_eq!(o.f64_in("a", 0.3, 0.0, 1.0).unwrap(), 0.5);
+        assert_eq!(o.usize_in("b", 5, 0, 10).unwrap(), 3);
+        assert_eq!(o.usize_in("c", 5, 0, 10).unwrap(), 5);
+        o.finish().unwrap();
+
+        let mut o = Options::new("f", &json!({"a": 2})).unwrap();
+        let err = o.f64_in("a", 0.3, 0.0, 1.0).unwrap_err();
+        assert!(err.message().contains("\"a\""), "{err}");
+        let mut o = Options::new("f", &json!({"b": -1})).unwrap();
+        assert!(o.usize_in("b", 5, 0, 10).is_err());
+        let mut o = Options::new("f", &json!({"b": "3"})).unwrap();
+        assert!(o.usize_in("b", 5, 0, 10).is_err());
+    }
+
+    #[test]
+    fn unknown_keys_and_non_objects_are_refused() {
+        let mut o = Options::new("healthml.profile", &json!({"drop_treshold": 0.5})).unwrap();
+        let _ = o.f64_in("drop_threshold", 0.3, 0.0, 1.0);
+        let err = o.finish().unwrap_err();
+        assert_eq!(err.message(), "unknown option \"drop_treshold\" for healthml.profile");
+        assert_eq!(err.hint(), Some("valid options: drop_threshold"));
+        assert!(Options::new("f", &json!([1])).is_err());
+        assert!(Options::new("f", &Value::Null).unwrap().finish().is_ok());
+    }
+}

@@ -1,0 +1,3 @@
+//! The SQL-facing functions, one file per area.
+
+mod profile;

@@ -1,0 +1,123 @@
+//! Copying a relation out of PostgreSQL into a core [`Frame`], as the calling user (so table
+//! privileges and row-level security apply as for any query of theirs).
+
+use healthml_core::frame::{CategoricalBuilder, Column, ColumnData, Frame};
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+
+/// Rows fetched per round trip: bounded memory on big tables, few calls on small ones.
+const BATCH_ROWS: i64 = 10_000;
+
+struct ColumnSpec {
+    name: String,
+    sql_type: String,
+    numeric: bool,
+}
+
+/// Reads every column of `relation` (in attribute order). Integer, floating and numeric columns
+/// (and domains over them) become numeric; everything else is read as text and dictionary-encoded.
+pub fn read_relation(relation: pg_sys::Oid) -> Frame {
+    Spi::connect(|client| {
+        let specs = column_specs(client, relation);
+        if specs.is_empty() {
+            return Frame::default();
+        }
+        let query = select_query(client, relation);
+        let mut numeric: Vec<Vec<Option<f64>>> = Vec::new();
+        let mut text: Vec<CategoricalBuilder> = Vec::new();
+        for spec in &specs {
+            if spec.numeric {
+                numeric.push(Vec::new());
+            } else {
+                text.push(CategoricalBuilder::default());
+            }
+        }
+        let mut cursor = client.open_cursor(query.as_str(), &[]);
+        let mut values = vec![pg_sys::Datum::from(0usize); specs.len()];
+        let mut nulls = vec![false; specs.len()];
+        loop {
+            let batch = cursor.fetch(BATCH_ROWS).unwrap_or_else(|e| error!("reading the relation failed: {e}"));
+            if batch.is_empty() {
+                break;
+            }
+            // SAFETY: fetch() just filled SPI_tuptable with `batch.len()` tuples of the SELECT built
+            // above, whose columns are float8 where spec.numeric and text elsewhere; `batch` keeps
+            // the table alive while we read it. One heap_deform_tuple per row, not one walk per
+            // attribute: rows with many text columns would otherwise cost O(columns²).
+            unsafe {
+                let table = pg_sys::SPI_tuptable;
+                let tuples = std::slice::from_raw_parts((*table).vals, batch.len());
+                for &tuple in tuples {
+                    pg_sys::heap_deform_tuple(tuple, (*table).tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
+                    let (mut n, mut t) = (0, 0);
+                    for (i, spec) in specs.iter().enumerate() {
+                        if spec.numeric {
+                            numeric[n].push(f64::from_datum(values[i], nulls[i]));
+                            n += 1;
+                        } else {
+                            text[t].push(<&str>::from_datum(values[i], nulls[i]));
+                            t += 1;
+                        }
+                    }
+                }
+            }
+        }
+        let mut numeric = numeric.into_iter();
+        let mut text = text.into_iter();
+        let columns = specs
+            .into_iter()
+            .map(|spec| {
+                let data = if spec.numeric {
+                    ColumnData::Numeric(numeric.next().unwrap_or_default())
+                } else {
+                    text.next().unwrap_or_default().finish()
+                };
+                Column { name: spec.name, sql_type: spec.sql_type, data }
+            })
+            .collect();
+        Frame { columns }
+    })
+}
+
+const COLUMNS_OF: &str = "
+    SELECT a.attname::text,
+           format_type(a.atttypid, a.atttypmod),
+           coalesce(nullif(t.typbasetype, 0), a.atttypid) IN
+               ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'float4'::regtype,
+                'float8'::regtype, 'numeric'::regtype)
+    FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+    WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+    ORDER BY a.attnum";
+
+fn column_specs(client: &SpiClient<'_>, relation: pg_sys::Oid) -> Vec<ColumnSpec> {
+    client
+        .select(COLUMNS_OF, None, &[relation.into()])
+        .unwrap_or_else(|e| error!("reading the columns of the relation failed: {e}"))
+        .map(|row| ColumnSpec {
+            name: row.get::<String>(1).ok().flatten().unwrap_or_default(),
+            sql_type: row.get::<String>(2).ok().flatten().unwrap_or_default(),
+            numeric: row.get::<bool>(3).ok().flatten().unwrap_or(false),
+        })
+        .collect()
+}
+
+/// The SELECT that reads the relation, built by PostgreSQL itself so every identifier is quoted.
+fn select_query(client: &SpiClient<'_>, relation: pg_sys::Oid) -> String {
+    const BUILD: &str = "
+        SELECT format('SELECT %s FROM %s',
+                      string_agg(format(CASE WHEN numeric THEN '%I::float8' ELSE '%I::text' END, name),
+                                 ', ' ORDER BY position),
+                      $1::regclass)
+        FROM (SELECT a.attnum AS position, a.attname AS name,
+                     coalesce(nullif(t.typbasetype, 0), a.atttypid) IN
+                         ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'float4'::regtype,
+                          'float8'::regtype, 'numeric'::regtype) AS numeric
+              FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+              WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped) c";
+    client
+        .select(BUILD, Some(1), &[relation.into()])
+        .and_then(|table| table.first().get_one::<String>())
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| error!("could not build the query reading relation {relation:?}"))
+}
