@@ -1,3 +1,4 @@
 //! The SQL-facing functions, one file per area.
 
 mod profile;
+mod recipe;

@@ -63,6 +63,60 @@ impl<'a> Options<'a> {
         }
     }
 
+    /// One of `allowed` (a string).
+    pub fn choice(&mut self, key: &'a str, default: &'static str, allowed: &[&'static str]) -> Result<&'static str> {
+        let function = self.function;
+        match self.take(key) {
+            None => Ok(default),
+            Some(value) => value
+                .as_str()
+                .and_then(|v| allowed.iter().find(|a| **a == v).copied())
+                .ok_or_else(|| {
+                    Error::invalid_parameter(format!(
+                        "option \"{key}\" of {function} must be one of {}, got {value}",
+                        allowed.join(", ")
+                    ))
+                    .with_hint(format!("leave \"{key}\" out for its default, {default}"))
+                }),
+        }
+    }
+
+    pub fn bool(&mut self, key: &'a str, default: bool) -> Result<bool> {
+        let function = self.function;
+        match self.take(key) {
+            None => Ok(default),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(value) => Err(Error::invalid_parameter(format!(
+                "option \"{key}\" of {function} must be true or false, got {value}"
+            ))),
+        }
+    }
+
+    /// A list of strings (column names, usually); a single string is a list of one.
+    pub fn strings(&mut self, key: &'a str) -> Result<Vec<String>> {
+        let function = self.function;
+        match self.take(key) {
+            None => Ok(Vec::new()),
+            Some(Value::String(s)) => Ok(vec![s.clone()]),
+            Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
+                Ok(items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            }
+            Some(value) => Err(Error::invalid_parameter(format!(
+                "option \"{key}\" of {function} must be a list of column names, got {value}"
+            ))
+            .with_hint(format!(r#"for example {{"{key}": ["weight", "payer_code"]}}"#))),
+        }
+    }
+
+    /// The raw value, for options with a shape of their own; `None` when absent or null.
+    pub fn raw(&mut self, key: &'a str) -> Option<Value> {
+        self.take(key).cloned()
+    }
+
+    pub fn function(&self) -> &'static str {
+        self.function
+    }
+
     /// Fails on any key no getter asked for.
     pub fn finish(self) -> Result<()> {
         let mut unknown: Vec<&String> = self.map.keys().filter(|k| !self.known.contains(&k.as_str())).collect();

@@ -1,3 +1,4 @@
 //! Cleansing, standardization and clinical feature engineering.
 
 pub mod icd9;
+pub mod recipe;
