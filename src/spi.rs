@@ -4,6 +4,7 @@
 use healthml_core::frame::{CategoricalBuilder, Column, ColumnData, Frame};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
+use pgrx::PgRelation;
 
 /// Rows fetched per round trip: bounded memory on big tables, few calls on small ones.
 const BATCH_ROWS: i64 = 10_000;
@@ -12,6 +13,15 @@ struct ColumnSpec {
     name: String,
     sql_type: String,
     numeric: bool,
+}
+
+/// The relation's qualified name for messages, and all of its rows as a [`Frame`]. The relation's own
+/// handle is released before the read, which goes through SPI like any query of the caller's.
+pub fn read_named_relation(relation: PgRelation) -> (String, Frame) {
+    let name = format!("{}.{}", relation.namespace(), relation.name());
+    let oid = relation.oid();
+    drop(relation);
+    (name, read_relation(oid))
 }
 
 /// Reads every column of `relation` (in attribute order). Integer, floating and numeric columns

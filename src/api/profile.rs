@@ -5,7 +5,7 @@ use pgrx::prelude::*;
 use pgrx::{JsonB, PgRelation};
 
 use crate::error::OrRaise;
-use crate::spi::read_relation;
+use crate::spi::read_named_relation;
 
 
 /// Profiles every column of a table or view, as the calling user. Options: `drop_threshold`
@@ -42,10 +42,7 @@ fn profile(
     ),
 > {
     let options = ProfileOptions::from_json(&options.0).or_raise();
-    let name = relation_display_name(&relation);
-    let oid = relation.oid();
-    drop(relation);
-    let frame = read_relation(oid);
+    let (name, frame) = read_named_relation(relation);
     let profiles = profile_frame(&frame, &name, &options).or_raise();
     TableIterator::new(profiles.into_iter().map(|p| {
         let top_values = p.top_values.map(|values| {
@@ -77,8 +74,4 @@ fn profile(
             p.reason,
         )
     }))
-}
-
-fn relation_display_name(relation: &PgRelation) -> String {
-    format!("{}.{}", relation.namespace(), relation.name())
 }

@@ -7,7 +7,7 @@ use pgrx::prelude::*;
 use pgrx::{JsonB, PgRelation};
 
 use crate::error::{raise, OrRaise};
-use crate::spi::read_relation;
+use crate::spi::read_named_relation;
 
 /// Fits a recipe on a table or view (read as the calling user), stores it in `healthml.recipes` under
 /// `options->>'name'` (default: the relation's name; a new version each time) and reports per column
@@ -33,11 +33,8 @@ fn standardize(
     ),
 > {
     let parsed = RecipeOptions::from_json(&options.0).or_raise();
-    let source = format!("{}.{}", relation.namespace(), relation.name());
     let name = parsed.name.clone().unwrap_or_else(|| relation.name().to_string());
-    let oid = relation.oid();
-    drop(relation);
-    let frame = read_relation(oid);
+    let (source, frame) = read_named_relation(relation);
     let (recipe, reports) = fit_recipe(&frame, &source, &parsed).or_raise();
     let (id, version) = Spi::connect_mut(|client| {
         let row = client
