@@ -51,6 +51,45 @@ impl Frame {
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }
+
+    /// The given rows, in the given order; levels are kept so codes stay comparable.
+    pub fn take_rows(&self, rows: &[usize]) -> Frame {
+        let columns = self
+            .columns
+            .iter()
+            .map(|c| Column {
+                name: c.name.clone(),
+                sql_type: c.sql_type.clone(),
+                data: match &c.data {
+                    ColumnData::Numeric(v) => ColumnData::Numeric(rows.iter().map(|&r| v[r]).collect()),
+                    ColumnData::Categorical { codes, levels } => ColumnData::Categorical {
+                        codes: rows.iter().map(|&r| codes[r]).collect(),
+                        levels: levels.clone(),
+                    },
+                },
+            })
+            .collect();
+        Frame { columns }
+    }
+
+    /// The columns whose names `keep` accepts, in their order.
+    pub fn select(&self, keep: impl Fn(&str) -> bool) -> Frame {
+        Frame { columns: self.columns.iter().filter(|c| keep(&c.name)).cloned().collect() }
+    }
+
+    /// The text of a cell as PostgreSQL would print it (integers without a fraction), or None.
+    pub fn cell_text(&self, column: &Column, row: usize) -> Option<String> {
+        match &column.data {
+            ColumnData::Numeric(v) => v[row].map(|x| {
+                if x.fract() == 0.0 && x.abs() < 9.0e15 {
+                    format!("{}", x as i64)
+                } else {
+                    format!("{x}")
+                }
+            }),
+            ColumnData::Categorical { codes, levels } => codes[row].map(|c| levels[c as usize].clone()),
+        }
+    }
 }
 
 /// Builds a categorical column one value at a time, allocating only for new distinct values.

@@ -6,8 +6,12 @@
 
 pub mod error;
 pub mod frame;
+pub mod metrics;
+pub mod model;
 pub mod options;
 pub mod prep;
+pub mod split;
 pub mod stats;
+pub mod train;
 
 pub use error::{Error, ErrorClass, Result};

@@ -1,0 +1,121 @@
+//! A trained model: the recipe that turns source rows into features, the estimator, and the decision
+//! threshold, stored as versioned bytes with a sha256.
+
+pub mod gbdt;
+pub mod logistic;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::frame::Frame;
+use crate::prep::recipe::Recipe;
+
+/// Bytes every payload starts with, so anything else is refused before it is parsed.
+const MAGIC: &[u8; 4] = b"HMLM";
+/// Version of the payload layout. Bump it when the serialized structs change incompatibly.
+pub const PAYLOAD_FORMAT: u16 = 1;
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "algorithm", content = "model", rename_all = "snake_case")]
+pub enum Estimator {
+    Logistic(logistic::LogisticModel),
+    Gbdt(gbdt::GbdtModel),
+}
+
+impl Estimator {
+    pub fn algorithm(&self) -> &'static str {
+        match self {
+            Estimator::Logistic(_) => "logistic",
+            Estimator::Gbdt(_) => "gbdt",
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TrainedModel {
+    pub recipe: Recipe,
+    pub features: Vec<String>,
+    pub estimator: Estimator,
+    /// Probability at or above which a row is flagged.
+    pub threshold: f64,
+}
+
+pub fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl TrainedModel {
+    /// Log-odds for column-major features.
+    pub fn raw_scores_from_features(&self, features: &[Vec<f64>], rows: usize) -> Vec<f64> {
+        match &self.estimator {
+            Estimator::Logistic(m) => m.raw_scores(features, rows),
+            Estimator::Gbdt(m) => m.raw_scores(features, rows),
+        }
+    }
+
+    /// Probabilities for every row of a frame of source columns.
+    pub fn predict_frame(&self, frame: &Frame) -> Result<Vec<f64>> {
+        let features = self.recipe.apply_frame(frame)?;
+        Ok(self.raw_scores_from_features(&features, frame.rows()).into_iter().map(sigmoid).collect())
+    }
+
+    /// Log-odds of one row given as a JSON object of source column → value.
+    pub fn raw_score_json(&self, row: &Map<String, Value>) -> Result<f64> {
+        let features = self.recipe.apply_json_row(row)?;
+        Ok(match &self.estimator {
+            Estimator::Logistic(m) => m.raw_score(&features),
+            Estimator::Gbdt(m) => m.raw_score(&features),
+        })
+    }
+
+    pub fn predict_json(&self, row: &Map<String, Value>) -> Result<f64> {
+        self.raw_score_json(row).map(sigmoid)
+    }
+
+    pub fn to_payload(&self) -> Result<Vec<u8>> {
+        let body = rmp_serde::to_vec_named(self)
+            .map_err(|e| Error::corrupted(format!("the model could not be serialized: {e}")))?;
+        let mut out = Vec::with_capacity(body.len() + 6);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&PAYLOAD_FORMAT.to_le_bytes());
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+
+    /// Reads a payload, checking its magic, its format version and (when given) its sha256.
+    pub fn from_payload(bytes: &[u8], expected_sha256: Option<&str>) -> Result<Self> {
+        if let Some(expected) = expected_sha256 {
+            let actual = sha256_hex(bytes);
+            if actual != expected {
+                return Err(Error::corrupted(format!(
+                    "model payload sha256 {actual} does not match the stored {expected}"
+                ))
+                .with_hint("the payload was altered after training: retrain the model or restore it from a backup"));
+            }
+        }
+        if bytes.len() < 6 || &bytes[..4] != MAGIC {
+            return Err(Error::corrupted("model payload is not a healthml model")
+                .with_hint("payloads are written by healthml.train only"));
+        }
+        let format = u16::from_le_bytes([bytes[4], bytes[5]]);
+        if format != PAYLOAD_FORMAT {
+            return Err(Error::corrupted(format!(
+                "model payload format_version {format} is unknown to this healthml (it reads {PAYLOAD_FORMAT})"
+            ))
+            .with_hint("retrain the model with this version of healthml"));
+        }
+        rmp_serde::from_slice(&bytes[6..])
+            .map_err(|e| Error::corrupted(format!("model payload cannot be read: {e}")).with_hint("retrain the model"))
+    }
+}

@@ -1,0 +1,573 @@
+//! From a frame and a target to a trained, evaluated, serialized model.
+//!
+//! Rows are split by group (a patient never sits on both sides): the test rows come from the caller's
+//! `test_where` mask or from a hash of the group; a validation slice of the training groups drives
+//! early stopping and the decision threshold. The recipe is fitted on training rows only.
+
+use serde_json::{json, Value};
+
+use crate::error::{Error, ErrorClass, Result};
+use crate::frame::{ColumnData, Frame};
+use crate::metrics::{self, Confusion};
+use crate::model::gbdt::{self, GbdtParams};
+use crate::model::logistic::{self, LogisticParams};
+use crate::model::{sha256_hex, sigmoid, Estimator, TrainedModel};
+use crate::options::Options;
+use crate::prep::recipe::{fit_recipe, Recipe, RecipeOptions};
+use crate::split::in_fraction;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    Logistic,
+    Gbdt,
+}
+
+impl Algorithm {
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "logistic" => Ok(Algorithm::Logistic),
+            "gbdt" => Ok(Algorithm::Gbdt),
+            other => Err(Error::invalid_parameter(format!("unknown algorithm \"{other}\""))
+                .with_hint("use 'logistic' or 'gbdt'")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::Logistic => "logistic",
+            Algorithm::Gbdt => "gbdt",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClassWeight {
+    None,
+    Balanced,
+}
+
+/// Where the recipe comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecipeSource {
+    /// Fit one on the training rows with these options (the default: no options).
+    Fit(RecipeOptions),
+    /// A stored recipe, by name; the shell resolves it.
+    Stored(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainOptions {
+    pub exclude: Vec<String>,
+    pub group_by: Option<String>,
+    pub test_where: Option<String>,
+    pub test_fraction: f64,
+    pub seed: u64,
+    pub class_weight: ClassWeight,
+    pub positive: Option<String>,
+    pub hyperparams: Value,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub recipe: RecipeSource,
+}
+
+/// Share of training groups held out to stop boosting and to choose the threshold.
+pub const VALIDATION_FRACTION: f64 = 0.15;
+
+impl TrainOptions {
+    pub fn from_json(options: &Value) -> Result<Self> {
+        let mut o = Options::new("healthml.train", options)?;
+        let exclude = o.strings("exclude")?;
+        let group_by = single_name(&mut o, "group_by")?;
+        let test_where = match o.raw("test_where") {
+            None => None,
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s),
+            Some(other) => {
+                return Err(Error::invalid_parameter(format!(
+                    "option \"test_where\" of healthml.train must be a SQL condition as a string, got {other}"
+                ))
+                .with_hint(r#"for example {"test_where": "patient_nbr % 5 = 0"}"#))
+            }
+        };
+        let test_fraction = o.f64_in("test_fraction", 0.2, 0.01, 0.9)?;
+        let seed = o.usize_in("seed", 42, 0, u32::MAX as usize)? as u64;
+        let class_weight = match o.choice("class_weight", "none", &["none", "balanced"])? {
+            "balanced" => ClassWeight::Balanced,
+            _ => ClassWeight::None,
+        };
+        let positive = match o.raw("positive") {
+            None => None,
+            Some(Value::String(s)) => Some(s),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(Value::Bool(b)) => Some(b.to_string()),
+            Some(other) => {
+                return Err(Error::invalid_parameter(format!(
+                    "option \"positive\" of healthml.train must be the target value that counts as positive, got {other}"
+                )))
+            }
+        };
+        let hyperparams = match o.raw("hyperparams") {
+            None => json!({}),
+            Some(v @ Value::Object(_)) => v,
+            Some(other) => {
+                return Err(Error::invalid_parameter(format!(
+                    "option \"hyperparams\" of healthml.train must be an object, got {other}"
+                )))
+            }
+        };
+        let description = match o.raw("description") {
+            None => None,
+            Some(Value::String(s)) => Some(s),
+            Some(other) => return Err(Error::invalid_parameter(format!("option \"description\" must be text, got {other}"))),
+        };
+        let tags = o.strings("tags")?;
+        let recipe = match o.raw("recipe") {
+            None => RecipeSource::Fit(RecipeOptions::default()),
+            Some(Value::String(name)) => RecipeSource::Stored(name),
+            Some(inline @ Value::Object(_)) => RecipeSource::Fit(RecipeOptions::from_json(&inline)?),
+            Some(other) => {
+                return Err(Error::invalid_parameter(format!(
+                    "option \"recipe\" of healthml.train must be a stored recipe's name or recipe options, got {other}"
+                )))
+            }
+        };
+        o.finish()?;
+        Ok(TrainOptions {
+            exclude,
+            group_by,
+            test_where,
+            test_fraction,
+            seed,
+            class_weight,
+            positive,
+            hyperparams,
+            description,
+            tags,
+            recipe,
+        })
+    }
+}
+
+fn single_name(o: &mut Options<'_>, key: &'static str) -> Result<Option<String>> {
+    match o.raw(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(Error::invalid_parameter(format!(
+            "option \"{key}\" of {} must be a column name, got {other}",
+            o.function()
+        ))),
+    }
+}
+
+#[derive(Debug)]
+pub struct TrainOutcome {
+    pub model: TrainedModel,
+    pub payload: Vec<u8>,
+    pub sha256: String,
+    pub metrics: Value,
+    pub hyperparams: Value,
+    pub train_rows: usize,
+    pub test_rows: usize,
+    pub fingerprint: String,
+}
+
+/// `test_mask[i]`: row i is a test row (from the caller's `test_where`); `None`: hash the groups.
+pub fn train(
+    frame: &Frame,
+    source: &str,
+    target: &str,
+    algorithm: Algorithm,
+    options: &TrainOptions,
+    stored_recipe: Option<Recipe>,
+    test_mask: Option<&[bool]>,
+) -> Result<TrainOutcome> {
+    let target_column = frame.column(target).ok_or_else(|| {
+        Error::new(ErrorClass::UndefinedColumn, format!("target column \"{target}\" does not exist in {source}"))
+            .with_hint(format!("columns of {source}: {}", column_list(frame)))
+    })?;
+    for name in options.exclude.iter().chain(&options.group_by) {
+        if frame.column(name).is_none() {
+            return Err(Error::new(ErrorClass::UndefinedColumn, format!("column \"{name}\" does not exist in {source}"))
+                .with_hint(format!("columns of {source}: {}", column_list(frame))));
+        }
+    }
+    let labels = target_labels(frame, target_column, options.positive.as_deref(), source)?;
+    let group_keys: Vec<String> = match options.group_by.as_deref().and_then(|g| frame.column(g)) {
+        Some(col) => (0..frame.rows()).map(|r| frame.cell_text(col, r).unwrap_or_default()).collect(),
+        None => (0..frame.rows()).map(|r| format!("row {r}")).collect(),
+    };
+    let mut train_idx = Vec::new();
+    let mut valid_idx = Vec::new();
+    let mut test_idx = Vec::new();
+    let mut unlabeled = 0usize;
+    for r in 0..frame.rows() {
+        if labels[r].is_none() {
+            unlabeled += 1;
+            continue;
+        }
+        let key = group_keys[r].as_bytes();
+        let is_test = match test_mask {
+            Some(mask) => mask[r],
+            None => in_fraction(key, options.seed, options.test_fraction),
+        };
+        if is_test {
+            test_idx.push(r);
+        } else {
+            train_idx.push(r);
+            if in_fraction(key, options.seed ^ 0x5EED_0F_7A11, VALIDATION_FRACTION) {
+                valid_idx.push(r);
+            }
+        }
+    }
+    let label_of = |idx: &[usize]| -> Vec<bool> { idx.iter().map(|&r| labels[r].unwrap_or(false)).collect() };
+    let train_labels = label_of(&train_idx);
+    let test_labels = label_of(&test_idx);
+    let positives = train_labels.iter().filter(|&&y| y).count();
+    if train_idx.is_empty() || positives == 0 || positives == train_idx.len() {
+        return Err(Error::new(
+            ErrorClass::InsufficientData,
+            format!(
+                "target \"{target}\" has one class in the {} training rows of {source}",
+                train_idx.len()
+            ),
+        )
+        .with_hint("a binary target needs both classes among the training rows: check \"positive\" and \"test_where\""));
+    }
+    if test_idx.is_empty() {
+        return Err(Error::new(ErrorClass::InsufficientData, format!("no test rows in {source}"))
+            .with_hint("\"test_where\" matched no labelled row, or the table is too small for \"test_fraction\""));
+    }
+
+    // Features: everything but the target, the group key and the excluded columns.
+    let feature_frame = frame.select(|c| {
+        c != target && Some(c) != options.group_by.as_deref() && !options.exclude.iter().any(|e| e == c)
+    });
+    let train_frame = feature_frame.take_rows(&train_idx);
+    let recipe = match (&options.recipe, stored_recipe) {
+        (_, Some(recipe)) => recipe,
+        (RecipeSource::Fit(recipe_options), None) => fit_recipe(&train_frame, source, recipe_options)?.0,
+        (RecipeSource::Stored(name), None) => {
+            return Err(Error::new(ErrorClass::UndefinedObject, format!("recipe \"{name}\" was not loaded")))
+        }
+    };
+    let features = recipe.feature_names();
+    let train_x = recipe.apply_frame(&train_frame)?;
+    let weights = sample_weights(&train_labels, options.class_weight);
+
+    let in_valid: std::collections::HashSet<usize> = valid_idx.iter().copied().collect();
+    let train_pos_valid: Vec<usize> =
+        train_idx.iter().enumerate().filter(|(_, r)| in_valid.contains(r)).map(|(i, _)| i).collect();
+    let train_pos_fit: Vec<usize> =
+        train_idx.iter().enumerate().filter(|(_, r)| !in_valid.contains(r)).map(|(i, _)| i).collect();
+    let pick = |cols: &[Vec<f64>], pos: &[usize]| -> Vec<Vec<f64>> {
+        cols.iter().map(|c| pos.iter().map(|&i| c[i]).collect()).collect()
+    };
+    let pick1 = |v: &[bool], pos: &[usize]| -> Vec<bool> { pos.iter().map(|&i| v[i]).collect() };
+    let pickw = |v: &[f64], pos: &[usize]| -> Vec<f64> { pos.iter().map(|&i| v[i]).collect() };
+    let valid_x = pick(&train_x, &train_pos_valid);
+    let valid_labels = pick1(&train_labels, &train_pos_valid);
+
+    let (estimator, hyperparams) = match algorithm {
+        Algorithm::Logistic => {
+            let d = LogisticParams::default();
+            let mut o = Options::new("logistic hyperparams", &options.hyperparams)?;
+            let params = LogisticParams {
+                l2: o.f64_in("l2", d.l2, 0.0, 1e9)?,
+                max_iter: o.usize_in("max_iter", d.max_iter, 1, 1000)?,
+                tol: o.f64_in("tol", d.tol, 1e-14, 1.0)?,
+            };
+            o.finish()?;
+            let model = logistic::fit(&train_x, &train_labels, &weights, &params)?;
+            (Estimator::Logistic(model), serde_json::to_value(&params).unwrap_or(Value::Null))
+        }
+        Algorithm::Gbdt => {
+            let params = GbdtParams::from_json(&options.hyperparams)?;
+            let fit_x = pick(&train_x, &train_pos_fit);
+            let fit_labels = pick1(&train_labels, &train_pos_fit);
+            let model = gbdt::fit(
+                &fit_x,
+                &fit_labels,
+                &pickw(&weights, &train_pos_fit),
+                &valid_x,
+                &valid_labels,
+                &pickw(&weights, &train_pos_valid),
+                &params,
+                options.seed,
+            )?;
+            (Estimator::Gbdt(model), serde_json::to_value(&params).unwrap_or(Value::Null))
+        }
+    };
+    let mut model = TrainedModel { recipe, features, estimator, threshold: 0.5 };
+    let valid_p: Vec<f64> =
+        model.raw_scores_from_features(&valid_x, valid_labels.len()).into_iter().map(sigmoid).collect();
+    model.threshold = best_f1_threshold(&valid_labels, &valid_p).unwrap_or(0.5);
+
+    let test_frame = feature_frame.take_rows(&test_idx);
+    let test_p = model.predict_frame(&test_frame)?;
+    let test_metrics = metrics::evaluate(&test_labels, &test_p, model.threshold);
+    let payload = model.to_payload()?;
+    let sha256 = sha256_hex(&payload);
+    let mut extra = json!({});
+    match &model.estimator {
+        Estimator::Logistic(m) => {
+            extra = json!({"iterations": m.iterations, "converged": m.converged});
+        }
+        Estimator::Gbdt(m) => {
+            extra["trees"] = json!(m.trees_used);
+        }
+    }
+    let metrics_json = json!({
+        "test": metrics_to_json(&test_metrics),
+        "validation": {"n": valid_labels.len(), "auc": metrics::auc(&valid_labels, &valid_p)},
+        "train_rows": train_idx.len(),
+        "unlabeled_rows": unlabeled,
+        "threshold_policy": "f1 on validation rows",
+        "fit": extra,
+    });
+    Ok(TrainOutcome {
+        payload,
+        sha256,
+        metrics: metrics_json,
+        hyperparams,
+        train_rows: train_idx.len(),
+        test_rows: test_idx.len(),
+        fingerprint: fingerprint(frame),
+        model,
+    })
+}
+
+pub fn metrics_to_json(m: &metrics::Metrics) -> Value {
+    let Confusion { tp, fp, tn, fn_ } = m.confusion;
+    json!({
+        "n": m.n,
+        "positives": m.positives,
+        "auc": m.auc,
+        "average_precision": m.average_precision,
+        "brier": m.brier,
+        "log_loss": m.log_loss,
+        "threshold": m.threshold,
+        "confusion": {"tp": tp, "fp": fp, "tn": tn, "fn": fn_},
+        "precision": m.confusion.precision(),
+        "recall": m.confusion.recall(),
+    })
+}
+
+fn column_list(frame: &Frame) -> String {
+    frame.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// True / false / unknown (NULL target) per row.
+fn target_labels(
+    frame: &Frame,
+    column: &crate::frame::Column,
+    positive: Option<&str>,
+    source: &str,
+) -> Result<Vec<Option<bool>>> {
+    let rows = frame.rows();
+    let name = &column.name;
+    let boolean = column.sql_type == "boolean";
+    let positive: String = match (positive, &column.data) {
+        (Some(p), _) => p.to_string(),
+        (None, _) if boolean => "true".to_string(),
+        (None, ColumnData::Numeric(values)) if values.iter().flatten().all(|&x| x == 0.0 || x == 1.0) => "1".to_string(),
+        (None, _) => {
+            let mut seen: Vec<String> = (0..rows).filter_map(|r| frame.cell_text(column, r)).take(1000).collect();
+            seen.sort();
+            seen.dedup();
+            seen.truncate(5);
+            return Err(Error::invalid_parameter(format!(
+                "target \"{name}\" of {source} is not boolean: say which value is positive"
+            ))
+            .with_hint(format!(
+                "pass options '{{\"positive\": \"...\"}}' with one of its values, e.g. {}",
+                seen.join(", ")
+            )));
+        }
+    };
+    if let ColumnData::Numeric(_) = column.data {
+        if positive.trim().parse::<f64>().is_err() {
+            return Err(Error::invalid_parameter(format!(
+                "\"positive\": \"{positive}\" is not a number, but target \"{name}\" is numeric"
+            )));
+        }
+    }
+    let positive_number = positive.trim().parse::<f64>().ok();
+    Ok((0..rows)
+        .map(|r| match &column.data {
+            ColumnData::Numeric(v) => v[r].map(|x| Some(x) == positive_number),
+            ColumnData::Categorical { codes, levels } => codes[r].map(|c| levels[c as usize] == positive),
+        })
+        .collect())
+}
+
+fn sample_weights(labels: &[bool], class_weight: ClassWeight) -> Vec<f64> {
+    match class_weight {
+        ClassWeight::None => vec![1.0; labels.len()],
+        ClassWeight::Balanced => {
+            let n = labels.len() as f64;
+            let pos = labels.iter().filter(|&&y| y).count() as f64;
+            let (wp, wn) = (n / (2.0 * pos), n / (2.0 * (n - pos)));
+            labels.iter().map(|&y| if y { wp } else { wn }).collect()
+        }
+    }
+}
+
+/// The probability threshold with the best F1 on (labels, scores).
+pub fn best_f1_threshold(labels: &[bool], scores: &[f64]) -> Option<f64> {
+    let pos = labels.iter().filter(|&&y| y).count() as f64;
+    if pos == 0.0 {
+        return None;
+    }
+    metrics::pr_curve(labels, scores)
+        .into_iter()
+        .map(|p| {
+            let f1 = if p.precision + p.recall > 0.0 { 2.0 * p.precision * p.recall / (p.precision + p.recall) } else { 0.0 };
+            (f1, p.threshold)
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.total_cmp(&a.1)))
+        .map(|(_, t)| t)
+}
+
+/// sha256 over column names, types and every value: the same data gives the same fingerprint.
+pub fn fingerprint(frame: &Frame) -> String {
+    let mut bytes = Vec::with_capacity(frame.rows() * frame.columns.len() * 8);
+    for c in &frame.columns {
+        bytes.extend_from_slice(c.name.as_bytes());
+        bytes.push(0);
+        bytes.extend_from_slice(c.sql_type.as_bytes());
+        bytes.push(0);
+        match &c.data {
+            ColumnData::Numeric(v) => {
+                for x in v {
+                    match x {
+                        Some(x) => bytes.extend_from_slice(&x.to_le_bytes()),
+                        None => bytes.extend_from_slice(b"NULL\0\0\0\0"),
+                    }
+                }
+            }
+            ColumnData::Categorical { codes, levels } => {
+                for code in codes {
+                    match code {
+                        Some(c) => {
+                            bytes.extend_from_slice(levels[*c as usize].as_bytes());
+                            bytes.push(0);
+                        }
+                        None => bytes.extend_from_slice(b"\xffNULL\0"),
+                    }
+                }
+            }
+        }
+    }
+    sha256_hex(&bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{CategoricalBuilder, Column};
+
+    /// Patients with several visits; risk rises with `visits` and the "B" ward.
+    fn frame(n: usize) -> Frame {
+        let mut state = 7u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut patient = Vec::new();
+        let mut visits = Vec::new();
+        let mut ward = CategoricalBuilder::default();
+        let mut label = CategoricalBuilder::default();
+        for i in 0..n {
+            let v = (next() * 6.0).floor();
+            let w = if next() < 0.4 { "B" } else { "A" };
+            let z = -2.0 + 0.5 * v + if w == "B" { 1.0 } else { 0.0 };
+            patient.push(Some((i / 3) as f64));
+            visits.push(Some(v));
+            ward.push(Some(w));
+            label.push(Some(if next() < sigmoid(z) { "yes" } else { "no" }));
+        }
+        Frame {
+            columns: vec![
+                Column { name: "patient".into(), sql_type: "integer".into(), data: ColumnData::Numeric(patient) },
+                Column { name: "visits".into(), sql_type: "integer".into(), data: ColumnData::Numeric(visits) },
+                Column { name: "ward".into(), sql_type: "text".into(), data: ward.finish() },
+                Column { name: "outcome".into(), sql_type: "text".into(), data: label.finish() },
+            ],
+        }
+    }
+
+    fn options() -> TrainOptions {
+        TrainOptions::from_json(&json!({"group_by": "patient", "positive": "yes", "hyperparams": {}})).unwrap()
+    }
+
+    #[test]
+    fn logistic_and_gbdt_learn_the_signal() {
+        let f = frame(6000);
+        for algorithm in [Algorithm::Logistic, Algorithm::Gbdt] {
+            let out = train(&f, "t", "outcome", algorithm, &options(), None, None).unwrap();
+            let auc = out.metrics["test"]["auc"].as_f64().unwrap();
+            assert!(auc > 0.65, "{algorithm:?}: {auc}");
+            assert!(out.test_rows > 900 && out.test_rows < 1500, "{}", out.test_rows);
+        }
+    }
+
+    #[test]
+    fn training_is_reproducible_to_the_byte() {
+        let f = frame(3000);
+        for algorithm in [Algorithm::Logistic, Algorithm::Gbdt] {
+            let a = train(&f, "t", "outcome", algorithm, &options(), None, None).unwrap();
+            let b = train(&f, "t", "outcome", algorithm, &options(), None, None).unwrap();
+            assert_eq!(a.sha256, b.sha256, "{algorithm:?}");
+            let back = TrainedModel::from_payload(&a.payload, Some(&a.sha256)).unwrap();
+            assert_eq!(back.features, a.model.features);
+        }
+    }
+
+    #[test]
+    fn groups_never_straddle_the_split() {
+        let f = frame(3000);
+        let o = options();
+        let patient = f.column("patient").unwrap();
+        let mut side = std::collections::HashMap::new();
+        for r in 0..f.rows() {
+            let key = f.cell_text(patient, r).unwrap();
+            let test = in_fraction(key.as_bytes(), o.seed, o.test_fraction);
+            assert_eq!(*side.entry(key).or_insert(test), test);
+        }
+    }
+
+    #[test]
+    fn bad_targets_are_refused() {
+        let f = frame(300);
+        let e = train(&f, "t", "nope", Algorithm::Logistic, &options(), None, None).unwrap_err();
+        assert_eq!(e.class(), ErrorClass::UndefinedColumn);
+        let no_positive = TrainOptions::from_json(&json!({})).unwrap();
+        let e = train(&f, "t", "outcome", Algorithm::Logistic, &no_positive, None, None).unwrap_err();
+        assert!(e.hint().unwrap().contains("no, yes"), "{:?}", e.hint());
+        let one_class = TrainOptions::from_json(&json!({"positive": "maybe"})).unwrap();
+        let e = train(&f, "t", "outcome", Algorithm::Logistic, &one_class, None, None).unwrap_err();
+        assert!(e.message().contains("one class"), "{e}");
+        assert!(TrainOptions::from_json(&json!({"seeed": 1})).is_err());
+        assert!(Algorithm::parse("forest").is_err());
+    }
+
+    #[test]
+    fn tampered_payloads_are_refused() {
+        let f = frame(600);
+        let out = train(&f, "t", "outcome", Algorithm::Logistic, &options(), None, None).unwrap();
+        let mut bytes = out.payload.clone();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        assert!(TrainedModel::from_payload(&bytes, Some(&out.sha256)).is_err());
+        let mut future = out.payload.clone();
+        future[4] = 9;
+        let e = TrainedModel::from_payload(&future, None).unwrap_err();
+        assert!(e.message().contains("format_version 9"), "{e}");
+    }
+
+    #[test]
+    fn f1_threshold() {
+        let y = [false, false, true, true, false];
+        let p = [0.1, 0.2, 0.7, 0.9, 0.8];
+        assert_eq!(best_f1_threshold(&y, &p), Some(0.7));
+    }
+}
