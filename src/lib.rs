@@ -7,6 +7,7 @@
 
 mod aggregates;
 mod api;
+mod cache;
 mod clinical;
 mod error;
 mod spi;

@@ -18,21 +18,35 @@ struct ColumnSpec {
 /// The relation's qualified name for messages, and all of its rows as a [`Frame`]. The relation's own
 /// handle is released before the read, which goes through SPI like any query of the caller's.
 pub fn read_named_relation(relation: PgRelation) -> (String, Frame) {
+    let (name, frame, _) = read_named_relation_where(relation, None);
+    (name, frame)
+}
+
+/// As [`read_named_relation`], plus the value of a boolean SQL condition per row (NULL counts as
+/// false), evaluated in the same scan so it lines up with the rows. The condition is the caller's own
+/// SQL, run with the caller's rights inside a read-only, single-statement cursor.
+pub fn read_named_relation_where(relation: PgRelation, condition: Option<&str>) -> (String, Frame, Option<Vec<bool>>) {
     let name = format!("{}.{}", relation.namespace(), relation.name());
     let oid = relation.oid();
     drop(relation);
-    (name, read_relation(oid))
+    let (frame, flags) = read_relation_where(oid, condition);
+    (name, frame, flags)
 }
 
-/// Reads every column of `relation` (in attribute order). Integer, floating and numeric columns
+/// Reads every column of `relation` (in attribute order), and the condition's value per row. Integer, floating and numeric columns
 /// (and domains over them) become numeric; everything else is read as text and dictionary-encoded.
-pub fn read_relation(relation: pg_sys::Oid) -> Frame {
+fn read_relation_where(relation: pg_sys::Oid, condition: Option<&str>) -> (Frame, Option<Vec<bool>>) {
     Spi::connect(|client| {
         let specs = column_specs(client, relation);
         if specs.is_empty() {
-            return Frame::default();
+            return (Frame::default(), condition.map(|_| Vec::new()));
         }
-        let query = select_query(client, relation);
+        let (select_list, relation_name) = select_parts(client, relation);
+        // The condition stands alone on its lines, inside parentheses, in a cursor that runs one
+        // read-only statement: a ";" or an unbalanced ")" cannot smuggle in anything else.
+        let extra = condition.map_or(String::new(), |c| format!(", coalesce((\n{c}\n)::boolean, false)"));
+        let query = format!("SELECT {select_list}{extra} FROM {relation_name}");
+        let mut flags: Option<Vec<bool>> = condition.map(|_| Vec::new());
         let mut numeric: Vec<Vec<Option<f64>>> = Vec::new();
         let mut text: Vec<CategoricalBuilder> = Vec::new();
         for spec in &specs {
@@ -43,8 +57,9 @@ pub fn read_relation(relation: pg_sys::Oid) -> Frame {
             }
         }
         let mut cursor = client.open_cursor(query.as_str(), &[]);
-        let mut values = vec![pg_sys::Datum::from(0usize); specs.len()];
-        let mut nulls = vec![false; specs.len()];
+        let width = specs.len() + flags.is_some() as usize;
+        let mut values = vec![pg_sys::Datum::from(0usize); width];
+        let mut nulls = vec![false; width];
         loop {
             let batch = cursor.fetch(BATCH_ROWS).unwrap_or_else(|e| error!("reading the relation failed: {e}"));
             if batch.is_empty() {
@@ -69,6 +84,9 @@ pub fn read_relation(relation: pg_sys::Oid) -> Frame {
                             t += 1;
                         }
                     }
+                    if let Some(flags) = flags.as_mut() {
+                        flags.push(bool::from_datum(values[specs.len()], nulls[specs.len()]).unwrap_or(false));
+                    }
                 }
             }
         }
@@ -85,7 +103,7 @@ pub fn read_relation(relation: pg_sys::Oid) -> Frame {
                 Column { name: spec.name, sql_type: spec.sql_type, data }
             })
             .collect();
-        Frame { columns }
+        (Frame { columns }, flags)
     })
 }
 
@@ -111,23 +129,21 @@ fn column_specs(client: &SpiClient<'_>, relation: pg_sys::Oid) -> Vec<ColumnSpec
         .collect()
 }
 
-/// The SELECT that reads the relation, built by PostgreSQL itself so every identifier is quoted.
-fn select_query(client: &SpiClient<'_>, relation: pg_sys::Oid) -> String {
+/// The select list and the relation's name that read it, built by PostgreSQL itself so every
+/// identifier is quoted.
+fn select_parts(client: &SpiClient<'_>, relation: pg_sys::Oid) -> (String, String) {
     const BUILD: &str = "
-        SELECT format('SELECT %s FROM %s',
-                      string_agg(format(CASE WHEN numeric THEN '%I::float8' ELSE '%I::text' END, name),
-                                 ', ' ORDER BY position),
-                      $1::regclass)
+        SELECT string_agg(format(CASE WHEN numeric THEN '%I::float8' ELSE '%I::text' END, name),
+                          ', ' ORDER BY position),
+               $1::regclass::text
         FROM (SELECT a.attnum AS position, a.attname AS name,
                      coalesce(nullif(t.typbasetype, 0), a.atttypid) IN
                          ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'float4'::regtype,
                           'float8'::regtype, 'numeric'::regtype) AS numeric
               FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
               WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped) c";
-    client
-        .select(BUILD, Some(1), &[relation.into()])
-        .and_then(|table| table.first().get_one::<String>())
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| error!("could not build the query reading relation {relation:?}"))
+    match client.select(BUILD, Some(1), &[relation.into()]).and_then(|table| table.first().get_two::<String, String>()) {
+        Ok((Some(list), Some(name))) => (list, name),
+        _ => error!("could not build the query reading relation {relation:?}"),
+    }
 }

@@ -112,6 +112,7 @@ SELECT e.encounter_id,
        e.diabetes_med,
        count(*) OVER earlier                                          AS prior_encounters,
        count(*) FILTER (WHERE e.readmitted = '<30') OVER earlier      AS prior_readmissions_30d,
+       count(*) FILTER (WHERE e.readmitted <> 'NO') OVER earlier      AS prior_readmissions_any,
        e.discharge_disposition_id NOT IN (11, 13, 14, 19, 20, 21)     AS in_cohort,
        e.readmitted,
        e.readmitted = '<30'                                           AS readmitted_30d
@@ -128,5 +129,7 @@ COMMENT ON VIEW readmission.features IS
     'readmissions, and in_cohort = false for discharges to hospice or death (cannot be readmitted).';
 COMMENT ON COLUMN readmission.features.prior_readmissions_30d IS
     'Earlier encounters of the same patient (by encounter_id) that were followed by a readmission within 30 days.';
+COMMENT ON COLUMN readmission.features.prior_readmissions_any IS
+    'Earlier encounters of the same patient that were followed by a readmission at any time.';
 COMMENT ON COLUMN readmission.features.in_cohort IS
     'false for discharge_disposition_id 11, 19, 20, 21 (expired) and 13, 14 (hospice): they cannot be readmitted.';

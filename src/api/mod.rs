@@ -1,4 +1,6 @@
 //! The SQL-facing functions, one file per area.
 
 mod profile;
-mod recipe;
+pub(crate) mod recipe;
+mod score;
+mod train;

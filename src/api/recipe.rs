@@ -67,7 +67,7 @@ fn standardize(
 }
 
 /// The latest version of recipe `name`: (id, recipe).
-fn load_recipe(name: &str) -> (i64, Recipe) {
+pub(crate) fn load_recipe(name: &str) -> (i64, Recipe) {
     let found = Spi::connect(|client| {
         client
             .select(
@@ -142,3 +142,4 @@ fn apply_recipe_table(recipe: &str, source: PgRelation, target_table: &str) -> i
     })
 }
 extension_sql_file!("../../sql/extension/recipes.sql", name = "recipes_table");
+extension_sql_file!("../../sql/extension/models.sql", name = "models_tables");

@@ -13,7 +13,7 @@ use crate::model::gbdt::{self, GbdtParams};
 use crate::model::logistic::{self, LogisticParams};
 use crate::model::{sha256_hex, sigmoid, Estimator, TrainedModel};
 use crate::options::Options;
-use crate::prep::recipe::{fit_recipe, Recipe, RecipeOptions};
+use crate::prep::recipe::{fit_recipe, Encoding, Recipe, RecipeOptions, Step};
 use crate::split::in_fraction;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,11 +244,26 @@ pub fn train(
     let train_frame = feature_frame.take_rows(&train_idx);
     let recipe = match (&options.recipe, stored_recipe) {
         (_, Some(recipe)) => recipe,
-        (RecipeSource::Fit(recipe_options), None) => fit_recipe(&train_frame, source, recipe_options)?.0,
+        (RecipeSource::Fit(recipe_options), None) => {
+            let mut recipe_options = recipe_options.clone();
+            recipe_options.encoding.get_or_insert(match algorithm {
+                Algorithm::Logistic => Encoding::OneHot,
+                Algorithm::Gbdt => Encoding::Frequency,
+            });
+            fit_recipe(&train_frame, source, &recipe_options)?.0
+        }
         (RecipeSource::Stored(name), None) => {
             return Err(Error::new(ErrorClass::UndefinedObject, format!("recipe \"{name}\" was not loaded")))
         }
     };
+    // The target, the group key and excluded columns are columns of the source all the same: scoring
+    // a whole source row (to_jsonb of it) must accept and ignore them.
+    let mut recipe = recipe;
+    for column in &frame.columns {
+        if !recipe.steps.iter().any(|s| s.column() == column.name) {
+            recipe.steps.push(Step::Exclude { column: column.name.clone() });
+        }
+    }
     let features = recipe.feature_names();
     let train_x = recipe.apply_frame(&train_frame)?;
     let weights = sample_weights(&train_labels, options.class_weight);
@@ -519,6 +534,10 @@ mod tests {
             assert_eq!(a.sha256, b.sha256, "{algorithm:?}");
             let back = TrainedModel::from_payload(&a.payload, Some(&a.sha256)).unwrap();
             assert_eq!(back.features, a.model.features);
+            // a whole source row, target and group key included, scores
+            let row = json!({"patient": 1, "visits": 3, "ward": "B", "outcome": "yes"});
+            let p = back.predict_json(row.as_object().unwrap()).unwrap();
+            assert!(p > 0.0 && p < 1.0);
         }
     }
 

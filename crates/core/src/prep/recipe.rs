@@ -49,6 +49,17 @@ pub enum Scale {
     None,
 }
 
+/// How a categorical column becomes numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    /// One 0/1 feature per kept level (linear models need this).
+    OneHot,
+    /// One feature: the level's share of the training rows (trees split on it directly; far fewer
+    /// features, and an explanation names the column itself).
+    Frequency,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum LogTransform {
     /// log1p where |skewness| > 1 on non-negative values.
@@ -78,6 +89,8 @@ pub struct RecipeOptions {
     /// Clip numeric columns at these training quantiles; `None` disables winsorizing.
     pub winsorize: Option<(f64, f64)>,
     pub scale: Scale,
+    /// `None`: the caller's default (one-hot for standardize and logistic, frequency for gbdt).
+    pub encoding: Option<Encoding>,
 }
 
 impl Default for RecipeOptions {
@@ -97,6 +110,7 @@ impl Default for RecipeOptions {
             log_transform: LogTransform::Auto,
             winsorize: Some((0.001, 0.999)),
             scale: Scale::Zscore,
+            encoding: None,
         }
     }
 }
@@ -165,8 +179,19 @@ impl RecipeOptions {
             "none" => Scale::None,
             _ => Scale::Zscore,
         };
+        let encoding = match o.raw("categorical_encoding") {
+            None => None,
+            Some(Value::String(s)) if s == "one_hot" => Some(Encoding::OneHot),
+            Some(Value::String(s)) if s == "frequency" => Some(Encoding::Frequency),
+            Some(other) => {
+                return Err(Error::invalid_parameter(format!(
+                    "option \"categorical_encoding\" of healthml.standardize must be \"one_hot\" or \"frequency\", got {other}"
+                )))
+            }
+        };
         o.finish()?;
         Ok(RecipeOptions {
+            encoding,
             name,
             exclude,
             drop,
@@ -209,6 +234,14 @@ pub enum Step {
         levels: Vec<String>,
         other: bool,
     },
+    /// One feature: the training share of the row's level (0 for a level never seen).
+    Frequency {
+        column: String,
+        from_number: bool,
+        impute: String,
+        levels: Vec<String>,
+        shares: Vec<f64>,
+    },
 }
 
 impl Step {
@@ -217,14 +250,15 @@ impl Step {
             Step::Exclude { column }
             | Step::Drop { column, .. }
             | Step::Numeric { column, .. }
-            | Step::Categorical { column, .. } => column,
+            | Step::Categorical { column, .. }
+            | Step::Frequency { column, .. } => column,
         }
     }
 
     fn feature_names(&self) -> Vec<String> {
         match self {
             Step::Exclude { .. } | Step::Drop { .. } => Vec::new(),
-            Step::Numeric { column, .. } => vec![column.clone()],
+            Step::Numeric { column, .. } | Step::Frequency { column, .. } => vec![column.clone()],
             Step::Categorical { column, levels, other, .. } => levels
                 .iter()
                 .map(|l| format!("{column}={l}"))
@@ -349,6 +383,7 @@ pub fn fit_recipe(frame: &Frame, source: &str, options: &RecipeOptions) -> Resul
             Step::Drop { .. } => "dropped",
             Step::Numeric { .. } => "numeric",
             Step::Categorical { .. } => "one_hot",
+            Step::Frequency { .. } => "frequency",
         };
         report.outputs = step.feature_names().len();
         steps.push(step);
@@ -516,6 +551,21 @@ fn fit_categorical(
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
     }
     let total = values.len().max(1) as f64;
+    if options.encoding == Some(Encoding::Frequency) {
+        report.detail = format!(
+            "frequency of {} level{}{}",
+            ranked.len(),
+            if ranked.len() == 1 { "" } else { "s" },
+            if nulls > 0 { format!(", NULL as {impute}") } else { String::new() },
+        );
+        return Step::Frequency {
+            column: name.to_string(),
+            from_number,
+            impute,
+            levels: ranked.iter().map(|(v, _)| v.to_string()).collect(),
+            shares: ranked.iter().map(|(_, c)| *c as f64 / total).collect(),
+        };
+    }
     let levels: Vec<String> = ranked
         .iter()
         .filter(|(_, c)| *c as f64 / total >= options.rare_threshold)
@@ -607,17 +657,14 @@ impl Recipe {
                 };
                 out.push(transform_numeric(step, value));
             }
+            Step::Frequency { from_number, impute, levels, shares, .. } => {
+                let mut owned = None;
+                let text = level_text(cell, *from_number, impute, &mut owned);
+                out.push(levels.iter().position(|l| l == text).map_or(0.0, |i| shares[i]));
+            }
             Step::Categorical { from_number, impute, levels, other, .. } => {
-                let owned;
-                let text: &str = match cell {
-                    Cell::Null => impute,
-                    Cell::Text(t) => t,
-                    Cell::Number(x) if x.is_finite() && *from_number => {
-                        owned = format_code(x);
-                        &owned
-                    }
-                    Cell::Number(_) => impute,
-                };
+                let mut owned = None;
+                let text = level_text(cell, *from_number, impute, &mut owned);
                 let hit = levels.iter().position(|l| l == text);
                 out.extend(levels.iter().enumerate().map(|(i, _)| if hit == Some(i) { 1.0 } else { 0.0 }));
                 if *other {
@@ -694,6 +741,15 @@ impl Recipe {
                     e = format!("(({e}) - {}) / {}", float_literal(*center), float_literal(*scale));
                     out.push((e, sql_column_name(column)));
                 }
+                Step::Frequency { column, impute, levels, shares, .. } => {
+                    let v = format!("coalesce(({})::text, {})", quote_ident(column), quote_literal(impute));
+                    let arms: Vec<String> = levels
+                        .iter()
+                        .zip(shares)
+                        .map(|(l, f)| format!("WHEN {} THEN {}", quote_literal(l), float_literal(*f)))
+                        .collect();
+                    out.push((format!("CASE {v} {} ELSE float8 '0' END", arms.join(" ")), sql_column_name(column)));
+                }
                 Step::Categorical { column, impute, levels, other, .. } => {
                     let v = format!("coalesce(({})::text, {})", quote_ident(column), quote_literal(impute));
                     for level in levels {
@@ -715,6 +771,16 @@ impl Recipe {
             }
         }
         out
+    }
+}
+
+/// The level a cell falls into: its text, an integer code as text, or the imputed level.
+fn level_text<'a>(cell: Cell<'a>, from_number: bool, impute: &'a str, owned: &'a mut Option<String>) -> &'a str {
+    match cell {
+        Cell::Null => impute,
+        Cell::Text(t) => t,
+        Cell::Number(x) if x.is_finite() && from_number => owned.insert(format_code(x)).as_str(),
+        Cell::Number(_) => impute,
     }
 }
 
@@ -878,6 +944,21 @@ mod tests {
         assert!(RecipeOptions::from_json(&json!({"winsorize": [0.9, 0.1]})).is_err());
         assert!(RecipeOptions::from_json(&json!({"winsorize": false})).unwrap().winsorize.is_none());
         assert!(Recipe::from_json(&json!({"format": 99})).is_err());
+    }
+
+    #[test]
+    fn frequency_encoding_gives_one_feature_per_column() {
+        let options = RecipeOptions { encoding: Some(Encoding::Frequency), ..Default::default() };
+        let f = frame();
+        let (recipe, reports) = fit_recipe(&f, "t", &options).unwrap();
+        assert_eq!(recipe.feature_names(), ["visits", "delta", "admission_type_id", "race"]);
+        assert_eq!(reports[4].action, "frequency");
+        let x = recipe.apply_frame(&f).unwrap();
+        assert_eq!(x[3][1], 0.6, "Caucasian is 6 in 10 rows");
+        let unseen = recipe.apply_json_row(json!({"race": "Martian"}).as_object().unwrap()).unwrap();
+        assert_eq!(unseen[3], 0.0);
+        let coded = recipe.apply_json_row(json!({"admission_type_id": 2}).as_object().unwrap()).unwrap();
+        assert!((coded[2] - 67.0 / 200.0).abs() < 1e-12, "{coded:?}");
     }
 
     #[test]

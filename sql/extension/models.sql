@@ -1,0 +1,151 @@
+-- Models as rows, deployments as an append-only history, and the registry view over both.
+
+CREATE TABLE healthml.models (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name             text        NOT NULL CHECK (btrim(name) <> ''),
+    version          integer     NOT NULL CHECK (version > 0),
+    algorithm        text        NOT NULL,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    created_by       name        NOT NULL DEFAULT current_user,
+    description      text,
+    tags             text[]      NOT NULL DEFAULT '{}',
+    source           text        NOT NULL,
+    target           text        NOT NULL,
+    options          jsonb       NOT NULL,
+    recipe           jsonb       NOT NULL,
+    features         text[]      NOT NULL,
+    hyperparams      jsonb       NOT NULL,
+    metrics          jsonb       NOT NULL,
+    train_rows       bigint      NOT NULL,
+    test_rows        bigint      NOT NULL,
+    data_fingerprint text        NOT NULL,
+    format_version   integer     NOT NULL,
+    payload          bytea       NOT NULL,
+    payload_sha256   text        NOT NULL,
+    UNIQUE (name, version)
+);
+COMMENT ON TABLE healthml.models IS
+    'Trained models, one row per version: metadata, test metrics, the recipe, and the versioned payload with its sha256.';
+
+CREATE TABLE healthml.deployments (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name        text        NOT NULL,
+    model_id    bigint      NOT NULL,
+    version     integer     NOT NULL,
+    deployed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    deployed_by name        NOT NULL DEFAULT current_user,
+    reason      text        NOT NULL
+);
+CREATE INDEX deployments_name_idx ON healthml.deployments (name, id DESC);
+COMMENT ON TABLE healthml.deployments IS
+    'Append-only deployment history: the latest row of a name is the deployed model.';
+
+CREATE FUNCTION healthml.deployments_are_append_only() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'healthml.deployments is an append-only history'
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              HINT = 'deploy another version with healthml.deploy() or healthml.rollback() instead';
+END $$;
+CREATE TRIGGER deployments_append_only BEFORE UPDATE OR DELETE ON healthml.deployments
+    FOR EACH ROW EXECUTE FUNCTION healthml.deployments_are_append_only();
+
+SELECT pg_catalog.pg_extension_config_dump('healthml.models', '');
+SELECT pg_catalog.pg_extension_config_dump('healthml.deployments', '');
+
+-- Deploys version `version` of a model (NULL: the version with the best test AUC).
+CREATE FUNCTION healthml.deploy(model_name text, version integer DEFAULT NULL, reason text DEFAULT NULL)
+    RETURNS TABLE (model_id bigint, deployed_version integer, deployed_at timestamptz)
+    LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    chosen healthml.models%ROWTYPE;
+BEGIN
+    IF model_name IS NULL THEN
+        RAISE EXCEPTION 'model_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF version IS NULL THEN
+        SELECT * INTO chosen FROM healthml.models m WHERE m.name = model_name
+        ORDER BY (m.metrics #>> '{test,auc}')::float8 DESC NULLS LAST, m.version DESC LIMIT 1;
+    ELSE
+        SELECT * INTO chosen FROM healthml.models m WHERE m.name = model_name AND m.version = deploy.version;
+    END IF;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%"%s does not exist', model_name,
+              CASE WHEN version IS NULL THEN '' ELSE format(' version %s', version) END
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'list models with SELECT name, version FROM healthml.models; train one with healthml.train()';
+    END IF;
+    RETURN QUERY
+    INSERT INTO healthml.deployments (name, model_id, version, reason)
+    VALUES (model_name, chosen.id, chosen.version,
+            coalesce(reason, CASE WHEN deploy.version IS NULL THEN 'best test AUC' ELSE 'deployed by version' END))
+    RETURNING deployments.model_id, deployments.version, deployments.deployed_at;
+END $$;
+COMMENT ON FUNCTION healthml.deploy(text, integer, text) IS
+    'Deploys a model version (NULL: the best test AUC); takes effect for the next statement.';
+
+-- Deploys again the model that was deployed before the current one.
+CREATE FUNCTION healthml.rollback(model_name text)
+    RETURNS TABLE (model_id bigint, deployed_version integer, deployed_at timestamptz)
+    LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    current_row healthml.deployments%ROWTYPE;
+    previous_row healthml.deployments%ROWTYPE;
+BEGIN
+    SELECT * INTO current_row FROM healthml.deployments d WHERE d.name = model_name ORDER BY d.id DESC LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" has never been deployed', model_name
+            USING ERRCODE = 'undefined_object', HINT = 'deploy it first with healthml.deploy()';
+    END IF;
+    SELECT d.* INTO previous_row FROM healthml.deployments d
+    JOIN healthml.models m ON m.id = d.model_id
+    WHERE d.name = model_name AND d.id < current_row.id AND d.model_id <> current_row.model_id
+    ORDER BY d.id DESC LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" has no earlier deployment to roll back to', model_name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'the deployment history has a single model; deploy another version with healthml.deploy()';
+    END IF;
+    RETURN QUERY
+    INSERT INTO healthml.deployments (name, model_id, version, reason)
+    VALUES (model_name, previous_row.model_id, previous_row.version,
+            format('rollback from version %s to version %s', current_row.version, previous_row.version))
+    RETURNING deployments.model_id, deployments.version, deployments.deployed_at;
+END $$;
+
+-- Drops one version. The deployed version cannot be dropped; its history stays.
+CREATE FUNCTION healthml.drop_model(model_name text, version integer)
+    RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    target_id bigint;
+BEGIN
+    SELECT m.id INTO target_id FROM healthml.models m WHERE m.name = model_name AND m.version = drop_model.version;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" version % does not exist', model_name, version
+            USING ERRCODE = 'undefined_object', HINT = 'list models with SELECT name, version FROM healthml.models';
+    END IF;
+    IF target_id = (SELECT d.model_id FROM healthml.deployments d WHERE d.name = model_name ORDER BY d.id DESC LIMIT 1) THEN
+        RAISE EXCEPTION 'model "%" version % is deployed and cannot be dropped', model_name, version
+            USING ERRCODE = 'object_in_use', HINT = 'deploy another version (or roll back) first';
+    END IF;
+    DELETE FROM healthml.models m WHERE m.id = target_id;
+    RETURN true;
+END $$;
+
+CREATE VIEW healthml.model_registry AS
+SELECT m.name,
+       count(*)                                                         AS versions,
+       max(m.version)                                                   AS latest_version,
+       d.version                                                        AS deployed_version,
+       d.deployed_at,
+       d.deployed_by,
+       dm.algorithm                                                     AS deployed_algorithm,
+       round((dm.metrics #>> '{test,auc}')::numeric, 4)                 AS test_auc,
+       round((dm.metrics #>> '{test,average_precision}')::numeric, 4)   AS test_average_precision,
+       round((dm.metrics #>> '{test,brier}')::numeric, 4)               AS test_brier,
+       max(m.created_at)                                                AS last_trained_at
+FROM healthml.models m
+LEFT JOIN LATERAL (SELECT * FROM healthml.deployments x WHERE x.name = m.name ORDER BY x.id DESC LIMIT 1) d ON true
+LEFT JOIN healthml.models dm ON dm.id = d.model_id
+GROUP BY m.name, d.version, d.deployed_at, d.deployed_by, dm.algorithm, dm.metrics;
+COMMENT ON VIEW healthml.model_registry IS 'One row per model name: versions, the deployed version and its headline test metrics.';

@@ -1,0 +1,101 @@
+//! `healthml.train`: one call from a relation to a stored, evaluated model version.
+
+use healthml_core::model::PAYLOAD_FORMAT;
+use healthml_core::train::{train as train_model, Algorithm, RecipeSource, TrainOptions};
+use healthml_core::Error;
+use pgrx::prelude::*;
+use pgrx::{JsonB, PgRelation};
+
+use crate::api::recipe::load_recipe;
+use crate::error::{raise, OrRaise};
+use crate::spi::read_named_relation_where;
+
+/// Trains `algorithm` ('logistic' or 'gbdt') to predict `target` from every other column of
+/// `relation` (read as the calling user), evaluates it on held-out rows and stores it as the next
+/// version of `model_name` in healthml.models. See the README for the options.
+#[pg_extern(volatile)]
+fn train(
+    model_name: &str,
+    relation: PgRelation,
+    target: &str,
+    algorithm: default!(&str, "'gbdt'"),
+    options: default!(JsonB, "'{}'"),
+) -> TableIterator<
+    'static,
+    (
+        name!(model_id, i64),
+        name!(name, String),
+        name!(version, i32),
+        name!(algorithm, String),
+        name!(test_auc, Option<f64>),
+        name!(test_average_precision, Option<f64>),
+        name!(metrics, JsonB),
+    ),
+> {
+    if model_name.trim().is_empty() {
+        raise(Error::invalid_parameter("model_name must not be empty").with_hint("name the model, e.g. 'readmission'"));
+    }
+    let algorithm = Algorithm::parse(algorithm).or_raise();
+    let parsed = TrainOptions::from_json(&options.0).or_raise();
+    if let Some(condition) = &parsed.test_where {
+        if condition.contains(';') {
+            raise(
+                Error::invalid_parameter(format!("test_where must be one SQL condition, got {condition:?}"))
+                    .with_hint("remove the \";\": e.g. \"patient_nbr % 5 = 0\""),
+            );
+        }
+    }
+    let stored_recipe = match &parsed.recipe {
+        RecipeSource::Stored(name) => Some(load_recipe(name).1),
+        RecipeSource::Fit(_) => None,
+    };
+    let (source, frame, test_mask) = read_named_relation_where(relation, parsed.test_where.as_deref());
+    let outcome = train_model(&frame, &source, target, algorithm, &parsed, stored_recipe, test_mask.as_deref()).or_raise();
+    let features: Vec<String> = outcome.model.features.clone();
+    let recipe_json = outcome.model.recipe.to_json();
+    let test_auc = outcome.metrics["test"]["auc"].as_f64();
+    let test_ap = outcome.metrics["test"]["average_precision"].as_f64();
+    let (id, version) = Spi::connect_mut(|client| {
+        client
+            .update(
+                "INSERT INTO healthml.models (name, version, algorithm, description, tags, source, target, options,
+                     recipe, features, hyperparams, metrics, train_rows, test_rows, data_fingerprint,
+                     format_version, payload, payload_sha256)
+                 VALUES ($1, coalesce((SELECT max(version) FROM healthml.models WHERE name = $1), 0) + 1,
+                         $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                 RETURNING id, version",
+                Some(1),
+                &[
+                    model_name.into(),
+                    algorithm.as_str().into(),
+                    parsed.description.clone().into(),
+                    parsed.tags.clone().into(),
+                    source.clone().into(),
+                    target.into(),
+                    options.into(),
+                    JsonB(recipe_json).into(),
+                    features.into(),
+                    JsonB(outcome.hyperparams.clone()).into(),
+                    JsonB(outcome.metrics.clone()).into(),
+                    (outcome.train_rows as i64).into(),
+                    (outcome.test_rows as i64).into(),
+                    outcome.fingerprint.clone().into(),
+                    (PAYLOAD_FORMAT as i32).into(),
+                    outcome.payload.clone().into(),
+                    outcome.sha256.clone().into(),
+                ],
+            )
+            .and_then(|t| t.first().get_two::<i64, i32>())
+            .map(|(id, version)| (id.unwrap_or_default(), version.unwrap_or_default()))
+            .unwrap_or_else(|e| error!("storing the model failed: {e}"))
+    });
+    TableIterator::once((
+        id,
+        model_name.to_string(),
+        version,
+        algorithm.as_str().to_string(),
+        test_auc,
+        test_ap,
+        JsonB(outcome.metrics),
+    ))
+}
