@@ -149,3 +149,68 @@ LEFT JOIN LATERAL (SELECT * FROM healthml.deployments x WHERE x.name = m.name OR
 LEFT JOIN healthml.models dm ON dm.id = d.model_id
 GROUP BY m.name, d.version, d.deployed_at, d.deployed_by, dm.algorithm, dm.metrics;
 COMMENT ON VIEW healthml.model_registry IS 'One row per model name: versions, the deployed version and its headline test metrics.';
+
+-- Scores every row of `source` with the model deployed as `model_name` (pinned for the whole run) into
+-- `target_table` (created if missing): (key, model_id, model_version, score, scored_at). mode 'replace'
+-- keeps one row per key (rerunning updates it); 'append' keeps every run. One set-based statement.
+CREATE PROCEDURE healthml.score_batch(model_name text, source regclass, key_column text, target_table text,
+                                      mode text DEFAULT 'replace')
+    LANGUAGE plpgsql AS $$
+DECLARE
+    target_ident text;
+    key_type     text;
+    pinned_id    bigint;
+    pinned_ver   integer;
+    written      bigint;
+BEGIN
+    IF mode IS NULL OR mode NOT IN ('replace', 'append') THEN
+        RAISE EXCEPTION 'mode must be ''replace'' or ''append'', got %', coalesce(quote_literal(mode), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = '''replace'' keeps the latest score per key, ''append'' keeps every run';
+    END IF;
+    BEGIN
+        SELECT string_agg(quote_ident(part), '.') INTO target_ident FROM unnest(parse_ident(target_table)) AS part;
+    EXCEPTION WHEN OTHERS THEN
+        RAISE EXCEPTION 'target_table % is not a table name', quote_literal(target_table)
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'pass a name like ''readmission.nightly_scores''';
+    END;
+    SELECT format_type(a.atttypid, a.atttypmod) INTO key_type
+    FROM pg_attribute a WHERE a.attrelid = source AND a.attname = key_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column % does not exist in %', quote_ident(key_column), source
+            USING ERRCODE = 'undefined_column', HINT = 'key_column names the column that identifies a row, e.g. encounter_id';
+    END IF;
+    SELECT d.model_id, d.version INTO pinned_id, pinned_ver
+    FROM healthml.deployments d WHERE d.name = model_name ORDER BY d.id DESC LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" is not deployed', model_name
+            USING ERRCODE = 'undefined_object', HINT = 'deploy a version with healthml.deploy() first';
+    END IF;
+    IF mode = 'replace' THEN
+        IF to_regclass(target_ident) IS NULL THEN
+        EXECUTE format('CREATE TABLE %s (%I %s PRIMARY KEY, model_id bigint NOT NULL, '
+                       'model_version integer NOT NULL, score double precision, scored_at timestamptz NOT NULL)',
+                       target_ident, key_column, key_type);
+        END IF;
+        EXECUTE format('INSERT INTO %1$s AS t (%2$I, model_id, model_version, score, scored_at) '
+                       'SELECT s.%2$I, $1, $2, healthml.predict_by_id($1, to_jsonb(s)), now() FROM %3$s s '
+                       'ON CONFLICT (%2$I) DO UPDATE SET model_id = EXCLUDED.model_id, '
+                       'model_version = EXCLUDED.model_version, score = EXCLUDED.score, scored_at = EXCLUDED.scored_at',
+                       target_ident, key_column, source)
+            USING pinned_id, pinned_ver;
+    ELSE
+        IF to_regclass(target_ident) IS NULL THEN
+        EXECUTE format('CREATE TABLE %s (%I %s NOT NULL, model_id bigint NOT NULL, '
+                       'model_version integer NOT NULL, score double precision, scored_at timestamptz NOT NULL)',
+                       target_ident, key_column, key_type);
+        END IF;
+        EXECUTE format('INSERT INTO %1$s (%2$I, model_id, model_version, score, scored_at) '
+                       'SELECT s.%2$I, $1, $2, healthml.predict_by_id($1, to_jsonb(s)), now() FROM %3$s s',
+                       target_ident, key_column, source)
+            USING pinned_id, pinned_ver;
+    END IF;
+    GET DIAGNOSTICS written = ROW_COUNT;
+    RAISE NOTICE 'scored % rows of % with model "%" version % into %', written, source, model_name, pinned_ver, target_ident;
+END $$;
+COMMENT ON PROCEDURE healthml.score_batch(text, regclass, text, text, text) IS
+    'Nightly batch scoring: CALL healthml.score_batch(''readmission'', ''readmission.cohort'', ''encounter_id'', ''readmission.scores'');';

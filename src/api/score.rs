@@ -1,12 +1,14 @@
-//! Scoring with the deployed model: `healthml.predict` on a jsonb row.
+//! Scoring with the deployed model: `healthml.predict` on a jsonb row, and evaluation on a relation.
 
+use healthml_core::metrics;
+use healthml_core::train::{metrics_to_json, target_labels};
+use healthml_core::{Error, ErrorClass};
 use pgrx::prelude::*;
-use pgrx::JsonB;
-
-use healthml_core::Error;
+use pgrx::{JsonB, PgRelation};
 
 use crate::cache::deployed_model;
 use crate::error::{raise, OrRaise};
+use crate::spi::read_named_relation;
 
 /// Probability of the positive class for one row (jsonb: source column → value) from the model
 /// deployed as `model_name`. Missing keys are NULL (imputed by the recipe); keys that are not
@@ -21,4 +23,98 @@ fn predict(model_name: &str, features: JsonB) -> f64 {
         )
     };
     model.predict_json(row).or_raise()
+}
+
+/// Probability from the model with this id (deployed or not): what batch scoring uses to pin one
+/// model for a whole run.
+#[pg_extern(stable, parallel_safe)]
+fn predict_by_id(model_id: i64, features: JsonB) -> f64 {
+    let model = crate::cache::model(model_id);
+    let Some(row) = features.0.as_object() else {
+        raise(Error::invalid_parameter(format!("features must be a JSON object of column to value, got {}", features.0)))
+    };
+    model.predict_json(row).or_raise()
+}
+
+/// Labels and probabilities of the deployed model on every labelled row of `relation` (read as the
+/// caller), for evaluation. The target and its positive value are the model's own.
+fn scored_rows(model_name: &str, relation: PgRelation) -> (Vec<bool>, Vec<f64>, f64) {
+    let (id, model) = deployed_model(model_name);
+    let (target, positive) = Spi::connect(|client| {
+        client
+            .select("SELECT target, options ->> 'positive' FROM healthml.models WHERE id = $1", Some(1), &[id.into()])
+            .and_then(|t| t.first().get_two::<String, String>())
+            .unwrap_or_else(|e| error!("reading model {id} failed: {e}"))
+    });
+    let target = target.unwrap_or_default();
+    let (source, frame) = read_named_relation(relation);
+    let column = frame.column(&target).unwrap_or_else(|| {
+        raise(
+            Error::new(ErrorClass::UndefinedColumn, format!("{source} has no column \"{target}\", the target of model \"{model_name}\""))
+                .with_hint("evaluate on a relation with the training relation's columns, target included"),
+        )
+    });
+    let labels = target_labels(&frame, column, positive.as_deref(), &source).or_raise();
+    let scores = model.predict_frame(&frame).or_raise();
+    let (labels, scores): (Vec<bool>, Vec<f64>) =
+        labels.iter().zip(scores).filter_map(|(l, s)| l.map(|l| (l, s))).unzip();
+    if labels.is_empty() {
+        raise(Error::new(ErrorClass::InsufficientData, format!("{source} has no labelled rows"))
+            .with_hint(format!("rows need a non-NULL \"{target}\"")));
+    }
+    (labels, scores, model.threshold)
+}
+
+/// Metrics of the deployed model on a relation (jsonb: n, positives, auc, average_precision, brier,
+/// log_loss, the confusion matrix, precision and recall at the model's threshold).
+#[pg_extern(stable)]
+fn evaluate(model_name: &str, relation: PgRelation) -> JsonB {
+    let (labels, scores, threshold) = scored_rows(model_name, relation);
+    JsonB(metrics_to_json(&metrics::evaluate(&labels, &scores, threshold)))
+}
+
+/// ROC curve of the deployed model on a relation: one point per distinct score, from (0, 0).
+#[pg_extern(stable)]
+fn roc_curve(
+    model_name: &str,
+    relation: PgRelation,
+) -> TableIterator<'static, (name!(threshold, f64), name!(fpr, f64), name!(tpr, f64))> {
+    let (labels, scores, _) = scored_rows(model_name, relation);
+    TableIterator::new(metrics::roc_curve(&labels, &scores).into_iter().map(|p| (p.threshold, p.fpr, p.tpr)))
+}
+
+/// Precision-recall curve of the deployed model on a relation, highest threshold first.
+#[pg_extern(stable)]
+fn pr_curve(
+    model_name: &str,
+    relation: PgRelation,
+) -> TableIterator<'static, (name!(threshold, f64), name!(recall, f64), name!(precision, f64))> {
+    let (labels, scores, _) = scored_rows(model_name, relation);
+    TableIterator::new(metrics::pr_curve(&labels, &scores).into_iter().map(|p| (p.threshold, p.recall, p.precision)))
+}
+
+/// Reliability diagram of the deployed model on a relation: `bins` equal-width probability bins.
+#[pg_extern(stable)]
+fn calibration_curve(
+    model_name: &str,
+    relation: PgRelation,
+    bins: default!(i32, 10),
+) -> TableIterator<
+    'static,
+    (
+        name!(bin, i32),
+        name!(lower, f64),
+        name!(upper, f64),
+        name!(n, i64),
+        name!(mean_predicted, Option<f64>),
+        name!(observed_rate, Option<f64>),
+    ),
+> {
+    if !(1..=1000).contains(&bins) {
+        raise(Error::invalid_parameter(format!("bins must be between 1 and 1000, got {bins}")).with_hint("10 is usual"));
+    }
+    let (labels, scores, _) = scored_rows(model_name, relation);
+    TableIterator::new(metrics::calibration_curve(&labels, &scores, bins as usize).into_iter().map(|b| {
+        (b.bin as i32, b.lower, b.upper, b.n as i64, b.mean_predicted, b.observed_rate)
+    }))
 }

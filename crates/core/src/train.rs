@@ -371,7 +371,7 @@ fn column_list(frame: &Frame) -> String {
 }
 
 /// True / false / unknown (NULL target) per row.
-fn target_labels(
+pub fn target_labels(
     frame: &Frame,
     column: &crate::frame::Column,
     positive: Option<&str>,

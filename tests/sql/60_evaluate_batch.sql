@@ -1,0 +1,60 @@
+-- healthml.evaluate, the curves, predict_by_id and healthml.score_batch.
+BEGIN;
+SELECT plan(20);
+
+CREATE TABLE public.stays AS
+SELECT i AS stay_id, i / 3 AS patient_id, (i * 7 % 6) AS visits,
+       CASE WHEN i % 5 < 2 THEN 'B' ELSE 'A' END AS ward,
+       (abs(hashint4(i)) % 1000) / 1000.0 < 1 / (1 + exp(-(-2.0 + 0.5 * (i * 7 % 6) + CASE WHEN i % 5 < 2 THEN 1 ELSE 0 END))) AS outcome
+FROM generate_series(1, 2000) i;
+CREATE TEMP TABLE trained AS SELECT * FROM healthml.train('stays', 'public.stays', 'outcome', 'logistic',
+    '{"group_by": "patient_id", "exclude": ["stay_id"], "test_where": "patient_id % 5 = 0"}');
+CREATE TEMP TABLE deployed AS SELECT * FROM healthml.deploy('stays');
+CREATE TEMP VIEW test_rows AS SELECT * FROM public.stays WHERE patient_id % 5 = 0;
+
+SELECT is(round((healthml.evaluate('stays', 'test_rows') ->> 'auc')::numeric, 10),
+          round((SELECT test_auc FROM trained)::numeric, 10), 'evaluate on the test rows reproduces the stored test AUC');
+SELECT is((healthml.evaluate('stays', 'public.stays') ->> 'n')::int, 2000, 'evaluate counts every labelled row');
+SELECT ok((SELECT (healthml.evaluate('stays', 'test_rows') -> 'confusion') ?& ARRAY['tp', 'fp', 'tn', 'fn']), 'with a confusion matrix');
+
+SELECT is((SELECT (fpr, tpr) FROM healthml.roc_curve('stays', 'test_rows') ORDER BY threshold DESC LIMIT 1),
+          (0::float8, 0::float8), 'the ROC curve starts at (0, 0)');
+SELECT is((SELECT (fpr, tpr) FROM healthml.roc_curve('stays', 'test_rows') ORDER BY threshold LIMIT 1),
+          (1::float8, 1::float8), 'and ends at (1, 1)');
+SELECT ok((SELECT abs(sum((fpr - lag_fpr) * (tpr + lag_tpr) / 2) - (healthml.evaluate('stays', 'test_rows') ->> 'auc')::float8) < 1e-9
+           FROM (SELECT fpr, tpr, lag(fpr) OVER w AS lag_fpr, lag(tpr) OVER w AS lag_tpr
+                 FROM healthml.roc_curve('stays', 'test_rows') WINDOW w AS (ORDER BY threshold DESC)) c),
+          'the trapezoids under the ROC points add up to the AUC');
+SELECT ok((SELECT bool_and(precision BETWEEN 0 AND 1 AND recall BETWEEN 0 AND 1) FROM healthml.pr_curve('stays', 'test_rows')),
+          'precision and recall are proportions');
+SELECT is((SELECT sum(n)::int FROM healthml.calibration_curve('stays', 'test_rows')),
+          (SELECT count(*)::int FROM test_rows), 'calibration bins hold every row');
+SELECT is((SELECT count(*) FROM healthml.calibration_curve('stays', 'test_rows', 5)), 5::bigint, 'bins is an argument');
+SELECT throws_ok($$SELECT * FROM healthml.calibration_curve('stays', 'test_rows', 0)$$, '22023', NULL, 'bins must be positive');
+CREATE TEMP TABLE no_target AS SELECT stay_id, visits FROM public.stays;
+SELECT throws_ok($$SELECT healthml.evaluate('stays', 'no_target')$$, '42703', NULL, 'a relation without the target is refused');
+SELECT throws_ok($$SELECT healthml.evaluate('nope', 'test_rows')$$, '42704', NULL, 'an unknown model is refused');
+
+-- predict_by_id scores with one model whatever is deployed
+SELECT is(healthml.predict_by_id((SELECT model_id FROM trained), '{"visits": 2}'), healthml.predict('stays', '{"visits": 2}'),
+          'predict_by_id equals predict of the deployed model');
+
+-- batch scoring
+CALL healthml.score_batch('stays', 'public.stays', 'stay_id', 'public.stay_scores');
+SELECT is((SELECT count(*) FROM public.stay_scores), 2000::bigint, 'one score per row');
+SELECT is((SELECT count(*) FROM public.stay_scores s JOIN public.stays t USING (stay_id)
+           WHERE s.score <> healthml.predict('stays', to_jsonb(t))), 0::bigint, 'equal to predict row by row');
+CALL healthml.score_batch('stays', 'public.stays', 'stay_id', 'public.stay_scores');
+SELECT is((SELECT count(*) FROM public.stay_scores), 2000::bigint, 'rerunning replaces by key: still one row per key');
+CALL healthml.score_batch('stays', 'public.stays', 'stay_id', 'public.stay_history', 'append');
+CALL healthml.score_batch('stays', 'public.stays', 'stay_id', 'public.stay_history', 'append');
+SELECT is((SELECT count(*) FROM public.stay_history), 4000::bigint, 'append keeps every run');
+SELECT throws_ok($$CALL healthml.score_batch('stays', 'public.stays', 'no_such_key', 'public.x')$$, '42703', NULL,
+                 'an unknown key column is refused');
+SELECT throws_ok($$CALL healthml.score_batch('stays', 'public.stays', 'stay_id', 'public.x', 'upsert')$$, '22023', NULL,
+                 'an unknown mode is refused');
+SELECT throws_ok($$CALL healthml.score_batch('stays', 'public.stays', 'stay_id', 'x; DROP TABLE public.stays')$$, '22023', NULL,
+                 'a target name that is not an identifier is refused, not executed');
+
+SELECT * FROM finish();
+ROLLBACK;
