@@ -214,3 +214,34 @@ BEGIN
 END $$;
 COMMENT ON PROCEDURE healthml.score_batch(text, regclass, text, text, text) IS
     'Nightly batch scoring: CALL healthml.score_batch(''readmission'', ''readmission.cohort'', ''encounter_id'', ''readmission.scores'');';
+
+-- The inference table of a logistic model (MADlib's columns), from its stored metrics.
+CREATE FUNCTION healthml.coefficients(model_name text, version integer DEFAULT NULL)
+    RETURNS TABLE (feature text, coefficient double precision, std_error double precision, z double precision,
+                   p_value double precision, odds_ratio double precision)
+    LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    fit jsonb;
+    algo text;
+BEGIN
+    SELECT m.metrics -> 'fit', m.algorithm INTO fit, algo
+    FROM healthml.models m
+    WHERE m.name = model_name
+      AND (coefficients.version IS NOT NULL AND m.version = coefficients.version
+           OR coefficients.version IS NULL
+              AND m.id = (SELECT d.model_id FROM healthml.deployments d WHERE d.name = model_name ORDER BY d.id DESC LIMIT 1));
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" % not found', model_name,
+              CASE WHEN version IS NULL THEN '(deployed version)' ELSE format('version %s', version) END
+            USING ERRCODE = 'undefined_object', HINT = 'name a version, or deploy one';
+    END IF;
+    IF algo <> 'logistic' THEN
+        RAISE EXCEPTION 'model "%" is % and has no coefficients', model_name, algo
+            USING ERRCODE = 'wrong_object_type', HINT = 'coefficients exist for logistic models only';
+    END IF;
+    RETURN QUERY
+    SELECT c ->> 'feature', (c ->> 'coefficient')::float8, (c ->> 'std_error')::float8, (c ->> 'z')::float8,
+           (c ->> 'p_value')::float8, (c ->> 'odds_ratio')::float8
+    FROM jsonb_array_elements(fit -> 'coefficients') WITH ORDINALITY AS x(c, i)
+    ORDER BY i;
+END $$;

@@ -1,6 +1,6 @@
 -- healthml.evaluate, the curves, predict_by_id and healthml.score_batch.
 BEGIN;
-SELECT plan(20);
+SELECT plan(24);
 
 CREATE TABLE public.stays AS
 SELECT i AS stay_id, i / 3 AS patient_id, (i * 7 % 6) AS visits,
@@ -34,6 +34,14 @@ SELECT throws_ok($$SELECT * FROM healthml.calibration_curve('stays', 'test_rows'
 CREATE TEMP TABLE no_target AS SELECT stay_id, visits FROM public.stays;
 SELECT throws_ok($$SELECT healthml.evaluate('stays', 'no_target')$$, '42703', NULL, 'a relation without the target is refused');
 SELECT throws_ok($$SELECT healthml.evaluate('nope', 'test_rows')$$, '42704', NULL, 'an unknown model is refused');
+
+-- the logistic inference table
+SELECT is((SELECT feature FROM healthml.coefficients('stays') LIMIT 1), '(intercept)', 'coefficients start with the intercept');
+SELECT ok((SELECT coefficient > 0 AND p_value < 0.001 AND abs(odds_ratio - exp(coefficient)) < 1e-12 AND abs(z - coefficient / std_error) < 1e-9
+           FROM healthml.coefficients('stays') WHERE feature = 'visits'), 'visits: positive, significant, odds ratio exp(b), z = b / se');
+SELECT is((SELECT count(*) FROM healthml.coefficients('stays', 1)), (SELECT cardinality(features) + 1 FROM healthml.models WHERE name = 'stays')::bigint,
+          'one row per feature plus the intercept');
+SELECT throws_ok($$SELECT * FROM healthml.coefficients('stays', 99)$$, '42704', NULL, 'an unknown version is refused');
 
 -- predict_by_id scores with one model whatever is deployed
 SELECT is(healthml.predict_by_id((SELECT model_id FROM trained), '{"visits": 2}'), healthml.predict('stays', '{"visits": 2}'),

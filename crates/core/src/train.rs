@@ -324,7 +324,15 @@ pub fn train(
     let mut extra = json!({});
     match &model.estimator {
         Estimator::Logistic(m) => {
-            extra = json!({"iterations": m.iterations, "converged": m.converged});
+            let coefficients: Vec<Value> = m
+                .inference(&model.features)
+                .into_iter()
+                .map(|(feature, b, se, z, p, odds)| {
+                    json!({"feature": feature, "coefficient": b, "std_error": se, "z": finite(z),
+                           "p_value": finite(p), "odds_ratio": finite(odds)})
+                })
+                .collect();
+            extra = json!({"iterations": m.iterations, "converged": m.converged, "coefficients": coefficients});
         }
         Estimator::Gbdt(m) => {
             extra["trees"] = json!(m.trees_used);
@@ -348,6 +356,11 @@ pub fn train(
         fingerprint: fingerprint(frame),
         model,
     })
+}
+
+/// JSON has no NaN or Infinity: those become null.
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
 }
 
 pub fn metrics_to_json(m: &metrics::Metrics) -> Value {
