@@ -11,6 +11,7 @@ use healthml_core::{Error, ErrorClass};
 use pgrx::prelude::*;
 
 use crate::error::{raise, OrRaise};
+use crate::spi::select_one;
 
 /// Models kept per backend; beyond this the cache is cleared (models are a few MB at most).
 const MAX_CACHED_MODELS: usize = 16;
@@ -36,22 +37,14 @@ pub fn deployed_id(name: &str) -> i64 {
     if let Some(id) = DEPLOYED.with(|d| d.borrow().get(name).filter(|(k, _)| *k == key).map(|(_, id)| *id)) {
         return id;
     }
-    let id = Spi::get_one_with_args::<i64>(
-        "SELECT model_id FROM healthml.deployments WHERE name = $1 ORDER BY id DESC LIMIT 1",
-        &[name.into()],
-    )
-    .ok()
-    .flatten()
-    .unwrap_or_else(|| raise(not_deployed(name)));
+    let id = select_one::<i64>("SELECT model_id FROM healthml.deployments WHERE name = $1 ORDER BY id DESC LIMIT 1", &[name.into()])
+        .unwrap_or_else(|| raise(not_deployed(name)));
     DEPLOYED.with(|d| d.borrow_mut().insert(name.to_string(), (key, id)));
     id
 }
 
 fn not_deployed(name: &str) -> Error {
-    let exists = Spi::get_one_with_args::<bool>("SELECT EXISTS (SELECT 1 FROM healthml.models WHERE name = $1)", &[name.into()])
-        .ok()
-        .flatten()
-        .unwrap_or(false);
+    let exists = select_one::<bool>("SELECT EXISTS (SELECT 1 FROM healthml.models WHERE name = $1)", &[name.into()]).unwrap_or(false);
     if exists {
         Error::new(ErrorClass::UndefinedObject, format!("model \"{name}\" is not deployed"))
             .with_hint(format!("deploy a version with SELECT * FROM healthml.deploy('{name}')"))

@@ -10,5 +10,6 @@ mod api;
 mod cache;
 mod clinical;
 mod error;
+mod row;
 mod spi;
 mod version;

@@ -6,6 +6,14 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::PgRelation;
 
+/// The first column of the first row of a read-only query (None: no row, or NULL). Unlike pgrx's
+/// `Spi::get_one_with_args`, it never opens a writing connection, which would assign a transaction
+/// id: forbidden in parallel workers and needless for a STABLE function.
+pub fn select_one<T: FromDatum + IntoDatum>(query: &str, args: &[pgrx::datum::DatumWithOid<'_>]) -> Option<T> {
+    Spi::connect(|client| client.select(query, Some(1), args).and_then(|t| if t.is_empty() { Ok(None) } else { t.first().get_one::<T>() }))
+        .unwrap_or_else(|e| error!("{query}: {e}"))
+}
+
 /// Rows fetched per round trip: bounded memory on big tables, few calls on small ones.
 const BATCH_ROWS: i64 = 10_000;
 

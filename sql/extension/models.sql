@@ -193,7 +193,7 @@ BEGIN
                        target_ident, key_column, key_type);
         END IF;
         EXECUTE format('INSERT INTO %1$s AS t (%2$I, model_id, model_version, score, scored_at) '
-                       'SELECT s.%2$I, $1, $2, healthml.predict_by_id($1, to_jsonb(s)), now() FROM %3$s s '
+                       'SELECT s.%2$I, $1, $2, healthml.predict_row_by_id($1, s), now() FROM %3$s s '
                        'ON CONFLICT (%2$I) DO UPDATE SET model_id = EXCLUDED.model_id, '
                        'model_version = EXCLUDED.model_version, score = EXCLUDED.score, scored_at = EXCLUDED.scored_at',
                        target_ident, key_column, source)
@@ -205,7 +205,7 @@ BEGIN
                        target_ident, key_column, key_type);
         END IF;
         EXECUTE format('INSERT INTO %1$s (%2$I, model_id, model_version, score, scored_at) '
-                       'SELECT s.%2$I, $1, $2, healthml.predict_by_id($1, to_jsonb(s)), now() FROM %3$s s',
+                       'SELECT s.%2$I, $1, $2, healthml.predict_row_by_id($1, s), now() FROM %3$s s',
                        target_ident, key_column, source)
             USING pinned_id, pinned_ver;
     END IF;

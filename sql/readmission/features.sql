@@ -115,7 +115,14 @@ SELECT e.encounter_id,
        count(*) FILTER (WHERE e.readmitted <> 'NO') OVER earlier      AS prior_readmissions_any,
        e.discharge_disposition_id NOT IN (11, 13, 14, 19, 20, 21)     AS in_cohort,
        e.readmitted,
-       e.readmitted = '<30'                                           AS readmitted_30d
+       e.readmitted = '<30'                                           AS readmitted_30d,
+       -- added later: CREATE OR REPLACE VIEW only appends columns
+       coalesce(sum(e.time_in_hospital) OVER earlier, 0)              AS prior_days_in_hospital,
+       lag(e.readmitted = '<30') OVER earlier                         AS previous_readmitted_30d,
+       lag(e.readmitted <> 'NO') OVER earlier                         AS previous_readmitted_any,
+       lag(e.number_inpatient) OVER earlier                           AS previous_number_inpatient,
+       lag(e.time_in_hospital) OVER earlier                           AS previous_time_in_hospital,
+       lag(e.discharge_disposition_id) OVER earlier                   AS previous_discharge_disposition_id
 FROM readmission.encounters e
 LEFT JOIN readmission.admission_types at USING (admission_type_id)
 LEFT JOIN readmission.discharge_dispositions dd USING (discharge_disposition_id)
@@ -131,5 +138,9 @@ COMMENT ON COLUMN readmission.features.prior_readmissions_30d IS
     'Earlier encounters of the same patient (by encounter_id) that were followed by a readmission within 30 days.';
 COMMENT ON COLUMN readmission.features.prior_readmissions_any IS
     'Earlier encounters of the same patient that were followed by a readmission at any time.';
+COMMENT ON COLUMN readmission.features.previous_readmitted_30d IS
+    'Whether the patient''s previous encounter (by encounter_id) was followed by a readmission within 30 days; NULL for a first encounter.';
+COMMENT ON COLUMN readmission.features.prior_days_in_hospital IS
+    'Days in hospital over the patient''s earlier encounters.';
 COMMENT ON COLUMN readmission.features.in_cohort IS
     'false for discharge_disposition_id 11, 19, 20, 21 (expired) and 13, 14 (hospice): they cannot be readmitted.';

@@ -4,7 +4,7 @@ use healthml_core::metrics;
 use healthml_core::train::{metrics_to_json, target_labels};
 use healthml_core::{Error, ErrorClass};
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgRelation};
+use pgrx::{AnyElement, JsonB, PgRelation};
 
 use crate::cache::deployed_model;
 use crate::error::{raise, OrRaise};
@@ -34,6 +34,22 @@ fn predict_by_id(model_id: i64, features: JsonB) -> f64 {
         raise(Error::invalid_parameter(format!("features must be a JSON object of column to value, got {}", features.0)))
     };
     model.predict_json(row).or_raise()
+}
+
+/// Probability of the positive class for a whole row (a table or view row, or `ROW(...)`) from the
+/// model deployed as `model_name`, read straight from the row without a jsonb round trip. Every
+/// input column of the model must be in the row; other columns are ignored.
+#[pg_extern(stable, parallel_safe)]
+fn predict_row(model_name: &str, row: AnyElement) -> f64 {
+    let (id, model) = deployed_model(model_name);
+    crate::row::predict_row(id, &model, &row, &format!("model \"{model_name}\""))
+}
+
+/// As `predict_row`, with one pinned model version (what batch scoring uses).
+#[pg_extern(stable, parallel_safe)]
+fn predict_row_by_id(model_id: i64, row: AnyElement) -> f64 {
+    let model = crate::cache::model(model_id);
+    crate::row::predict_row(model_id, &model, &row, &format!("model id {model_id}"))
 }
 
 /// Labels and probabilities of the deployed model on every labelled row of `relation` (read as the

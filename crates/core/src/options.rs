@@ -108,6 +108,14 @@ impl<'a> Options<'a> {
         }
     }
 
+    /// As [`Options::f64_in`], `None` when the key is absent or null (the caller picks the default).
+    pub fn optional_f64_in(&mut self, key: &'a str, min: f64, max: f64) -> Result<Option<f64>> {
+        if self.take(key).is_none() {
+            return Ok(None);
+        }
+        self.f64_in(key, min, min, max).map(Some)
+    }
+
     /// The raw value, for options with a shape of their own; `None` when absent or null.
     pub fn raw(&mut self, key: &'a str) -> Option<Value> {
         self.take(key).cloned()

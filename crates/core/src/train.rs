@@ -70,6 +70,10 @@ pub struct TrainOptions {
     pub recipe: RecipeSource,
 }
 
+/// Training keeps columns however many NULLs they have (unless every value is NULL), unlike
+/// standardize: a model learns from missingness, which the recipe keeps as a level.
+pub const TRAINING_DROP_THRESHOLD: f64 = 1.0;
+
 /// Share of training groups held out to stop boosting and to choose the threshold.
 pub const VALIDATION_FRACTION: f64 = 0.15;
 
@@ -246,6 +250,8 @@ pub fn train(
         (_, Some(recipe)) => recipe,
         (RecipeSource::Fit(recipe_options), None) => {
             let mut recipe_options = recipe_options.clone();
+            // A column that is mostly NULL still informs a model: NULL is a level of its own.
+            recipe_options.drop_threshold.get_or_insert(TRAINING_DROP_THRESHOLD);
             recipe_options.encoding.get_or_insert(match algorithm {
                 Algorithm::Logistic => Encoding::OneHot,
                 Algorithm::Gbdt => Encoding::Frequency,

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::frame::Frame;
-use crate::prep::recipe::Recipe;
+use crate::prep::recipe::{Cell, Recipe};
 
 /// Bytes every payload starts with, so anything else is refused before it is parsed.
 const MAGIC: &[u8; 4] = b"HMLM";
@@ -70,17 +70,26 @@ impl TrainedModel {
         Ok(self.raw_scores_from_features(&features, frame.rows()).into_iter().map(sigmoid).collect())
     }
 
+    /// Log-odds of one row of features (the recipe's output).
+    fn raw_score_features(&self, features: &[f64]) -> f64 {
+        match &self.estimator {
+            Estimator::Logistic(m) => m.raw_score(features),
+            Estimator::Gbdt(m) => m.raw_score(features),
+        }
+    }
+
     /// Log-odds of one row given as a JSON object of source column → value.
     pub fn raw_score_json(&self, row: &Map<String, Value>) -> Result<f64> {
-        let features = self.recipe.apply_json_row(row)?;
-        Ok(match &self.estimator {
-            Estimator::Logistic(m) => m.raw_score(&features),
-            Estimator::Gbdt(m) => m.raw_score(&features),
-        })
+        Ok(self.raw_score_features(&self.recipe.apply_json_row(row)?))
     }
 
     pub fn predict_json(&self, row: &Map<String, Value>) -> Result<f64> {
         self.raw_score_json(row).map(sigmoid)
+    }
+
+    /// Probability for one row given as one cell per recipe step (see [`Recipe::apply_cells`]).
+    pub fn predict_cells(&self, cells: &[Cell<'_>]) -> f64 {
+        sigmoid(self.raw_score_features(&self.recipe.apply_cells(cells)))
     }
 
     pub fn to_payload(&self) -> Result<Vec<u8>> {

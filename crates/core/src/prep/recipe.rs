@@ -20,6 +20,8 @@ use crate::stats::Moments;
 /// Version of the stored recipe JSON; a recipe of another format is refused, never misread.
 pub const RECIPE_FORMAT: u32 = 1;
 pub const MISSING_LEVEL: &str = "(missing)";
+/// Default share of NULLs beyond which a standardization recipe drops a column (as profile suggests).
+pub const STANDARDIZE_DROP_THRESHOLD: f64 = 0.3;
 pub const OTHER_LEVEL: &str = "(other)";
 /// PostgreSQL truncates identifiers beyond this many bytes (NAMEDATALEN - 1).
 const MAX_IDENTIFIER_BYTES: usize = 63;
@@ -75,7 +77,9 @@ pub struct RecipeOptions {
     pub drop: Vec<String>,
     /// Drop what profiling suggests dropping: too many NULLs, constants, identifiers.
     pub auto_drop: bool,
-    pub drop_threshold: f64,
+    /// Share of NULLs beyond which `auto_drop` drops a column; `None`: the caller's default
+    /// ([`STANDARDIZE_DROP_THRESHOLD`] for standardize).
+    pub drop_threshold: Option<f64>,
     pub numeric_impute: NumericImpute,
     pub categorical_impute: CategoricalImpute,
     /// Integer columns to one-hot as codes.
@@ -100,7 +104,7 @@ impl Default for RecipeOptions {
             exclude: Vec::new(),
             drop: Vec::new(),
             auto_drop: true,
-            drop_threshold: 0.3,
+            drop_threshold: None,
             numeric_impute: NumericImpute::Median,
             categorical_impute: CategoricalImpute::Missing,
             categorical: Vec::new(),
@@ -131,7 +135,7 @@ impl RecipeOptions {
         let exclude = o.strings("exclude")?;
         let drop = o.strings("drop")?;
         let auto_drop = o.bool("auto_drop", d.auto_drop)?;
-        let drop_threshold = o.f64_in("drop_threshold", d.drop_threshold, 0.0, 1.0)?;
+        let drop_threshold = o.optional_f64_in("drop_threshold", 0.0, 1.0)?;
         let numeric_impute = match o.choice("impute_numeric", "median", &["median", "mean", "zero"])? {
             "mean" => NumericImpute::Mean,
             "zero" => NumericImpute::Zero,
@@ -255,6 +259,16 @@ impl Step {
         }
     }
 
+    /// The step reads a number (anything else reads a level, or nothing).
+    pub fn is_numeric(&self) -> bool {
+        matches!(self, Step::Numeric { .. })
+    }
+
+    /// The step turns its column into features (excluded and dropped columns do not).
+    pub fn is_input(&self) -> bool {
+        !matches!(self, Step::Exclude { .. } | Step::Drop { .. })
+    }
+
     fn feature_names(&self) -> Vec<String> {
         match self {
             Step::Exclude { .. } | Step::Drop { .. } => Vec::new(),
@@ -316,7 +330,8 @@ pub fn fit_recipe(frame: &Frame, source: &str, options: &RecipeOptions) -> Resul
             }
         }
     }
-    let profile_options = ProfileOptions { drop_threshold: options.drop_threshold, top_values: 0, max_levels: options.max_levels };
+    let drop_threshold = options.drop_threshold.unwrap_or(STANDARDIZE_DROP_THRESHOLD);
+    let profile_options = ProfileOptions { drop_threshold, top_values: 0, max_levels: options.max_levels };
     let mut steps = Vec::new();
     let mut reports = Vec::new();
     for column in &frame.columns {
@@ -638,13 +653,22 @@ impl Recipe {
             )
             .with_hint(format!("known columns: {}", self.source_columns().collect::<Vec<_>>().join(", "))));
         }
-        let mut out = Vec::with_capacity(self.feature_names().len());
-        for step in &self.steps {
-            let value = row.get(step.column()).unwrap_or(&Value::Null);
-            let cell = json_cell(step.column(), value, matches!(step, Step::Numeric { .. }))?;
-            self.push_features(step, cell, &mut out);
+        let cells = self
+            .steps
+            .iter()
+            .map(|step| json_cell(step.column(), row.get(step.column()).unwrap_or(&Value::Null), step.is_numeric()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self.apply_cells(&cells))
+    }
+
+    /// Transforms one row given as one [`Cell`] per step, in step order (cells of excluded and
+    /// dropped steps are ignored). Every row path (JSON, a typed SQL row, a frame) ends here.
+    pub fn apply_cells(&self, cells: &[Cell<'_>]) -> Vec<f64> {
+        let mut out = Vec::with_capacity(cells.len());
+        for (step, cell) in self.steps.iter().zip(cells) {
+            self.push_features(step, *cell, &mut out);
         }
-        Ok(out)
+        out
     }
 
     fn push_features(&self, step: &Step, cell: Cell<'_>, out: &mut Vec<f64>) {
@@ -682,7 +706,7 @@ impl Recipe {
         let mut row_out = Vec::with_capacity(names.len());
         let mut columns = Vec::new();
         for step in &self.steps {
-            if matches!(step, Step::Exclude { .. } | Step::Drop { .. }) {
+            if !step.is_input() {
                 continue;
             }
             let column = frame.column(step.column()).ok_or_else(|| {
