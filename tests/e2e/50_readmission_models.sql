@@ -1,7 +1,8 @@
 -- The readmission pack's models on the reference split (test set: patient_nbr % 5 = 0), trained by
 -- the same SQL the main job runs. Floors from the issue; above 0.72 would mean leakage.
 BEGIN;
-SELECT plan(12);
+SELECT plan(15);
+\ir ../bin/helpers.sql
 
 \set QUIET 1
 \o /dev/null
@@ -16,8 +17,7 @@ SELECT is((SELECT array_agg(algorithm ORDER BY version) FROM m), ARRAY['logistic
 SELECT is((SELECT array_agg(DISTINCT test_n) FROM m), ARRAY[19858], 'the test set is the 19,858 cohort encounters with patient_nbr % 5 = 0');
 SELECT is((SELECT count(*) FROM readmission.cohort WHERE patient_nbr % 5 = 0), 19858::bigint, 'as counted in SQL');
 SELECT ok((SELECT auc >= 0.66 FROM m WHERE algorithm = 'logistic'), 'logistic test AUC >= 0.66');
--- The issue asks 0.68 for gbdt; this build reaches about 0.675 (see the closing note): assert what holds.
-SELECT ok((SELECT auc >= 0.67 FROM m WHERE algorithm = 'gbdt'), 'gbdt test AUC >= 0.67');
+SELECT ok((SELECT auc >= 0.68 FROM m WHERE algorithm = 'gbdt'), 'gbdt test AUC >= 0.68');
 SELECT ok((SELECT bool_and(auc < 0.72) FROM m), 'no model is above 0.72 (that would mean leakage)');
 SELECT ok((SELECT bool_and(ap > 0.2) FROM m), 'average precision above 0.2 for both (base rate 0.114)');
 SELECT is((SELECT deployed_algorithm FROM healthml.model_registry WHERE name = 'readmission'),
@@ -30,6 +30,17 @@ SELECT is((SELECT count(*) FROM readmission.encounters e JOIN readmission.featur
            WHERE e.encounter_id % 1000 = 0
              AND readmission.readmit_score(e) <> healthml.predict('readmission', to_jsonb(f))), 0::bigint,
           'readmit_score(e) equals predict on the encounter''s features');
+
+-- the typed-row path equals the jsonb path on the whole cohort, and runs in parallel workers
+SELECT is((SELECT count(*) FROM readmission.cohort f WHERE healthml.predict_row('readmission', f) <> healthml.predict('readmission', to_jsonb(f))),
+          0::bigint, 'predict_row equals predict(to_jsonb(row)) on all 99,343 cohort rows');
+CREATE TEMP TABLE serial_scores AS SELECT encounter_id, readmission.readmit_score(e) AS s FROM readmission.encounters e WHERE encounter_id % 50 = 0;
+SELECT pg_temp.force_parallel();
+SELECT matches(pg_temp.plan_of($$SELECT readmission.readmit_score(e) FROM readmission.encounters e WHERE encounter_id % 50 = 0$$),
+               'Workers Launched: [12]', 'readmit_score(e) runs in parallel workers');
+SELECT is((SELECT count(*) FROM readmission.encounters e JOIN serial_scores s USING (encounter_id) WHERE readmission.readmit_score(e) <> s.s),
+          0::bigint, 'and gives the serial plan''s scores');
+RESET ALL;
 
 -- reproducible: retraining logistic with the same options gives the same bytes
 CREATE TEMP TABLE repro AS SELECT * FROM healthml.train('readmission_repro', 'readmission.cohort', 'readmitted_30d', 'logistic',

@@ -194,6 +194,10 @@ pub fn train(
                 .with_hint(format!("columns of {source}: {}", column_list(frame))));
         }
     }
+    if frame.rows() == 0 {
+        return Err(Error::new(ErrorClass::InsufficientData, format!("{source} has no rows to train on"))
+            .with_hint("train on a relation with labelled rows"));
+    }
     let labels = target_labels(frame, target_column, options.positive.as_deref(), source)?;
     let group_keys: Vec<String> = match options.group_by.as_deref().and_then(|g| frame.column(g)) {
         Some(col) => (0..frame.rows()).map(|r| frame.cell_text(col, r).unwrap_or_default()).collect(),
