@@ -2,7 +2,7 @@
 -- path; row types that change between statements; parallel workers; bad rows. Also the training
 -- inputs the registry issue lists (empty relation, quoted names).
 BEGIN;
-SELECT plan(20);
+SELECT plan(22);
 \ir ../bin/helpers.sql
 
 CREATE TABLE public.visits AS
@@ -57,6 +57,19 @@ SELECT matches(pg_temp.plan_of($$SELECT sum(healthml.predict_row('visit_risk', v
 SELECT ok(pg_temp.rel_close((SELECT sum(healthml.predict_row('visit_risk', v)) FROM public.visits v), (SELECT s FROM serial_sum)),
           'and scores the same rows as the serial plan');
 RESET ALL;
+
+-- stored payloads are verified when a backend first loads them
+CREATE TEMP TABLE tampered AS SELECT model_id FROM healthml.train('tampered', 'public.visits', 'outcome', 'logistic', '{"group_by": "patient_id"}');
+UPDATE healthml.models SET payload = set_byte(payload, length(payload) - 1, get_byte(payload, length(payload) - 1) # 1)
+WHERE id = (SELECT model_id FROM tampered);
+SELECT throws_ok($$SELECT healthml.predict_by_id((SELECT model_id FROM tampered), '{}')$$, 'XX001', NULL,
+                 'a payload whose bytes no longer match its sha256 is refused');
+CREATE TEMP TABLE future AS SELECT model_id FROM healthml.train('future', 'public.visits', 'outcome', 'logistic', '{"group_by": "patient_id"}');
+UPDATE healthml.models SET payload = set_byte(payload, 4, 99) WHERE id = (SELECT model_id FROM future);
+UPDATE healthml.models SET payload_sha256 = encode(sha256(payload), 'hex') WHERE id = (SELECT model_id FROM future);
+SELECT throws_ok($$SELECT healthml.predict_by_id((SELECT model_id FROM future), '{}')$$, 'XX001',
+                 'model payload format_version 99 is unknown to this healthml (it reads 1)',
+                 'a payload of an unknown format_version is refused, even with a matching sha256');
 
 -- training inputs from the registry issue
 CREATE TABLE public.empty_visits (LIKE public.visits);
