@@ -70,14 +70,17 @@ pub fn model(id: i64) -> Rc<TrainedModel> {
             .with_hint("it was dropped; deploy another version"))
     };
     let model = Rc::new(TrainedModel::from_payload(&payload, Some(&sha)).or_raise());
-    MODELS.with(|m| {
-        let mut m = m.borrow_mut();
-        if m.len() >= MAX_CACHED_MODELS {
-            m.clear();
-        }
-        m.insert(id, model.clone());
-    });
+    MODELS.with(|m| insert_bounded(&mut m.borrow_mut(), MAX_CACHED_MODELS, id, model.clone()));
     model
+}
+
+/// Inserts into a per-backend cache, emptied first when it holds `max` entries: entries are cheap
+/// to rebuild and a backend rarely needs many, so no eviction order is worth keeping.
+pub fn insert_bounded<K: Eq + std::hash::Hash, V>(cache: &mut HashMap<K, V>, max: usize, key: K, value: V) {
+    if cache.len() >= max {
+        cache.clear();
+    }
+    cache.insert(key, value);
 }
 
 /// The deployed model of `name`, for this statement.

@@ -16,6 +16,7 @@ use healthml_core::{Error, ErrorClass};
 use pgrx::prelude::*;
 use pgrx::{AnyElement, PgTupleDesc};
 
+use crate::cache::insert_bounded;
 use crate::error::raise;
 
 /// Plans kept per backend; beyond this they are cleared (a plan is a few bytes per column).
@@ -147,13 +148,7 @@ fn plan_for(
         return plan;
     }
     let plan = Rc::new(RowPlan { row_type_identifier: identifier, reads: build_reads(model, tupdesc, type_id, model_label) });
-    PLANS.with(|p| {
-        let mut p = p.borrow_mut();
-        if p.len() >= MAX_PLANS {
-            p.clear();
-        }
-        p.insert(key, plan.clone());
-    });
+    PLANS.with(|p| insert_bounded(&mut p.borrow_mut(), MAX_PLANS, key, plan.clone()));
     plan
 }
 
