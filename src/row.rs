@@ -61,6 +61,17 @@ enum Value<'a> {
 /// Probability of the positive class for `row` from `model` (whose id keys the plan cache).
 /// `model_label` names the model in errors.
 pub fn predict_row(model_id: i64, model: &TrainedModel, row: &AnyElement, model_label: &str) -> f64 {
+    with_row_cells(model_id, model, row, model_label, |cells| model.predict_cells(cells))
+}
+
+/// Reads `row` into one cell per step of `model`'s recipe and hands them to `consume`.
+pub fn with_row_cells<R>(
+    model_id: i64,
+    model: &TrainedModel,
+    row: &AnyElement,
+    model_label: &str,
+    consume: impl FnOnce(&[Cell<'_>]) -> R,
+) -> R {
     // SAFETY: type_is_rowtype only reads the catalog cache.
     if !unsafe { pg_sys::type_is_rowtype(row.oid()) } {
         raise(
@@ -95,7 +106,7 @@ pub fn predict_row(model_id: i64, model: &TrainedModel, row: &AnyElement, model_
                 Value::Owned(s) => Cell::Text(s.as_str()),
             })
             .collect();
-        model.predict_cells(&cells)
+        consume(&cells)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The SQL-facing functions, one file per area.
 
+mod explain;
 mod profile;
 pub(crate) mod recipe;
-mod score;
+pub(crate) mod score;
 mod train;

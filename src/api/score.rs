@@ -16,24 +16,24 @@ use crate::spi::read_named_relation;
 #[pg_extern(stable, parallel_safe)]
 fn predict(model_name: &str, features: JsonB) -> f64 {
     let (_, model) = deployed_model(model_name);
-    let Some(row) = features.0.as_object() else {
+    model.predict_json(json_row(&features)).or_raise()
+}
+
+/// The object of a jsonb row argument, or an error saying what is expected.
+pub(crate) fn json_row(features: &JsonB) -> &serde_json::Map<String, serde_json::Value> {
+    features.0.as_object().unwrap_or_else(|| {
         raise(
             Error::invalid_parameter(format!("features must be a JSON object of column to value, got {}", features.0))
                 .with_hint("pass to_jsonb(row) or a literal like '{\"time_in_hospital\": 3}'"),
         )
-    };
-    model.predict_json(row).or_raise()
+    })
 }
 
 /// Probability from the model with this id (deployed or not): what batch scoring uses to pin one
 /// model for a whole run.
 #[pg_extern(stable, parallel_safe)]
 fn predict_by_id(model_id: i64, features: JsonB) -> f64 {
-    let model = crate::cache::model(model_id);
-    let Some(row) = features.0.as_object() else {
-        raise(Error::invalid_parameter(format!("features must be a JSON object of column to value, got {}", features.0)))
-    };
-    model.predict_json(row).or_raise()
+    crate::cache::model(model_id).predict_json(json_row(&features)).or_raise()
 }
 
 /// Probability of the positive class for a whole row (a table or view row, or `ROW(...)`) from the

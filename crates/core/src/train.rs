@@ -607,6 +607,28 @@ mod tests {
     }
 
     #[test]
+    fn explanations_add_up_to_the_log_odds() {
+        let f = frame(3000);
+        for algorithm in [Algorithm::Logistic, Algorithm::Gbdt] {
+            let out = train(&f, "t", "outcome", algorithm, &options(), None, None).unwrap();
+            for (visits, ward) in [(0, "A"), (3, "B"), (5, "B"), (2, "Z")] {
+                let row = json!({"visits": visits, "ward": ward});
+                let e = out.model.explain_json(row.as_object().unwrap()).unwrap();
+                let total = e.base + e.contributions.iter().map(|c| c.contribution).sum::<f64>();
+                // forust accumulates TreeSHAP over f32 node covers: exact to about 1e-8, not to the last bit
+                assert!((total - e.raw_score).abs() < 1e-6, "{algorithm:?}: {total} vs {}", e.raw_score);
+                assert_eq!(e.raw_score, out.model.raw_score_json(row.as_object().unwrap()).unwrap());
+                // one contribution per source column, one-hot levels summed back into "ward"
+                let columns: Vec<&str> = e.contributions.iter().map(|c| c.column.as_str()).collect();
+                assert_eq!(columns, ["visits", "ward"], "{algorithm:?}");
+                assert_eq!(e.contributions[1].value.as_deref(), Some(ward));
+            }
+            let high = out.model.explain_json(json!({"visits": 5, "ward": "B"}).as_object().unwrap()).unwrap();
+            assert!(high.top(1)[0].contribution > 0.0, "{algorithm:?}: the riskiest row's top reason raises the risk");
+        }
+    }
+
+    #[test]
     fn f1_threshold() {
         let y = [false, false, true, true, false];
         let p = [0.1, 0.2, 0.7, 0.9, 0.8];

@@ -1,7 +1,7 @@
 //! Gradient-boosted trees through forust (NaN-aware histogram GBDT with exact TreeSHAP), with early
 //! stopping on a held-out, group-respecting validation slice.
 
-use forust_ml::gradientbooster::GradientBooster;
+use forust_ml::gradientbooster::{ContributionsMethod, GradientBooster};
 use forust_ml::objective::ObjectiveType;
 use forust_ml::metric::Metric;
 use forust_ml::Matrix;
@@ -222,6 +222,13 @@ impl GbdtModel {
 
     pub fn raw_score(&self, row: &[f64]) -> f64 {
         self.forest().score(|j| row[j])
+    }
+
+    /// The log-odds of `row` as a base value plus one exact Shapley value per feature (TreeSHAP).
+    pub fn contributions(&self, row: &[f64]) -> (f64, Vec<f64>) {
+        let mut values = self.booster.predict_contributions(&Matrix::new(row, 1, row.len()), ContributionsMethod::Shapley, false);
+        let base = values.pop().unwrap_or(self.booster.base_score);
+        (base, values)
     }
 }
 

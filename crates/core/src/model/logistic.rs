@@ -32,6 +32,10 @@ pub struct LogisticModel {
     pub iterations: usize,
     pub converged: bool,
     pub l2: f64,
+    /// Mean of each feature over the training rows: the reference point of explanations. Empty in
+    /// models trained before explanations existed (they explain against zero).
+    #[serde(default)]
+    pub feature_means: Vec<f64>,
 }
 
 /// Rows as (feature index, value) lists without zeros; index 0 is reserved for the intercept.
@@ -120,6 +124,7 @@ pub fn fit(columns: &[Vec<f64>], labels: &[bool], weights: &[f64], params: &Logi
         iterations,
         converged,
         l2: params.l2,
+        feature_means: columns.iter().map(|c| c[..n].iter().sum::<f64>() / n as f64).collect(),
     })
 }
 
@@ -238,6 +243,14 @@ impl LogisticModel {
             }
         }
         out
+    }
+
+    /// The log-odds of `row` as a base value (the score of the average training row) plus one
+    /// contribution per feature, β·(x − mean): exact for a linear model, and what SHAP gives for it.
+    pub fn contributions(&self, row: &[f64]) -> (f64, Vec<f64>) {
+        let mean = |j: usize| self.feature_means.get(j).copied().unwrap_or(0.0);
+        let base = self.intercept + self.coefficients.iter().enumerate().map(|(j, b)| b * mean(j)).sum::<f64>();
+        (base, self.coefficients.iter().zip(row).enumerate().map(|(j, (b, x))| b * (x - mean(j))).collect())
     }
 
     /// (name, coefficient, std error, z, p-value, odds ratio), intercept first.

@@ -33,6 +33,38 @@ impl Estimator {
     }
 }
 
+/// What a source column adds to a row's log-odds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contribution {
+    pub column: String,
+    /// The row's value of the column as given (NULL: `None`).
+    pub value: Option<String>,
+    pub contribution: f64,
+}
+
+/// `base + Σ contributions = raw_score` (the log-odds), up to rounding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    pub base: f64,
+    pub raw_score: f64,
+    /// One per input column, in the recipe's order.
+    pub contributions: Vec<Contribution>,
+}
+
+impl Explanation {
+    pub fn probability(&self) -> f64 {
+        sigmoid(self.raw_score)
+    }
+
+    /// The contributions by decreasing magnitude (ties by column name), the first `top_k`.
+    pub fn top(&self, top_k: usize) -> Vec<&Contribution> {
+        let mut ranked: Vec<&Contribution> = self.contributions.iter().collect();
+        ranked.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()).then_with(|| a.column.cmp(&b.column)));
+        ranked.truncate(top_k);
+        ranked
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct TrainedModel {
     pub recipe: Recipe,
@@ -85,6 +117,36 @@ impl TrainedModel {
 
     pub fn predict_json(&self, row: &Map<String, Value>) -> Result<f64> {
         self.raw_score_json(row).map(sigmoid)
+    }
+
+    /// One row's log-odds split exactly into a base value and a contribution per source column
+    /// (the features of a one-hot column summed), from one cell per recipe step.
+    pub fn explain_cells(&self, cells: &[Cell<'_>]) -> Explanation {
+        let features = self.recipe.apply_cells(cells);
+        let (base, per_feature) = match &self.estimator {
+            Estimator::Logistic(m) => m.contributions(&features),
+            Estimator::Gbdt(m) => m.contributions(&features),
+        };
+        let mut per_step: Vec<(usize, f64)> = Vec::new();
+        for (step, c) in self.recipe.feature_steps().into_iter().zip(per_feature) {
+            match per_step.last_mut() {
+                Some((last, total)) if *last == step => *total += c,
+                _ => per_step.push((step, c)),
+            }
+        }
+        let contributions = per_step
+            .into_iter()
+            .map(|(step, contribution)| Contribution {
+                column: self.recipe.steps[step].column().to_string(),
+                value: cells.get(step).and_then(Cell::display),
+                contribution,
+            })
+            .collect();
+        Explanation { base, raw_score: self.raw_score_features(&features), contributions }
+    }
+
+    pub fn explain_json(&self, row: &Map<String, Value>) -> Result<Explanation> {
+        Ok(self.explain_cells(&self.recipe.json_cells(row)?))
     }
 
     /// Probability for one row given as one cell per recipe step (see [`Recipe::apply_cells`]).

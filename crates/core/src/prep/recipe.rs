@@ -639,6 +639,11 @@ impl Recipe {
         self.steps.iter().flat_map(Step::feature_names).collect()
     }
 
+    /// For each feature, the index of the step (source column) it comes from.
+    pub fn feature_steps(&self) -> Vec<usize> {
+        self.steps.iter().enumerate().flat_map(|(i, step)| std::iter::repeat_n(i, step.feature_names().len())).collect()
+    }
+
     pub fn source_columns(&self) -> impl Iterator<Item = &str> {
         self.steps.iter().map(Step::column)
     }
@@ -646,6 +651,11 @@ impl Recipe {
     /// Transforms one row given as a JSON object of column → value. A missing key is NULL (and
     /// imputed); a key the recipe never saw is refused, since it is most likely a misspelling.
     pub fn apply_json_row(&self, row: &Map<String, Value>) -> Result<Vec<f64>> {
+        Ok(self.apply_cells(&self.json_cells(row)?))
+    }
+
+    /// One cell per step from a JSON row, with the checks of [`Recipe::apply_json_row`].
+    pub fn json_cells<'a>(&self, row: &'a Map<String, Value>) -> Result<Vec<Cell<'a>>> {
         if let Some(unknown) = row.keys().find(|k| !self.source_columns().any(|c| c == k.as_str())) {
             return Err(Error::new(
                 ErrorClass::UndefinedColumn,
@@ -653,12 +663,10 @@ impl Recipe {
             )
             .with_hint(format!("known columns: {}", self.source_columns().collect::<Vec<_>>().join(", "))));
         }
-        let cells = self
-            .steps
+        self.steps
             .iter()
             .map(|step| json_cell(step.column(), row.get(step.column()).unwrap_or(&Value::Null), step.is_numeric()))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(self.apply_cells(&cells))
+            .collect()
     }
 
     /// Transforms one row given as one [`Cell`] per step, in step order (cells of excluded and
@@ -795,6 +803,17 @@ impl Recipe {
             }
         }
         out
+    }
+}
+
+impl Cell<'_> {
+    /// The value as a person reads it (integers without a fraction); `None` for NULL.
+    pub fn display(&self) -> Option<String> {
+        match self {
+            Cell::Null => None,
+            Cell::Number(x) => Some(format_code(*x)),
+            Cell::Text(t) => Some(t.to_string()),
+        }
     }
 }
 
