@@ -1,7 +1,9 @@
 //! Gradient-boosted trees through forust (NaN-aware histogram GBDT with exact TreeSHAP), with early
 //! stopping on a held-out, group-respecting validation slice.
 
-use forust_ml::gradientbooster::{ContributionsMethod, GradientBooster};
+use forust_ml::gradientbooster::GradientBooster;
+
+use crate::model::treeshap::TreeShap;
 use forust_ml::objective::ObjectiveType;
 use forust_ml::metric::Metric;
 use forust_ml::Matrix;
@@ -70,6 +72,8 @@ pub struct GbdtModel {
     /// The prediction trees laid out for scoring, built on first use (never serialized).
     #[serde(skip)]
     flat: OnceLock<FlatForest>,
+    #[serde(skip)]
+    treeshap: OnceLock<TreeShap>,
 }
 
 /// Every prediction tree's nodes in one array of small nodes. forust keeps ~80-byte nodes in one
@@ -206,10 +210,14 @@ pub fn fit(
         .fit(&data, &y, train_weights, evaluation)
         .map_err(|e| Error::new(ErrorClass::InsufficientData, format!("gradient boosting failed: {e}")))?;
     let trees_used = booster.prediction_iteration.unwrap_or(booster.trees.len());
-    Ok(GbdtModel { booster, trees_used, flat: OnceLock::new() })
+    Ok(GbdtModel { booster, trees_used, flat: OnceLock::new(), treeshap: OnceLock::new() })
 }
 
 impl GbdtModel {
+    fn shap(&self) -> &TreeShap {
+        self.treeshap.get_or_init(|| TreeShap::new(&self.booster))
+    }
+
     fn forest(&self) -> &FlatForest {
         self.flat.get_or_init(|| FlatForest::new(&self.booster))
     }
@@ -226,7 +234,7 @@ impl GbdtModel {
 
     /// The log-odds of `row` as a base value plus one exact Shapley value per feature (TreeSHAP).
     pub fn contributions(&self, row: &[f64]) -> (f64, Vec<f64>) {
-        let mut values = self.booster.predict_contributions(&Matrix::new(row, 1, row.len()), ContributionsMethod::Shapley, false);
+        let mut values = self.shap().contributions(&self.booster, row);
         let base = values.pop().unwrap_or(self.booster.base_score);
         (base, values)
     }
@@ -278,5 +286,27 @@ mod tests {
         let row: Vec<f64> = tx.iter().map(|c| c[7]).collect();
         assert_eq!(model.raw_score(&row), expected[7]);
         assert!(tx[1].iter().any(|v| v.is_nan()), "the test data has missing values");
+    }
+
+    #[test]
+    fn treeshap_is_bit_identical_to_forust() {
+        let (x, y) = data(3000, 3);
+        let (vx, vy) = data(500, 5);
+        let params = GbdtParams { iterations: 80, max_depth: 5, ..GbdtParams::default() };
+        let model = fit(&x, &y, &vec![1.0; y.len()], &vx, &vy, &vec![1.0; vy.len()], &params, 1).unwrap();
+        let (tx, _) = data(200, 11);
+        let flat = flatten(&tx, 200);
+        let expected = model.booster.predict_contributions(
+            &Matrix::new(&flat, 200, tx.len()),
+            forust_ml::gradientbooster::ContributionsMethod::Shapley,
+            false,
+        );
+        for r in 0..200 {
+            let row: Vec<f64> = tx.iter().map(|c| c[r]).collect();
+            let (base, values) = model.contributions(&row);
+            let want = &expected[r * (tx.len() + 1)..(r + 1) * (tx.len() + 1)];
+            assert_eq!(values, want[..tx.len()], "row {r}");
+            assert_eq!(base, want[tx.len()], "row {r}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod gbdt;
 pub mod logistic;
+pub mod treeshap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

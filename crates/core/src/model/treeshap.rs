@@ -1,0 +1,171 @@
+//! Exact TreeSHAP for forust's trees, without allocating per node.
+//!
+//! forust's own implementation clones a growing path vector at every node, builds a child list per
+//! node and recomputes each tree's expected value on every call: about 7 ms per row for a few
+//! hundred depth-6 trees. This is the same algorithm (Lundberg et al. 2018, Algorithm 2) with the
+//! same f32 arithmetic in the same order, on preallocated per-depth path buffers, so its values are
+//! bit-identical to forust's (tested) and an explanation costs a fraction of a millisecond.
+
+use forust_ml::gradientbooster::GradientBooster;
+use forust_ml::tree::Tree;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct PathElement {
+    feature: usize,
+    zero_fraction: f32,
+    one_fraction: f32,
+    pweight: f32,
+}
+
+/// What explaining rows of one booster needs besides its trees: their expected values.
+#[derive(Debug)]
+pub struct TreeShap {
+    trees: usize,
+    base_score: f64,
+    expected_values: Vec<f64>,
+    /// Longest root-to-leaf path + 2: the size of one level's path buffer.
+    width: usize,
+}
+
+impl TreeShap {
+    pub fn new(booster: &GradientBooster) -> Self {
+        let trees = &booster.trees[..booster.prediction_iteration.unwrap_or(booster.trees.len())];
+        let depth = trees.iter().map(|t| t.nodes.iter().map(|n| n.depth).max().unwrap_or(0)).max().unwrap_or(0);
+        TreeShap {
+            trees: trees.len(),
+            base_score: booster.base_score,
+            expected_values: trees.iter().map(|t| t.get_average_leaf_weights(0)).collect(),
+            width: depth + 2,
+        }
+    }
+
+    /// One Shapley value per feature, then the bias (base score + expected values), as forust's
+    /// `predict_contributions(.., Shapley, ..)` lays them out for one row.
+    /// `booster` is the one this was built from.
+    pub fn contributions(&self, booster: &GradientBooster, row: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; row.len() + 1];
+        let bias = row.len();
+        out[bias] += self.base_score;
+        // One path buffer per recursion level: level d's path is copied into level d + 1's slot.
+        let mut paths = vec![PathElement::default(); self.width * (self.width + 1)];
+        for (tree, expected) in booster.trees[..self.trees].iter().zip(&self.expected_values) {
+            out[bias] += expected;
+            self.recurse(tree, row, &mut out, &mut paths, 0, 0, 0, 1.0, 1.0, row.len() + 100);
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn recurse(
+        &self,
+        tree: &Tree,
+        row: &[f64],
+        out: &mut [f64],
+        paths: &mut [PathElement],
+        level: usize,
+        node_index: usize,
+        mut unique_depth: usize,
+        parent_zero_fraction: f32,
+        parent_one_fraction: f32,
+        parent_feature: usize,
+    ) {
+        let node = &tree.nodes[node_index];
+        let current = &mut paths[level * self.width..(level + 1) * self.width];
+        extend_path(current, unique_depth, parent_zero_fraction, parent_one_fraction, parent_feature);
+        if node.is_leaf {
+            for i in 1..=unique_depth {
+                let w = unwound_path_sum(current, unique_depth, i);
+                let el = current[i];
+                out[el.feature] += f64::from(w * (el.one_fraction - el.zero_fraction) * node.weight_value);
+            }
+            return;
+        }
+        let next = node.get_child_idx(&row[node.split_feature], &f64::NAN);
+        let (children, count) =
+            hot_then_cold(next, node.left_child, node.right_child, node.missing_node, node.has_missing_branch());
+        let mut incoming_zero_fraction = 1.0;
+        let mut incoming_one_fraction = 1.0;
+        let path_index = (0..=unique_depth).find(|&i| current[i].feature == node.split_feature).unwrap_or(unique_depth + 1);
+        if path_index != unique_depth + 1 {
+            incoming_zero_fraction = current[path_index].zero_fraction;
+            incoming_one_fraction = current[path_index].one_fraction;
+            unwind_path(current, unique_depth, path_index);
+            unique_depth -= 1;
+        }
+        for (i, &child) in children[..count].iter().enumerate() {
+            // Each child starts from this level's path (forust clones it), in the next level's buffer.
+            let (current, deeper) = paths[level * self.width..].split_at_mut(self.width);
+            deeper[..=unique_depth].copy_from_slice(&current[..=unique_depth]);
+            let zero_fraction = (tree.nodes[child].hessian_sum / node.hessian_sum) * incoming_zero_fraction;
+            let one_fraction = if i == 0 { incoming_one_fraction } else { 0.0 };
+            self.recurse(tree, row, out, paths, level + 1, child, unique_depth + 1, zero_fraction, one_fraction, node.split_feature);
+        }
+    }
+}
+
+fn hot_then_cold(next: usize, left: usize, right: usize, missing: usize, missing_branch: bool) -> ([usize; 3], usize) {
+    if missing_branch {
+        let order = if next == right {
+            [right, left, missing]
+        } else if next == left {
+            [left, right, missing]
+        } else {
+            [missing, left, right]
+        };
+        (order, 3)
+    } else if next == right {
+        ([right, left, 0], 2)
+    } else {
+        ([left, right, 0], 2)
+    }
+}
+
+fn extend_path(path: &mut [PathElement], unique_depth: usize, zero_fraction: f32, one_fraction: f32, feature: usize) {
+    path[unique_depth] = PathElement {
+        feature,
+        zero_fraction,
+        one_fraction,
+        pweight: if unique_depth == 0 { 1.0 } else { 0.0 },
+    };
+    for i in (0..unique_depth).rev() {
+        path[i + 1].pweight += (one_fraction * path[i].pweight * (i + 1) as f32) / (unique_depth + 1) as f32;
+        path[i].pweight = (zero_fraction * path[i].pweight * (unique_depth - i) as f32) / (unique_depth + 1) as f32;
+    }
+}
+
+fn unwind_path(path: &mut [PathElement], unique_depth: usize, path_index: usize) {
+    let one_fraction = path[path_index].one_fraction;
+    let zero_fraction = path[path_index].zero_fraction;
+    let mut next_one_portion = path[unique_depth].pweight;
+    for i in (0..unique_depth).rev() {
+        if one_fraction != 0. {
+            let tmp = path[i].pweight;
+            path[i].pweight = (next_one_portion * (unique_depth + 1) as f32) / ((i + 1) as f32 * one_fraction);
+            next_one_portion = tmp - (path[i].pweight * zero_fraction * (unique_depth - i) as f32) / (unique_depth + 1) as f32;
+        } else {
+            path[i].pweight = (path[i].pweight * (unique_depth + 1) as f32) / (zero_fraction * (unique_depth - i) as f32);
+        }
+    }
+    for i in path_index..unique_depth {
+        path[i].feature = path[i + 1].feature;
+        path[i].zero_fraction = path[i + 1].zero_fraction;
+        path[i].one_fraction = path[i + 1].one_fraction;
+    }
+}
+
+fn unwound_path_sum(path: &[PathElement], unique_depth: usize, path_index: usize) -> f32 {
+    let one_fraction = path[path_index].one_fraction;
+    let zero_fraction = path[path_index].zero_fraction;
+    let mut next_one_portion = path[unique_depth].pweight;
+    let mut total = 0.0;
+    for i in (0..unique_depth).rev() {
+        if one_fraction != 0.0 {
+            let tmp = (next_one_portion * (unique_depth + 1) as f32) / ((i + 1) as f32 * one_fraction);
+            total += tmp;
+            next_one_portion = path[i].pweight - tmp * zero_fraction * ((unique_depth - i) as f32 / (unique_depth + 1) as f32);
+        } else if zero_fraction != 0.0 {
+            total += (path[i].pweight / zero_fraction) / ((unique_depth - i) as f32 / (unique_depth + 1) as f32);
+        }
+    }
+    total
+}
