@@ -151,10 +151,12 @@ GROUP BY m.name, d.version, d.deployed_at, d.deployed_by, dm.algorithm, dm.metri
 COMMENT ON VIEW healthml.model_registry IS 'One row per model name: versions, the deployed version and its headline test metrics.';
 
 -- Scores every row of `source` with the model deployed as `model_name` (pinned for the whole run) into
--- `target_table` (created if missing): (key, model_id, model_version, score, scored_at). mode 'replace'
--- keeps one row per key (rerunning updates it); 'append' keeps every run. One set-based statement.
+-- `target_table` (created if missing): (key, model_id, model_version, score, scored_at), plus
+-- `reasons` (jsonb: the top_k reasons of each score, from the same model) when top_k is given.
+-- mode 'replace' keeps one row per key (rerunning updates it); 'append' keeps every run. One
+-- set-based statement.
 CREATE PROCEDURE healthml.score_batch(model_name text, source regclass, key_column text, target_table text,
-                                      mode text DEFAULT 'replace')
+                                      mode text DEFAULT 'replace', top_k integer DEFAULT NULL)
     LANGUAGE plpgsql AS $$
 DECLARE
     target_ident text;
@@ -162,11 +164,19 @@ DECLARE
     pinned_id    bigint;
     pinned_ver   integer;
     written      bigint;
+    reasons_def  text := '';
+    reasons_col  text := '';
+    reasons_expr text := '';
+    reasons_set  text := '';
 BEGIN
     IF mode IS NULL OR mode NOT IN ('replace', 'append') THEN
         RAISE EXCEPTION 'mode must be ''replace'' or ''append'', got %', coalesce(quote_literal(mode), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = '''replace'' keeps the latest score per key, ''append'' keeps every run';
+    END IF;
+    IF top_k IS NOT NULL AND top_k < 1 THEN
+        RAISE EXCEPTION 'top_k must be at least 1, got %', top_k
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'NULL writes no reasons; 3 or 5 is usual';
     END IF;
     BEGIN
         SELECT string_agg(quote_ident(part), '.') INTO target_ident FROM unnest(parse_ident(target_table)) AS part;
@@ -186,34 +196,37 @@ BEGIN
         RAISE EXCEPTION 'model "%" is not deployed', model_name
             USING ERRCODE = 'undefined_object', HINT = 'deploy a version with healthml.deploy() first';
     END IF;
-    IF mode = 'replace' THEN
-        IF to_regclass(target_ident) IS NULL THEN
-        EXECUTE format('CREATE TABLE %s (%I %s PRIMARY KEY, model_id bigint NOT NULL, '
-                       'model_version integer NOT NULL, score double precision, scored_at timestamptz NOT NULL)',
-                       target_ident, key_column, key_type);
-        END IF;
-        EXECUTE format('INSERT INTO %1$s AS t (%2$I, model_id, model_version, score, scored_at) '
-                       'SELECT s.%2$I, $1, $2, healthml.predict_row_by_id($1, s), now() FROM %3$s s '
-                       'ON CONFLICT (%2$I) DO UPDATE SET model_id = EXCLUDED.model_id, '
-                       'model_version = EXCLUDED.model_version, score = EXCLUDED.score, scored_at = EXCLUDED.scored_at',
-                       target_ident, key_column, source)
-            USING pinned_id, pinned_ver;
-    ELSE
-        IF to_regclass(target_ident) IS NULL THEN
-        EXECUTE format('CREATE TABLE %s (%I %s NOT NULL, model_id bigint NOT NULL, '
-                       'model_version integer NOT NULL, score double precision, scored_at timestamptz NOT NULL)',
-                       target_ident, key_column, key_type);
-        END IF;
-        EXECUTE format('INSERT INTO %1$s (%2$I, model_id, model_version, score, scored_at) '
-                       'SELECT s.%2$I, $1, $2, healthml.predict_row_by_id($1, s), now() FROM %3$s s',
-                       target_ident, key_column, source)
-            USING pinned_id, pinned_ver;
+    IF top_k IS NOT NULL THEN
+        reasons_def  := ', reasons jsonb';
+        reasons_col  := ', reasons';
+        reasons_expr := ', (SELECT jsonb_agg(jsonb_build_object(''feature'', r.feature, ''value'', r.value, '
+                        '''contribution'', r.contribution) ORDER BY r.n) '
+                        'FROM healthml.explain_row_by_id($1, s, $3) WITH ORDINALITY AS r(feature, value, contribution, n))';
+        reasons_set  := ', reasons = EXCLUDED.reasons';
     END IF;
+    IF to_regclass(target_ident) IS NULL THEN
+        EXECUTE format('CREATE TABLE %s (%I %s %s, model_id bigint NOT NULL, model_version integer NOT NULL, '
+                       'score double precision, scored_at timestamptz NOT NULL%s)',
+                       target_ident, key_column, key_type,
+                       CASE mode WHEN 'replace' THEN 'PRIMARY KEY' ELSE 'NOT NULL' END, reasons_def);
+    ELSIF top_k IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = to_regclass(target_ident)
+                                               AND a.attname = 'reasons' AND NOT a.attisdropped) THEN
+        RAISE EXCEPTION '% has no column "reasons" for the top_k reasons', target_ident
+            USING ERRCODE = 'undefined_column',
+                  HINT = format('ALTER TABLE %s ADD COLUMN reasons jsonb, or write to a new table', target_ident);
+    END IF;
+    EXECUTE format('INSERT INTO %1$s AS t (%2$I, model_id, model_version, score, scored_at%4$s) '
+                   'SELECT s.%2$I, $1, $2, healthml.predict_row_by_id($1, s), now()%5$s FROM %3$s s',
+                   target_ident, key_column, source, reasons_col, reasons_expr)
+           || CASE mode WHEN 'replace' THEN format(' ON CONFLICT (%I) DO UPDATE SET model_id = EXCLUDED.model_id, '
+                   'model_version = EXCLUDED.model_version, score = EXCLUDED.score, scored_at = EXCLUDED.scored_at%s',
+                   key_column, reasons_set) ELSE '' END
+        USING pinned_id, pinned_ver, top_k;
     GET DIAGNOSTICS written = ROW_COUNT;
     RAISE NOTICE 'scored % rows of % with model "%" version % into %', written, source, model_name, pinned_ver, target_ident;
 END $$;
-COMMENT ON PROCEDURE healthml.score_batch(text, regclass, text, text, text) IS
-    'Nightly batch scoring: CALL healthml.score_batch(''readmission'', ''readmission.cohort'', ''encounter_id'', ''readmission.scores'');';
+COMMENT ON PROCEDURE healthml.score_batch(text, regclass, text, text, text, integer) IS
+    'Nightly batch scoring: CALL healthml.score_batch(''readmission'', ''readmission.cohort'', ''encounter_id'', ''readmission.scores'', top_k => 3);';
 
 -- The inference table of a logistic model (MADlib's columns), from its stored metrics.
 CREATE FUNCTION healthml.coefficients(model_name text, version integer DEFAULT NULL)

@@ -1,6 +1,6 @@
 -- healthml.evaluate, the curves, predict_by_id and healthml.score_batch.
 BEGIN;
-SELECT plan(24);
+SELECT plan(29);
 
 CREATE TABLE public.stays AS
 SELECT i AS stay_id, i / 3 AS patient_id, (i * 7 % 6) AS visits,
@@ -57,6 +57,18 @@ SELECT is((SELECT count(*) FROM public.stay_scores), 2000::bigint, 'rerunning re
 CALL healthml.score_batch('stays', 'public.stays', 'stay_id', 'public.stay_history', 'append');
 CALL healthml.score_batch('stays', 'public.stays', 'stay_id', 'public.stay_history', 'append');
 SELECT is((SELECT count(*) FROM public.stay_history), 4000::bigint, 'append keeps every run');
+-- batch scoring with the reasons of each score (nightly scores and explanations written back)
+CALL healthml.score_batch('stays', 'public.stays', 'stay_id', 'public.stay_reasons', top_k => 2);
+SELECT is((SELECT count(*) FROM public.stay_reasons WHERE jsonb_array_length(reasons) = 2), 2000::bigint, 'every row gets its top 2 reasons');
+SELECT is((SELECT count(*) FROM public.stay_reasons r JOIN public.stays t USING (stay_id)
+           WHERE r.reasons IS DISTINCT FROM (SELECT jsonb_agg(jsonb_build_object('feature', e.feature, 'value', e.value, 'contribution', e.contribution) ORDER BY e.n)
+                                             FROM healthml.explain_row_by_id(r.model_id, t, 2) WITH ORDINALITY AS e(feature, value, contribution, n))),
+          0::bigint, 'the reasons are those of the pinned model, largest first');
+CALL healthml.score_batch('stays', 'public.stays', 'stay_id', 'public.stay_reasons', top_k => 1);
+SELECT is((SELECT count(*) FROM public.stay_reasons WHERE jsonb_array_length(reasons) = 1), 2000::bigint, 'rerunning replaces the reasons too');
+SELECT throws_ok($$CALL healthml.score_batch('stays', 'public.stays', 'stay_id', 'public.stay_scores', top_k => 3)$$, '42703', NULL,
+                 'reasons into an existing table without a reasons column are refused');
+SELECT throws_ok($$CALL healthml.score_batch('stays', 'public.stays', 'stay_id', 'public.y', top_k => 0)$$, '22023', NULL, 'top_k 0 is refused');
 SELECT throws_ok($$CALL healthml.score_batch('stays', 'public.stays', 'no_such_key', 'public.x')$$, '42703', NULL,
                  'an unknown key column is refused');
 SELECT throws_ok($$CALL healthml.score_batch('stays', 'public.stays', 'stay_id', 'public.x', 'upsert')$$, '22023', NULL,
