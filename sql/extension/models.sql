@@ -228,6 +228,25 @@ END $$;
 COMMENT ON PROCEDURE healthml.score_batch(text, regclass, text, text, text, integer) IS
     'Nightly batch scoring: CALL healthml.score_batch(''readmission'', ''readmission.cohort'', ''encounter_id'', ''readmission.scores'', top_k => 3);';
 
+-- The id of version `version` of a model, or of its deployed version when `version` is NULL.
+CREATE FUNCTION healthml.model_version_id(model_name text, version integer DEFAULT NULL)
+    RETURNS bigint LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    found_id bigint;
+BEGIN
+    IF version IS NULL THEN
+        SELECT d.model_id INTO found_id FROM healthml.deployments d WHERE d.name = model_name ORDER BY d.id DESC LIMIT 1;
+    ELSE
+        SELECT m.id INTO found_id FROM healthml.models m WHERE m.name = model_name AND m.version = model_version_id.version;
+    END IF;
+    IF found_id IS NULL THEN
+        RAISE EXCEPTION 'model "%" % not found', model_name,
+              CASE WHEN version IS NULL THEN '(deployed version)' ELSE format('version %s', version) END
+            USING ERRCODE = 'undefined_object', HINT = 'name a version, or deploy one';
+    END IF;
+    RETURN found_id;
+END $$;
+
 -- The inference table of a logistic model (MADlib's columns), from its stored metrics.
 CREATE FUNCTION healthml.coefficients(model_name text, version integer DEFAULT NULL)
     RETURNS TABLE (feature text, coefficient double precision, std_error double precision, z double precision,
@@ -238,16 +257,7 @@ DECLARE
     algo text;
 BEGIN
     SELECT m.metrics -> 'fit', m.algorithm INTO fit, algo
-    FROM healthml.models m
-    WHERE m.name = model_name
-      AND (coefficients.version IS NOT NULL AND m.version = coefficients.version
-           OR coefficients.version IS NULL
-              AND m.id = (SELECT d.model_id FROM healthml.deployments d WHERE d.name = model_name ORDER BY d.id DESC LIMIT 1));
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'model "%" % not found', model_name,
-              CASE WHEN version IS NULL THEN '(deployed version)' ELSE format('version %s', version) END
-            USING ERRCODE = 'undefined_object', HINT = 'name a version, or deploy one';
-    END IF;
+    FROM healthml.models m WHERE m.id = healthml.model_version_id(coefficients.model_name, coefficients.version);
     IF algo <> 'logistic' THEN
         RAISE EXCEPTION 'model "%" is % and has no coefficients', model_name, algo
             USING ERRCODE = 'wrong_object_type', HINT = 'coefficients exist for logistic models only';
@@ -258,3 +268,17 @@ BEGIN
     FROM jsonb_array_elements(fit -> 'coefficients') WITH ORDINALITY AS x(c, i)
     ORDER BY i;
 END $$;
+
+-- Global importance of each input column of a model (deployed version when version is NULL), as
+-- measured at training on a sample of validation rows: mean |contribution| to the log-odds, and the
+-- share of split gain (gbdt) or the largest |coefficient| (logistic). Largest first.
+CREATE FUNCTION healthml.feature_importance(model_name text, version integer DEFAULT NULL)
+    RETURNS TABLE (feature text, mean_abs_contribution double precision, gain_share double precision,
+                   max_abs_coefficient double precision, rows_sampled integer)
+    LANGUAGE sql STABLE AS $$
+    SELECT i ->> 'column', (i ->> 'mean_abs_contribution')::float8, (i ->> 'gain_share')::float8,
+           (i ->> 'max_abs_coefficient')::float8, (m.metrics ->> 'importance_rows')::int
+    FROM healthml.models m, jsonb_array_elements(m.metrics -> 'importance') WITH ORDINALITY AS x(i, n)
+    WHERE m.id = healthml.model_version_id(feature_importance.model_name, feature_importance.version)
+    ORDER BY x.n
+$$;

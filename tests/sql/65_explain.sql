@@ -1,7 +1,7 @@
 -- healthml.explain / explain_row / explanation / what_if: exact additivity for both algorithms,
 -- agreement with predict, ranking, determinism, bad input.
 BEGIN;
-SELECT plan(21);
+SELECT plan(26);
 
 CREATE TABLE public.stays2 AS
 SELECT i AS stay_id, i / 3 AS patient_id, (i * 7 % 6) AS visits, (i % 11) * 1.5 AS lab,
@@ -49,6 +49,16 @@ SELECT ok((SELECT change = score_after - score_before AND change < 0 FROM w), 't
 SELECT is((SELECT jsonb_array_length(reasons_after) FROM w), 3, 'with the top reasons of the new score');
 SELECT is((SELECT score_after FROM healthml.what_if('stays2', '{"visits": 5, "ward": "B"}', '{"ward": null}')),
           healthml.predict('stays2', '{"visits": 5}'), 'a null change makes the value missing');
+
+-- global importance, stored at training
+SELECT is((SELECT array_agg(feature ORDER BY feature) FROM healthml.feature_importance('stays2', 1)),
+          ARRAY['admission_id', 'lab', 'visits', 'ward'], 'one importance row per input column');
+SELECT ok((SELECT feature IN ('visits', 'ward') FROM healthml.feature_importance('stays2', 2) LIMIT 1), 'the signal columns rank first');
+SELECT ok((SELECT bool_and(gain_share IS NOT NULL AND max_abs_coefficient IS NULL AND rows_sampled > 0) FROM healthml.feature_importance('stays2', 2)),
+          'gbdt: gain shares, on a sample of validation rows');
+SELECT ok((SELECT bool_and(max_abs_coefficient IS NOT NULL AND gain_share IS NULL) FROM healthml.feature_importance('stays2', 1)),
+          'logistic: largest |coefficient| per column');
+SELECT throws_ok($$SELECT * FROM healthml.feature_importance('stays2', 9)$$, '42704', NULL, 'an unknown version');
 
 -- bad input
 SELECT throws_ok($$SELECT * FROM healthml.explain('stays2', '{"visits": 1}', 0)$$, '22023', 'top_k must be at least 1, got 0', 'top_k <= 0');

@@ -74,6 +74,9 @@ pub struct TrainOptions {
 /// standardize: a model learns from missingness, which the recipe keeps as a level.
 pub const TRAINING_DROP_THRESHOLD: f64 = 1.0;
 
+/// Validation rows on which global importance (mean |contribution|) is measured and stored.
+pub const IMPORTANCE_ROWS: usize = 500;
+
 /// Share of training groups held out to stop boosting and to choose the threshold.
 pub const VALIDATION_FRACTION: f64 = 0.15;
 
@@ -348,12 +351,18 @@ pub fn train(
             extra["trees"] = json!(m.trees_used);
         }
     }
+    // Global importance on a fixed sample of validation rows: deterministic, and rows the trees did
+    // not fit on.
+    let sample: Vec<usize> = (0..valid_labels.len().min(IMPORTANCE_ROWS)).collect();
+    let importance = model.importance(&valid_x, &sample);
     let metrics_json = json!({
         "test": metrics_to_json(&test_metrics),
         "validation": {"n": valid_labels.len(), "auc": metrics::auc(&valid_labels, &valid_p)},
         "train_rows": train_idx.len(),
         "unlabeled_rows": unlabeled,
         "threshold_policy": "f1 on validation rows",
+        "importance": importance,
+        "importance_rows": sample.len(),
         "fit": extra,
     });
     Ok(TrainOutcome {
@@ -625,6 +634,22 @@ mod tests {
             }
             let high = out.model.explain_json(json!({"visits": 5, "ward": "B"}).as_object().unwrap()).unwrap();
             assert!(high.top(1)[0].contribution > 0.0, "{algorithm:?}: the riskiest row's top reason raises the risk");
+        }
+    }
+
+    #[test]
+    fn importance_ranks_the_signal_first() {
+        let f = frame(3000);
+        for algorithm in [Algorithm::Logistic, Algorithm::Gbdt] {
+            let out = train(&f, "t", "outcome", algorithm, &options(), None, None).unwrap();
+            let importance = out.metrics["importance"].as_array().unwrap();
+            assert_eq!(importance.len(), 2, "{algorithm:?}: one entry per input column");
+            assert_eq!(importance[0]["column"], "visits", "{algorithm:?}: the strongest signal first");
+            assert!(importance[0]["mean_abs_contribution"].as_f64().unwrap() > importance[1]["mean_abs_contribution"].as_f64().unwrap());
+            let weight = if algorithm == Algorithm::Gbdt { "gain_share" } else { "max_abs_coefficient" };
+            assert!(importance.iter().all(|i| i[weight].as_f64().is_some()), "{algorithm:?}: {weight} for each column");
+            let validation_rows = out.metrics["validation"]["n"].as_u64().unwrap();
+            assert_eq!(out.metrics["importance_rows"].as_u64().unwrap(), validation_rows.min(IMPORTANCE_ROWS as u64));
         }
     }
 

@@ -1,7 +1,7 @@
 //! Gradient-boosted trees through forust (NaN-aware histogram GBDT with exact TreeSHAP), with early
 //! stopping on a held-out, group-respecting validation slice.
 
-use forust_ml::gradientbooster::GradientBooster;
+use forust_ml::gradientbooster::{GradientBooster, ImportanceMethod};
 
 use crate::model::treeshap::TreeShap;
 use forust_ml::objective::ObjectiveType;
@@ -230,6 +230,18 @@ impl GbdtModel {
 
     pub fn raw_score(&self, row: &[f64]) -> f64 {
         self.forest().score(|j| row[j])
+    }
+
+    /// (feature index, share of the total split gain), for features with any split.
+    pub fn gain_shares(&self) -> Vec<(usize, f64)> {
+        let mut shares: Vec<(usize, f64)> = self
+            .booster
+            .calculate_feature_importance(ImportanceMethod::TotalGain, true)
+            .into_iter()
+            .map(|(feature, share)| (feature, share as f64))
+            .collect();
+        shares.sort_by_key(|(feature, _)| *feature);
+        shares
     }
 
     /// The log-odds of `row` as a base value plus one exact Shapley value per feature (TreeSHAP).

@@ -43,6 +43,17 @@ pub struct Contribution {
     pub contribution: f64,
 }
 
+/// How much a source column matters to a model overall.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Importance {
+    pub column: String,
+    pub mean_abs_contribution: f64,
+    /// Share of the trees' total split gain from this column's features (gbdt).
+    pub gain_share: Option<f64>,
+    /// Largest |coefficient| among this column's features, on the recipe's scale (logistic).
+    pub max_abs_coefficient: Option<f64>,
+}
+
 /// `base + Σ contributions = raw_score` (the log-odds), up to rounding.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Explanation {
@@ -124,17 +135,7 @@ impl TrainedModel {
     /// (the features of a one-hot column summed), from one cell per recipe step.
     pub fn explain_cells(&self, cells: &[Cell<'_>]) -> Explanation {
         let features = self.recipe.apply_cells(cells);
-        let (base, per_feature) = match &self.estimator {
-            Estimator::Logistic(m) => m.contributions(&features),
-            Estimator::Gbdt(m) => m.contributions(&features),
-        };
-        let mut per_step: Vec<(usize, f64)> = Vec::new();
-        for (step, c) in self.recipe.feature_steps().into_iter().zip(per_feature) {
-            match per_step.last_mut() {
-                Some((last, total)) if *last == step => *total += c,
-                _ => per_step.push((step, c)),
-            }
-        }
+        let (base, per_step) = self.step_contributions(&features);
         let contributions = per_step
             .into_iter()
             .map(|(step, contribution)| Contribution {
@@ -144,6 +145,67 @@ impl TrainedModel {
             })
             .collect();
         Explanation { base, raw_score: self.raw_score_features(&features), contributions }
+    }
+
+    /// The base value and (step index, contribution) per input column, from one row of features.
+    pub fn step_contributions(&self, features: &[f64]) -> (f64, Vec<(usize, f64)>) {
+        let (base, per_feature) = match &self.estimator {
+            Estimator::Logistic(m) => m.contributions(features),
+            Estimator::Gbdt(m) => m.contributions(features),
+        };
+        let mut per_step: Vec<(usize, f64)> = Vec::new();
+        for (step, c) in self.recipe.feature_steps().into_iter().zip(per_feature) {
+            match per_step.last_mut() {
+                Some((last, total)) if *last == step => *total += c,
+                _ => per_step.push((step, c)),
+            }
+        }
+        (base, per_step)
+    }
+
+    /// Global importance of each input column: mean |contribution| over `rows` (column-major
+    /// features), with the gain share of its features (trees) or its largest |coefficient| (logistic).
+    /// Largest mean first.
+    pub fn importance(&self, columns: &[Vec<f64>], rows: &[usize]) -> Vec<Importance> {
+        let steps = self.recipe.feature_steps();
+        let mut out: Vec<Importance> = Vec::new();
+        let mut index_of_step = std::collections::HashMap::new();
+        for &step in &steps {
+            index_of_step.entry(step).or_insert_with(|| {
+                out.push(Importance {
+                    column: self.recipe.steps[step].column().to_string(),
+                    mean_abs_contribution: 0.0,
+                    gain_share: None,
+                    max_abs_coefficient: None,
+                });
+                out.len() - 1
+            });
+        }
+        let mut row = vec![0.0; columns.len()];
+        for &r in rows {
+            for (x, c) in row.iter_mut().zip(columns) {
+                *x = c[r];
+            }
+            for (step, c) in self.step_contributions(&row).1 {
+                out[index_of_step[&step]].mean_abs_contribution += c.abs() / rows.len() as f64;
+            }
+        }
+        match &self.estimator {
+            Estimator::Gbdt(m) => {
+                for (feature, share) in m.gain_shares() {
+                    let slot = &mut out[index_of_step[&steps[feature]]].gain_share;
+                    *slot = Some(slot.unwrap_or(0.0) + share);
+                }
+            }
+            Estimator::Logistic(m) => {
+                for (feature, b) in m.coefficients.iter().enumerate() {
+                    let slot = &mut out[index_of_step[&steps[feature]]].max_abs_coefficient;
+                    *slot = Some(slot.unwrap_or(0.0).max(b.abs()));
+                }
+            }
+        }
+        out.sort_by(|a, b| b.mean_abs_contribution.total_cmp(&a.mean_abs_contribution).then_with(|| a.column.cmp(&b.column)));
+        out
     }
 
     pub fn explain_json(&self, row: &Map<String, Value>) -> Result<Explanation> {
