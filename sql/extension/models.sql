@@ -230,7 +230,7 @@ COMMENT ON PROCEDURE healthml.score_batch(text, regclass, text, text, text, inte
 
 -- The id of version `version` of a model, or of its deployed version when `version` is NULL.
 CREATE FUNCTION healthml.model_version_id(model_name text, version integer DEFAULT NULL)
-    RETURNS bigint LANGUAGE plpgsql STABLE AS $$
+    RETURNS bigint LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
 DECLARE
     found_id bigint;
 BEGIN
@@ -281,4 +281,47 @@ CREATE FUNCTION healthml.feature_importance(model_name text, version integer DEF
     FROM healthml.models m, jsonb_array_elements(m.metrics -> 'importance') WITH ORDINALITY AS x(i, n)
     WHERE m.id = healthml.model_version_id(feature_importance.model_name, feature_importance.version)
     ORDER BY x.n
+$$;
+
+-- Decision thresholds set by policy (healthml.set_threshold), a history per model version: the
+-- latest row of a model id is its threshold; without one, the F1-optimal threshold of training.
+CREATE TABLE healthml.threshold_policies (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    model_id      bigint      NOT NULL REFERENCES healthml.models (id) ON DELETE CASCADE,
+    policy        text        NOT NULL,
+    threshold     double precision NOT NULL,
+    computed_on   text        NOT NULL,
+    rows          bigint      NOT NULL,
+    flagged_share double precision NOT NULL,
+    precision     double precision,
+    recall        double precision,
+    set_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
+    set_by        name        NOT NULL DEFAULT current_user
+);
+CREATE INDEX threshold_policies_model_idx ON healthml.threshold_policies (model_id, id DESC);
+SELECT pg_catalog.pg_extension_config_dump('healthml.threshold_policies', '');
+
+-- The threshold a model version flags at: its latest policy, or the F1-optimal one of training.
+CREATE FUNCTION healthml.decision_threshold(model_id bigint) RETURNS double precision
+    LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce((SELECT p.threshold FROM healthml.threshold_policies p WHERE p.model_id = $1 ORDER BY p.id DESC LIMIT 1),
+                    (SELECT (m.metrics #>> '{test,threshold}')::float8 FROM healthml.models m WHERE m.id = $1))
+$$;
+
+-- Whether a score of the deployed model is flagged (score >= its decision threshold).
+CREATE FUNCTION healthml.flag(model_name text, score double precision) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT $2 >= healthml.decision_threshold(healthml.model_version_id($1))
+$$;
+
+-- A score's risk tier under the deployed model's policy: 'high' when flagged, 'medium' when above the
+-- rate of positives among the training rows (more risk than the average patient), else 'low'.
+CREATE FUNCTION healthml.risk_tier(model_name text, score double precision) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN $2 IS NULL THEN NULL
+                WHEN $2 >= healthml.decision_threshold(m.id) THEN 'high'
+                WHEN $2 >= coalesce((m.metrics ->> 'train_positive_rate')::float8,
+                                    (m.metrics #>> '{test,positives}')::float8 / (m.metrics #>> '{test,n}')::float8) THEN 'medium'
+                ELSE 'low' END
+    FROM healthml.models m WHERE m.id = healthml.model_version_id($1)
 $$;

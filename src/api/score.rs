@@ -1,6 +1,7 @@
 //! Scoring with the deployed model: `healthml.predict` on a jsonb row, and evaluation on a relation.
 
 use healthml_core::metrics;
+use healthml_core::threshold::ThresholdPolicy;
 use healthml_core::train::{metrics_to_json, target_labels};
 use healthml_core::{Error, ErrorClass};
 use pgrx::prelude::*;
@@ -79,6 +80,55 @@ fn scored_rows(model_name: &str, relation: PgRelation) -> (Vec<bool>, Vec<f64>, 
             .with_hint(format!("rows need a non-NULL \"{target}\"")));
     }
     (labels, scores, model.threshold)
+}
+
+/// Sets the decision threshold of the deployed model by a policy ('f1', 'recall>=0.7',
+/// 'precision>=0.3', 'top_percent=10') measured on a labelled relation (read as the caller), and
+/// records it in healthml.threshold_policies, where `healthml.flag` and `healthml.risk_tier` read it.
+#[pg_extern(volatile)]
+fn set_threshold(
+    model_name: &str,
+    policy: &str,
+    relation: PgRelation,
+) -> TableIterator<
+    'static,
+    (
+        name!(model_id, i64),
+        name!(policy, String),
+        name!(threshold, f64),
+        name!(flagged_share, f64),
+        name!(precision, Option<f64>),
+        name!(recall, Option<f64>),
+    ),
+> {
+    let parsed = ThresholdPolicy::parse(policy).or_raise();
+    let (id, _) = deployed_model(model_name);
+    let computed_on = format!("{}.{}", relation.namespace(), relation.name());
+    let (labels, scores, _) = scored_rows(model_name, relation);
+    let threshold = parsed.threshold(&labels, &scores).or_raise();
+    let m = metrics::evaluate(&labels, &scores, threshold);
+    let flagged = (m.confusion.tp + m.confusion.fp) as f64 / labels.len() as f64;
+    let (precision, recall) = (m.confusion.precision(), m.confusion.recall());
+    Spi::connect_mut(|client| {
+        client
+            .update(
+                "INSERT INTO healthml.threshold_policies (model_id, policy, threshold, computed_on, rows, flagged_share, precision, recall)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                None,
+                &[
+                    id.into(),
+                    parsed.text().into(),
+                    threshold.into(),
+                    computed_on.into(),
+                    (labels.len() as i64).into(),
+                    flagged.into(),
+                    precision.into(),
+                    recall.into(),
+                ],
+            )
+            .unwrap_or_else(|e| error!("storing the threshold failed: {e}"));
+    });
+    TableIterator::once((id, parsed.text(), threshold, flagged, precision, recall))
 }
 
 /// Metrics of the deployed model on a relation (jsonb: n, positives, auc, average_precision, brier,

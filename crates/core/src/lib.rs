@@ -12,6 +12,7 @@ pub mod options;
 pub mod prep;
 pub mod split;
 pub mod stats;
+pub mod threshold;
 pub mod train;
 
 pub use error::{Error, ErrorClass, Result};

@@ -359,6 +359,7 @@ pub fn train(
         "test": metrics_to_json(&test_metrics),
         "validation": {"n": valid_labels.len(), "auc": metrics::auc(&valid_labels, &valid_p)},
         "train_rows": train_idx.len(),
+        "train_positive_rate": positives as f64 / train_idx.len() as f64,
         "unlabeled_rows": unlabeled,
         "threshold_policy": "f1 on validation rows",
         "importance": importance,

@@ -1,0 +1,53 @@
+-- Threshold policies (healthml.set_threshold), healthml.flag and healthml.risk_tier.
+BEGIN;
+SELECT plan(16);
+
+CREATE TABLE public.discharges AS
+SELECT i AS discharge_id, i / 2 AS patient_id, (abs(hashint4(i * 3)) % 10000) / 100.0 AS severity,
+       CASE WHEN i % 4 = 0 THEN 'rehab' ELSE 'home' END AS destination,
+       (abs(hashint4(i)) % 1000) / 1000.0 < 1 / (1 + exp(-(-3.0 + 0.04 * ((abs(hashint4(i * 3)) % 10000) / 100.0)
+                                                      + CASE WHEN i % 4 = 0 THEN 1 ELSE 0 END))) AS readmitted
+FROM generate_series(1, 4000) i;
+CREATE TEMP TABLE m AS SELECT * FROM healthml.train('discharge_risk', 'public.discharges', 'readmitted', 'logistic',
+                                                    '{"group_by": "patient_id", "exclude": ["discharge_id"]}');
+CREATE TEMP TABLE d AS SELECT * FROM healthml.deploy('discharge_risk');
+CREATE TEMP TABLE scored AS SELECT discharge_id, readmitted, healthml.predict_row('discharge_risk', x) AS score FROM public.discharges x;
+
+-- without a policy: the F1-optimal threshold of training
+SELECT is(healthml.decision_threshold((SELECT model_id FROM m)), (SELECT (metrics #>> '{test,threshold}')::float8 FROM m),
+          'without a policy the training threshold decides');
+
+-- capacity: the care team follows up 10% of discharges
+CREATE TEMP TABLE top10 AS SELECT * FROM healthml.set_threshold('discharge_risk', 'top_percent = 10', 'public.discharges');
+SELECT is((SELECT policy FROM top10), 'top_percent=10', 'the policy is stored in its canonical form');
+SELECT ok((SELECT avg(healthml.flag('discharge_risk', score)::int) BETWEEN 0.095 AND 0.105 FROM scored), 'flag() flags 10% of the rows, within rounding');
+SELECT ok((SELECT abs(flagged_share - 0.1) < 0.005 FROM top10), 'as set_threshold reports');
+SELECT is(healthml.decision_threshold((SELECT model_id FROM m)), (SELECT threshold FROM top10), 'the latest policy decides');
+
+-- a recall floor, a precision floor
+CREATE TEMP TABLE r80 AS SELECT * FROM healthml.set_threshold('discharge_risk', 'recall>=0.8', 'public.discharges');
+SELECT ok((SELECT avg(healthml.flag('discharge_risk', score)::int) FILTER (WHERE readmitted) >= 0.8 FROM scored), 'recall>=0.8 finds at least 80% of the positives');
+SELECT ok((SELECT recall >= 0.8 FROM r80), 'and reports that recall');
+CREATE TEMP TABLE p40 AS SELECT * FROM healthml.set_threshold('discharge_risk', 'precision>=0.4', 'public.discharges');
+SELECT ok((SELECT avg(readmitted::int) FILTER (WHERE healthml.flag('discharge_risk', score)) >= 0.4 FROM scored), 'precision>=0.4 keeps 40% of flags right');
+SELECT is((SELECT count(*) FROM healthml.threshold_policies WHERE model_id = (SELECT model_id FROM m)), 3::bigint, 'every policy is kept, per model version');
+
+-- risk tiers agree with the flag, under the capacity policy again
+CREATE TEMP TABLE again AS SELECT * FROM healthml.set_threshold('discharge_risk', 'top_percent=10', 'public.discharges');
+SELECT is((SELECT count(*) FROM scored WHERE (healthml.risk_tier('discharge_risk', score) = 'high') <> healthml.flag('discharge_risk', score)),
+          0::bigint, 'tier high exactly when flagged');
+SELECT ok((SELECT bool_and(score >= (SELECT (metrics ->> 'train_positive_rate')::float8 FROM m))
+           FROM scored WHERE healthml.risk_tier('discharge_risk', score) = 'medium'), 'medium: above the training base rate, not flagged');
+SELECT is((SELECT array_agg(DISTINCT healthml.risk_tier('discharge_risk', score) ORDER BY healthml.risk_tier('discharge_risk', score)) FROM scored),
+          ARRAY['high', 'low', 'medium'], 'all three tiers occur');
+
+-- bad input
+SELECT throws_ok($$SELECT * FROM healthml.set_threshold('discharge_risk', 'accuracy>=0.9', 'public.discharges')$$, '22023', NULL, 'an unknown policy');
+SELECT throws_ok($$SELECT * FROM healthml.set_threshold('discharge_risk', 'top_percent=0', 'public.discharges')$$, '22023', NULL, 'a share of 0%');
+CREATE TABLE public.no_readmissions AS SELECT discharge_id, patient_id, severity, destination, false AS readmitted FROM public.discharges;
+SELECT throws_ok($$SELECT * FROM healthml.set_threshold('discharge_risk', 'precision>=0.5', 'public.no_readmissions')$$, '22000', NULL,
+                 'a precision no threshold reaches');
+SELECT throws_ok($$SELECT healthml.flag('nope', 0.5)$$, '42704', NULL, 'flag with an unknown model');
+
+SELECT * FROM finish();
+ROLLBACK;
