@@ -1,6 +1,6 @@
 -- Threshold policies (healthml.set_threshold), healthml.flag and healthml.risk_tier.
 BEGIN;
-SELECT plan(16);
+SELECT plan(19);
 
 CREATE TABLE public.discharges AS
 SELECT i AS discharge_id, i / 2 AS patient_id, (abs(hashint4(i * 3)) % 10000) / 100.0 AS severity,
@@ -40,6 +40,17 @@ SELECT ok((SELECT bool_and(score >= (SELECT (metrics ->> 'train_positive_rate'):
            FROM scored WHERE healthml.risk_tier('discharge_risk', score) = 'medium'), 'medium: above the training base rate, not flagged');
 SELECT is((SELECT array_agg(DISTINCT healthml.risk_tier('discharge_risk', score) ORDER BY healthml.risk_tier('discharge_risk', score)) FROM scored),
           ARRAY['high', 'low', 'medium'], 'all three tiers occur');
+
+-- class weights with calibration (the default for balanced weights) against without
+CREATE TEMP TABLE balanced AS SELECT * FROM healthml.train('discharge_balanced', 'public.discharges', 'readmitted', 'logistic',
+                                                           '{"group_by": "patient_id", "exclude": ["discharge_id"], "class_weight": "balanced"}');
+CREATE TEMP TABLE uncalibrated AS SELECT * FROM healthml.train('discharge_balanced', 'public.discharges', 'readmitted', 'logistic',
+                                                               '{"group_by": "patient_id", "exclude": ["discharge_id"], "class_weight": "balanced", "calibration": "none"}');
+SELECT is((SELECT metrics #>> '{calibration,method}' FROM balanced), 'platt', 'balanced weights are Platt-calibrated by default');
+SELECT ok((SELECT (b.metrics #>> '{test,brier}')::float8 <= (u.metrics #>> '{test,brier}')::float8 FROM balanced b, uncalibrated u),
+          'calibration does not worsen the test Brier score');
+SELECT throws_ok($$SELECT * FROM healthml.train('x', 'public.discharges', 'readmitted', 'logistic', '{"calibration": "isotonic"}')$$, '22023', NULL,
+                 'an unknown calibration');
 
 -- bad input
 SELECT throws_ok($$SELECT * FROM healthml.set_threshold('discharge_risk', 'accuracy>=0.9', 'public.discharges')$$, '22023', NULL, 'an unknown policy');

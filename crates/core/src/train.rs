@@ -11,7 +11,7 @@ use crate::frame::{ColumnData, Frame};
 use crate::metrics::{self, Confusion};
 use crate::model::gbdt::{self, GbdtParams};
 use crate::model::logistic::{self, LogisticParams};
-use crate::model::{sha256_hex, sigmoid, Estimator, TrainedModel};
+use crate::model::{sha256_hex, sigmoid, Estimator, Platt, TrainedModel};
 use crate::options::Options;
 use crate::prep::recipe::{fit_recipe, Encoding, Recipe, RecipeOptions, Step};
 use crate::split::in_fraction;
@@ -68,6 +68,9 @@ pub struct TrainOptions {
     pub description: Option<String>,
     pub tags: Vec<String>,
     pub recipe: RecipeSource,
+    /// Platt scaling on the validation rows; by default only with class weights (which distort
+    /// probabilities on purpose).
+    pub calibrate: bool,
 }
 
 /// Training keeps columns however many NULLs they have (unless every value is NULL), unlike
@@ -137,8 +140,14 @@ impl TrainOptions {
                 )))
             }
         };
+        let calibrate = match o.choice("calibration", "auto", &["auto", "none", "platt"])? {
+            "platt" => true,
+            "none" => false,
+            _ => class_weight == ClassWeight::Balanced,
+        };
         o.finish()?;
         Ok(TrainOptions {
+            calibrate,
             exclude,
             group_by,
             test_where,
@@ -324,7 +333,19 @@ pub fn train(
             (Estimator::Gbdt(model), serde_json::to_value(&params).unwrap_or(Value::Null))
         }
     };
-    let mut model = TrainedModel { recipe, features, estimator, threshold: 0.5 };
+    let mut model = TrainedModel { recipe, features, estimator, threshold: 0.5, calibration: None };
+    let valid_raw = model.raw_scores_from_features(&valid_x, valid_labels.len());
+    let mut calibration_json = json!({"method": "none"});
+    if options.calibrate {
+        let platt = fit_platt(&valid_raw, &valid_labels)?;
+        let brier = |p: &mut dyn Iterator<Item = f64>| metrics::evaluate(&valid_labels, &p.collect::<Vec<_>>(), 0.5).brier;
+        calibration_json = json!({
+            "method": "platt", "slope": platt.slope, "intercept": platt.intercept, "fitted_on_rows": valid_labels.len(),
+            "validation_brier_before": brier(&mut valid_raw.iter().map(|&z| sigmoid(z))),
+            "validation_brier_after": brier(&mut valid_raw.iter().map(|&z| sigmoid(platt.slope * z + platt.intercept))),
+        });
+        model.calibration = Some(platt);
+    }
     let valid_p: Vec<f64> =
         model.raw_scores_from_features(&valid_x, valid_labels.len()).into_iter().map(sigmoid).collect();
     model.threshold = best_f1_threshold(&valid_labels, &valid_p).unwrap_or(0.5);
@@ -362,6 +383,7 @@ pub fn train(
         "train_positive_rate": positives as f64 / train_idx.len() as f64,
         "unlabeled_rows": unlabeled,
         "threshold_policy": "f1 on validation rows",
+        "calibration": calibration_json,
         "importance": importance,
         "importance_rows": sample.len(),
         "fit": extra,
@@ -376,6 +398,18 @@ pub fn train(
         fingerprint: fingerprint(frame),
         model,
     })
+}
+
+/// Platt scaling: a one-feature logistic regression of the labels on the log-odds, unweighted (the
+/// probabilities must match the real class balance, whatever weights the estimator was fitted with).
+fn fit_platt(raw: &[f64], labels: &[bool]) -> Result<Platt> {
+    if raw.is_empty() || labels.iter().all(|&y| y) || !labels.iter().any(|&y| y) {
+        return Err(Error::new(ErrorClass::InsufficientData, "calibration needs both classes among the validation rows")
+            .with_hint("train on more rows, or pass \"calibration\": \"none\""));
+    }
+    let params = LogisticParams { l2: 0.0, ..LogisticParams::default() };
+    let fit = logistic::fit(&[raw.to_vec()], labels, &vec![1.0; labels.len()], &params)?;
+    Ok(Platt { slope: fit.coefficients[0], intercept: fit.intercept })
 }
 
 /// JSON has no NaN or Infinity: those become null.
@@ -652,6 +686,39 @@ mod tests {
             let validation_rows = out.metrics["validation"]["n"].as_u64().unwrap();
             assert_eq!(out.metrics["importance_rows"].as_u64().unwrap(), validation_rows.min(IMPORTANCE_ROWS as u64));
         }
+    }
+
+    #[test]
+    fn platt_calibration_repairs_balanced_weights() {
+        // About 10% positives, as readmissions: balanced weights then inflate every probability.
+        let mut f = frame(6000);
+        if let ColumnData::Categorical { codes, levels } = &mut f.columns[3].data {
+            let yes = levels.iter().position(|l| l == "yes").unwrap() as u32;
+            let no = levels.iter().position(|l| l == "no").unwrap() as u32;
+            for (r, code) in codes.iter_mut().enumerate() {
+                if *code == Some(yes) && r % 4 != 0 {
+                    *code = Some(no);
+                }
+            }
+        }
+        let train_with = |extra: Value| {
+            let mut o = json!({"group_by": "patient", "positive": "yes", "class_weight": "balanced"});
+            o.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            train(&f, "t", "outcome", Algorithm::Logistic, &TrainOptions::from_json(&o).unwrap(), None, None).unwrap()
+        };
+        let raw = train_with(json!({"calibration": "none"}));
+        let calibrated = train_with(json!({}));
+        assert_eq!(calibrated.metrics["calibration"]["method"], "platt", "balanced weights calibrate by default");
+        let brier = |o: &TrainOutcome| o.metrics["test"]["brier"].as_f64().unwrap();
+        assert!(brier(&calibrated) < brier(&raw), "{} vs {}", brier(&calibrated), brier(&raw));
+        let auc = |o: &TrainOutcome| o.metrics["test"]["auc"].as_f64().unwrap();
+        assert!((auc(&calibrated) - auc(&raw)).abs() < 1e-12, "a monotone map keeps the ranking");
+        // explanations still add up to the (calibrated) log-odds
+        let row = json!({"visits": 4, "ward": "B"});
+        let e = calibrated.model.explain_json(row.as_object().unwrap()).unwrap();
+        let total = e.base + e.contributions.iter().map(|c| c.contribution).sum::<f64>();
+        assert!((total - e.raw_score).abs() < 1e-9);
+        assert!(TrainOptions::from_json(&json!({"calibration": "isotonic"})).is_err());
     }
 
     #[test]

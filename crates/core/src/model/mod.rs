@@ -84,6 +84,16 @@ pub struct TrainedModel {
     pub estimator: Estimator,
     /// Probability at or above which a row is flagged.
     pub threshold: f64,
+    /// Platt scaling of the estimator's log-odds, fitted on validation rows (absent: uncalibrated).
+    #[serde(default)]
+    pub calibration: Option<Platt>,
+}
+
+/// Calibrated log-odds = slope · log-odds + intercept.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Platt {
+    pub slope: f64,
+    pub intercept: f64,
 }
 
 pub fn sigmoid(z: f64) -> f64 {
@@ -101,11 +111,18 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 impl TrainedModel {
     /// Log-odds for column-major features.
+    /// Log-odds (calibrated, when the model is) for column-major features.
     pub fn raw_scores_from_features(&self, features: &[Vec<f64>], rows: usize) -> Vec<f64> {
-        match &self.estimator {
+        let raw = match &self.estimator {
             Estimator::Logistic(m) => m.raw_scores(features, rows),
             Estimator::Gbdt(m) => m.raw_scores(features, rows),
-        }
+        };
+        raw.into_iter().map(|z| self.calibrated(z)).collect()
+    }
+
+    /// The estimator's log-odds mapped through the calibration, if any.
+    fn calibrated(&self, z: f64) -> f64 {
+        self.calibration.as_ref().map_or(z, |c| c.slope * z + c.intercept)
     }
 
     /// Probabilities for every row of a frame of source columns.
@@ -116,10 +133,10 @@ impl TrainedModel {
 
     /// Log-odds of one row of features (the recipe's output).
     fn raw_score_features(&self, features: &[f64]) -> f64 {
-        match &self.estimator {
+        self.calibrated(match &self.estimator {
             Estimator::Logistic(m) => m.raw_score(features),
             Estimator::Gbdt(m) => m.raw_score(features),
-        }
+        })
     }
 
     /// Log-odds of one row given as a JSON object of source column → value.
@@ -153,8 +170,13 @@ impl TrainedModel {
             Estimator::Logistic(m) => m.contributions(features),
             Estimator::Gbdt(m) => m.contributions(features),
         };
+        // Calibration is affine in the log-odds: it scales every contribution and moves the base.
+        let (slope, base) = match &self.calibration {
+            Some(c) => (c.slope, c.slope * base + c.intercept),
+            None => (1.0, base),
+        };
         let mut per_step: Vec<(usize, f64)> = Vec::new();
-        for (step, c) in self.recipe.feature_steps().into_iter().zip(per_feature) {
+        for (step, c) in self.recipe.feature_steps().into_iter().zip(per_feature.into_iter().map(|c| c * slope)) {
             match per_step.last_mut() {
                 Some((last, total)) if *last == step => *total += c,
                 _ => per_step.push((step, c)),
