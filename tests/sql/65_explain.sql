@@ -1,7 +1,7 @@
 -- healthml.explain / explain_row / explanation / what_if: exact additivity for both algorithms,
 -- agreement with predict, ranking, determinism, bad input.
 BEGIN;
-SELECT plan(26);
+SELECT plan(29);
 
 CREATE TABLE public.stays2 AS
 SELECT i AS stay_id, i / 3 AS patient_id, (i * 7 % 6) AS visits, (i % 11) * 1.5 AS lab,
@@ -66,6 +66,10 @@ SELECT throws_ok($$SELECT * FROM healthml.what_if('stays2', '{"visits": 1}', '{"
 SELECT throws_ok($$SELECT * FROM healthml.what_if('stays2', '{"visits": 1}', '[1, 2]')$$, '22023', NULL, 'changes that are not an object');
 SELECT throws_ok($$SELECT * FROM healthml.what_if('stays2', '{"visits": 1}', '{"visits": "many"}')$$, '22P02', NULL, 'a change of the wrong type');
 SELECT throws_ok($$SELECT * FROM healthml.explain('nope', '{}')$$, '42704', NULL, 'an unknown model');
+SELECT throws_ok($$SELECT * FROM public.stays2 s, healthml.explain_row_by_id((SELECT model_id FROM gb), s, 0)$$, '22023', NULL,
+                 'explain_row_by_id: top_k <= 0');
+SELECT throws_ok($$SELECT * FROM public.stays2 s, healthml.explain_row_by_id(-1, s)$$, '42704', NULL, 'explain_row_by_id: an unknown model id');
+SELECT throws_ok($$SELECT * FROM healthml.explain_row('stays2', 7)$$, '42804', NULL, 'explain_row: a value that is not a row');
 
 SELECT * FROM finish();
 ROLLBACK;

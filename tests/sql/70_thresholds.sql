@@ -1,6 +1,6 @@
 -- Threshold policies (healthml.set_threshold), healthml.flag and healthml.risk_tier.
 BEGIN;
-SELECT plan(19);
+SELECT plan(22);
 
 CREATE TABLE public.discharges AS
 SELECT i AS discharge_id, i / 2 AS patient_id, (abs(hashint4(i * 3)) % 10000) / 100.0 AS severity,
@@ -59,6 +59,9 @@ CREATE TABLE public.no_readmissions AS SELECT discharge_id, patient_id, severity
 SELECT throws_ok($$SELECT * FROM healthml.set_threshold('discharge_risk', 'precision>=0.5', 'public.no_readmissions')$$, '22000', NULL,
                  'a precision no threshold reaches');
 SELECT throws_ok($$SELECT healthml.flag('nope', 0.5)$$, '42704', NULL, 'flag with an unknown model');
+SELECT throws_ok($$SELECT healthml.risk_tier('nope', 0.5)$$, '42704', NULL, 'risk_tier with an unknown model');
+SELECT is(healthml.risk_tier('discharge_risk', NULL), NULL, 'a NULL score has no tier');
+SELECT is(healthml.decision_threshold(-1), NULL, 'decision_threshold of an unknown model id is NULL');
 
 SELECT * FROM finish();
 ROLLBACK;
