@@ -25,7 +25,7 @@ const MAX_PLANS: usize = 64;
 /// How one recipe step reads its value from the row.
 #[derive(Clone, Copy)]
 enum Read {
-    /// Not an input of the model (excluded or dropped), or absent from the row type.
+    /// Not an input of the model (excluded or dropped): nothing to read.
     Nothing,
     Int2(usize),
     Int4(usize),
@@ -59,8 +59,8 @@ enum Value<'a> {
 }
 
 /// Probability of the positive class for `row` from `model` (whose id keys the plan cache).
-/// `model_label` names the model in errors.
-pub fn predict_row(model_id: i64, model: &TrainedModel, row: &AnyElement, model_label: &str) -> f64 {
+/// `model_label` names the model in errors; it is only called when there is one to raise.
+pub fn predict_row(model_id: i64, model: &TrainedModel, row: &AnyElement, model_label: &dyn Fn() -> String) -> f64 {
     with_row_cells(model_id, model, row, model_label, |cells| model.predict_cells(cells))
 }
 
@@ -69,13 +69,13 @@ pub fn with_row_cells<R>(
     model_id: i64,
     model: &TrainedModel,
     row: &AnyElement,
-    model_label: &str,
+    model_label: &dyn Fn() -> String,
     consume: impl FnOnce(&[Cell<'_>]) -> R,
 ) -> R {
     // SAFETY: type_is_rowtype only reads the catalog cache.
     if !unsafe { pg_sys::type_is_rowtype(row.oid()) } {
         raise(
-            Error::new(ErrorClass::DatatypeMismatch, format!("{model_label} scores a row, got a value of type {}", type_name(row.oid())))
+            Error::new(ErrorClass::DatatypeMismatch, format!("{} scores a row, got a value of type {}", model_label(), type_name(row.oid())))
                 .with_hint("pass a whole row: SELECT healthml.predict_row('model', t) FROM my_table t"),
         );
     }
@@ -149,7 +149,7 @@ fn plan_for(
     tupdesc: &PgTupleDesc<'_>,
     type_id: pg_sys::Oid,
     typmod: i32,
-    model_label: &str,
+    model_label: &dyn Fn() -> String,
 ) -> Rc<RowPlan> {
     // SAFETY: reads (and for a named composite type, loads) the type cache entry of a row type
     // that the caller's datum proves exists.
@@ -165,7 +165,7 @@ fn plan_for(
 
 /// Every input column of the model must be an attribute of the row: a row of another shape would
 /// otherwise be scored with silently imputed values. Other attributes are ignored.
-fn build_reads(model: &TrainedModel, tupdesc: &PgTupleDesc<'_>, type_id: pg_sys::Oid, model_label: &str) -> Vec<Read> {
+fn build_reads(model: &TrainedModel, tupdesc: &PgTupleDesc<'_>, type_id: pg_sys::Oid, model_label: &dyn Fn() -> String) -> Vec<Read> {
     let attributes: Vec<(usize, &str, pg_sys::Oid)> = tupdesc
         .iter()
         .enumerate()
@@ -185,7 +185,7 @@ fn build_reads(model: &TrainedModel, tupdesc: &PgTupleDesc<'_>, type_id: pg_sys:
                 raise(
                     Error::new(
                         ErrorClass::UndefinedColumn,
-                        format!("row type {} has no column \"{}\", an input of {model_label}", type_name(type_id), step.column()),
+                        format!("row type {} has no column \"{}\", an input of {}", type_name(type_id), step.column(), model_label()),
                     )
                     .with_hint(format!(
                         "pass a row of {} (the training relation) or of a relation with the same column names",
@@ -219,10 +219,11 @@ fn build_reads(model: &TrainedModel, tupdesc: &PgTupleDesc<'_>, type_id: pg_sys:
                     Error::new(
                         ErrorClass::DatatypeMismatch,
                         format!(
-                            "column \"{}\" of row type {} is {}, but {model_label} reads it as a number",
+                            "column \"{}\" of row type {} is {}, but {} reads it as a number",
                             step.column(),
                             type_name(type_id),
-                            type_name(base)
+                            type_name(base),
+                            model_label()
                         ),
                     )
                     .with_hint("cast the column to a numeric type, or pass a row of the training relation"),

@@ -25,7 +25,7 @@ fn explain(model_name: &str, features: JsonB, top_k: default!(i32, 5)) -> TableI
 fn explain_row(model_name: &str, row: AnyElement, top_k: default!(i32, 5)) -> TableIterator<'static, (name!(feature, String), name!(value, Option<String>), name!(contribution, f64))> {
     let top_k = checked_top_k(top_k);
     let (id, model) = deployed_model(model_name);
-    reasons(&explain_typed_row(id, &model, &row, &format!("model \"{model_name}\"")), top_k)
+    reasons(&explain_typed_row(id, &model, &row, &|| format!("model \"{model_name}\"")), top_k)
 }
 
 /// As `explain_row`, with one pinned model version (what batch scoring uses).
@@ -33,10 +33,10 @@ fn explain_row(model_name: &str, row: AnyElement, top_k: default!(i32, 5)) -> Ta
 fn explain_row_by_id(model_id: i64, row: AnyElement, top_k: default!(i32, 5)) -> TableIterator<'static, (name!(feature, String), name!(value, Option<String>), name!(contribution, f64))> {
     let top_k = checked_top_k(top_k);
     let model = crate::cache::model(model_id);
-    reasons(&explain_typed_row(model_id, &model, &row, &format!("model id {model_id}")), top_k)
+    reasons(&explain_typed_row(model_id, &model, &row, &|| format!("model id {model_id}")), top_k)
 }
 
-fn explain_typed_row(model_id: i64, model: &TrainedModel, row: &AnyElement, model_label: &str) -> Explanation {
+fn explain_typed_row(model_id: i64, model: &TrainedModel, row: &AnyElement, model_label: &dyn Fn() -> String) -> Explanation {
     crate::row::with_row_cells(model_id, model, row, model_label, |cells| model.explain_cells(cells))
 }
 

@@ -43,14 +43,14 @@ fn predict_by_id(model_id: i64, features: JsonB) -> f64 {
 #[pg_extern(stable, parallel_safe)]
 fn predict_row(model_name: &str, row: AnyElement) -> f64 {
     let (id, model) = deployed_model(model_name);
-    crate::row::predict_row(id, &model, &row, &format!("model \"{model_name}\""))
+    crate::row::predict_row(id, &model, &row, &|| format!("model \"{model_name}\""))
 }
 
 /// As `predict_row`, with one pinned model version (what batch scoring uses).
 #[pg_extern(stable, parallel_safe)]
 fn predict_row_by_id(model_id: i64, row: AnyElement) -> f64 {
     let model = crate::cache::model(model_id);
-    crate::row::predict_row(model_id, &model, &row, &format!("model id {model_id}"))
+    crate::row::predict_row(model_id, &model, &row, &|| format!("model id {model_id}"))
 }
 
 /// Labels and probabilities of the deployed model on every labelled row of `relation` (read as the

@@ -338,16 +338,18 @@ pub fn train(
     let mut calibration_json = json!({"method": "none"});
     if options.calibrate {
         let platt = fit_platt(&valid_raw, &valid_labels)?;
-        let brier = |p: &mut dyn Iterator<Item = f64>| metrics::evaluate(&valid_labels, &p.collect::<Vec<_>>(), 0.5).brier;
+        let brier = |map: &dyn Fn(f64) -> f64| {
+            let p: Vec<f64> = valid_raw.iter().map(|&z| sigmoid(map(z))).collect();
+            metrics::evaluate(&valid_labels, &p, 0.5).brier
+        };
         calibration_json = json!({
             "method": "platt", "slope": platt.slope, "intercept": platt.intercept, "fitted_on_rows": valid_labels.len(),
-            "validation_brier_before": brier(&mut valid_raw.iter().map(|&z| sigmoid(z))),
-            "validation_brier_after": brier(&mut valid_raw.iter().map(|&z| sigmoid(platt.slope * z + platt.intercept))),
+            "validation_brier_before": brier(&|z| z),
+            "validation_brier_after": brier(&|z| platt.apply(z)),
         });
         model.calibration = Some(platt);
     }
-    let valid_p: Vec<f64> =
-        model.raw_scores_from_features(&valid_x, valid_labels.len()).into_iter().map(sigmoid).collect();
+    let valid_p: Vec<f64> = valid_raw.iter().map(|&z| sigmoid(model.calibrated(z))).collect();
     model.threshold = best_f1_threshold(&valid_labels, &valid_p).unwrap_or(0.5);
 
     let test_frame = feature_frame.take_rows(&test_idx);

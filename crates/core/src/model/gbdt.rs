@@ -100,9 +100,14 @@ struct FlatNode {
 
 const LEAF: u32 = u32::MAX;
 
+/// The trees a booster predicts with: those up to the early-stopping iteration.
+pub fn prediction_trees(booster: &GradientBooster) -> &[forust_ml::tree::Tree] {
+    &booster.trees[..booster.prediction_iteration.unwrap_or(booster.trees.len())]
+}
+
 impl FlatForest {
     fn new(booster: &GradientBooster) -> Self {
-        let trees = &booster.trees[..booster.prediction_iteration.unwrap_or(booster.trees.len())];
+        let trees = prediction_trees(booster);
         let mut roots = Vec::with_capacity(trees.len());
         let mut nodes = Vec::with_capacity(trees.iter().map(|t| t.nodes.len()).sum());
         for tree in trees {

@@ -96,6 +96,12 @@ pub struct Platt {
     pub intercept: f64,
 }
 
+impl Platt {
+    pub fn apply(&self, log_odds: f64) -> f64 {
+        self.slope * log_odds + self.intercept
+    }
+}
+
 pub fn sigmoid(z: f64) -> f64 {
     if z >= 0.0 {
         1.0 / (1.0 + (-z).exp())
@@ -121,8 +127,8 @@ impl TrainedModel {
     }
 
     /// The estimator's log-odds mapped through the calibration, if any.
-    fn calibrated(&self, z: f64) -> f64 {
-        self.calibration.as_ref().map_or(z, |c| c.slope * z + c.intercept)
+    pub fn calibrated(&self, z: f64) -> f64 {
+        self.calibration.as_ref().map_or(z, |c| c.apply(z))
     }
 
     /// Probabilities for every row of a frame of source columns.
@@ -172,7 +178,7 @@ impl TrainedModel {
         };
         // Calibration is affine in the log-odds: it scales every contribution and moves the base.
         let (slope, base) = match &self.calibration {
-            Some(c) => (c.slope, c.slope * base + c.intercept),
+            Some(c) => (c.slope, c.apply(base)),
             None => (1.0, base),
         };
         let mut per_step: Vec<(usize, f64)> = Vec::new();

@@ -29,7 +29,7 @@ pub struct TreeShap {
 
 impl TreeShap {
     pub fn new(booster: &GradientBooster) -> Self {
-        let trees = &booster.trees[..booster.prediction_iteration.unwrap_or(booster.trees.len())];
+        let trees = crate::model::gbdt::prediction_trees(booster);
         let depth = trees.iter().map(|t| t.nodes.iter().map(|n| n.depth).max().unwrap_or(0)).max().unwrap_or(0);
         TreeShap {
             trees: trees.len(),

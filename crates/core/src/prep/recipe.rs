@@ -269,6 +269,15 @@ impl Step {
         !matches!(self, Step::Exclude { .. } | Step::Drop { .. })
     }
 
+    /// How many features the step makes, without building their names.
+    fn feature_count(&self) -> usize {
+        match self {
+            Step::Exclude { .. } | Step::Drop { .. } => 0,
+            Step::Numeric { .. } | Step::Frequency { .. } => 1,
+            Step::Categorical { levels, other, .. } => levels.len() + *other as usize,
+        }
+    }
+
     fn feature_names(&self) -> Vec<String> {
         match self {
             Step::Exclude { .. } | Step::Drop { .. } => Vec::new(),
@@ -400,7 +409,7 @@ pub fn fit_recipe(frame: &Frame, source: &str, options: &RecipeOptions) -> Resul
             Step::Categorical { .. } => "one_hot",
             Step::Frequency { .. } => "frequency",
         };
-        report.outputs = step.feature_names().len();
+        report.outputs = step.feature_count();
         steps.push(step);
         reports.push(report);
     }
@@ -641,7 +650,7 @@ impl Recipe {
 
     /// For each feature, the index of the step (source column) it comes from.
     pub fn feature_steps(&self) -> Vec<usize> {
-        self.steps.iter().enumerate().flat_map(|(i, step)| std::iter::repeat_n(i, step.feature_names().len())).collect()
+        self.steps.iter().enumerate().flat_map(|(i, step)| std::iter::repeat_n(i, step.feature_count())).collect()
     }
 
     pub fn source_columns(&self) -> impl Iterator<Item = &str> {
@@ -670,7 +679,8 @@ impl Recipe {
     }
 
     /// Transforms one row given as one [`Cell`] per step, in step order (cells of excluded and
-    /// dropped steps are ignored). Every row path (JSON, a typed SQL row, a frame) ends here.
+    /// dropped steps are ignored): the path of JSON rows and typed SQL rows. Frames go through the
+    /// same per-step transform, column by column.
     pub fn apply_cells(&self, cells: &[Cell<'_>]) -> Vec<f64> {
         let mut out = Vec::with_capacity(cells.len());
         for (step, cell) in self.steps.iter().zip(cells) {
