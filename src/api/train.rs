@@ -1,5 +1,6 @@
 //! `healthml.train`: one call from a relation to a stored, evaluated model version.
 
+use healthml_core::automl::{automl, Entry, Guardrail};
 use healthml_core::model::PAYLOAD_FORMAT;
 use healthml_core::train::{train as train_model, Algorithm, RecipeSource, TrainOptions};
 use healthml_core::Error;
@@ -10,9 +11,10 @@ use crate::api::recipe::load_recipe;
 use crate::error::{raise, OrRaise};
 use crate::spi::read_named_relation_where;
 
-/// Trains `algorithm` ('logistic' or 'gbdt') to predict `target` from every other column of
-/// `relation` (read as the calling user), evaluates it on held-out rows and stores it as the next
-/// version of `model_name` in healthml.models. See the README for the options.
+/// Trains `algorithm` ('logistic', 'gbdt', or 'auto' for AutoML) to predict `target` from every other
+/// column of `relation` (read as the calling user), evaluates it on held-out rows and stores it as the
+/// next version of `model_name` in healthml.models (AutoML also stores its leaderboard in
+/// healthml.automl_leaderboard). See the README for the options.
 #[pg_extern(volatile)]
 fn train(
     model_name: &str,
@@ -35,7 +37,8 @@ fn train(
     if model_name.trim().is_empty() {
         raise(Error::invalid_parameter("model_name must not be empty").with_hint("name the model, e.g. 'readmission'"));
     }
-    let algorithm = Algorithm::parse(algorithm).or_raise();
+    // None: AutoML chooses.
+    let named = (algorithm != "auto").then(|| Algorithm::parse(algorithm).or_raise());
     let parsed = TrainOptions::from_json(&options.0).or_raise();
     if let Some(condition) = &parsed.test_where {
         if condition.contains(';') {
@@ -50,7 +53,21 @@ fn train(
         RecipeSource::Fit(_) => None,
     };
     let (source, frame, test_mask) = read_named_relation_where(relation, parsed.test_where.as_deref());
-    let outcome = train_model(&frame, &source, target, algorithm, &parsed, stored_recipe, test_mask.as_deref()).or_raise();
+    let (outcome, leaderboard) = match named {
+        Some(algorithm) => {
+            (train_model(&frame, &source, target, algorithm, &parsed, stored_recipe, test_mask.as_deref()).or_raise(), None)
+        }
+        None => {
+            let found = automl(&frame, &source, target, &parsed, stored_recipe, test_mask.as_deref()).or_raise();
+            report_guardrails(&found.guardrails);
+            (found.outcome, Some(found.leaderboard))
+        }
+    };
+    let algorithm = outcome.model.estimator.algorithm();
+    let mut tags = parsed.tags.clone();
+    if named.is_none() && !tags.iter().any(|t| t == "automl") {
+        tags.push("automl".into());
+    }
     let features: Vec<String> = outcome.model.features.clone();
     let recipe_json = outcome.model.recipe.to_json();
     let test_auc = outcome.metrics["test"]["auc"].as_f64();
@@ -67,9 +84,9 @@ fn train(
                 Some(1),
                 &[
                     model_name.into(),
-                    algorithm.as_str().into(),
+                    algorithm.into(),
                     parsed.description.clone().into(),
-                    parsed.tags.clone().into(),
+                    tags.into(),
                     source.clone().into(),
                     target.into(),
                     options.into(),
@@ -89,13 +106,58 @@ fn train(
             .map(|(id, version)| (id.unwrap_or_default(), version.unwrap_or_default()))
             .unwrap_or_else(|e| error!("storing the model failed: {e}"))
     });
+    if let Some(entries) = leaderboard {
+        store_leaderboard(id, &entries);
+    }
     TableIterator::once((
         id,
         model_name.to_string(),
         version,
-        algorithm.as_str().to_string(),
+        algorithm.to_string(),
         test_auc,
         test_ap,
         JsonB(outcome.metrics),
     ))
+}
+
+/// Guardrail findings reach the caller as they would from any PostgreSQL command: alerts as
+/// WARNINGs, warnings as NOTICEs (all of them, "ok" included, are in the metrics).
+fn report_guardrails(guardrails: &[Guardrail]) {
+    for g in guardrails {
+        match g.status {
+            "alert" => warning!("healthml AutoML guardrail {}: {}", g.check, g.message),
+            "warn" => notice!("healthml AutoML guardrail {}: {}", g.check, g.message),
+            _ => {}
+        }
+    }
+}
+
+fn store_leaderboard(model_id: i64, entries: &[Entry]) {
+    Spi::connect_mut(|client| {
+        for e in entries {
+            client
+                .update(
+                    "INSERT INTO healthml.automl_leaderboard (model_id, rank, candidate, algorithm, hyperparams, cv_auc,
+                         cv_auc_sd, cv_average_precision, folds_done, seconds, started_after_seconds, status, chosen)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                    None,
+                    &[
+                        model_id.into(),
+                        e.rank.map(|r| r as i32).into(),
+                        e.candidate.clone().into(),
+                        e.algorithm.clone().into(),
+                        JsonB(e.hyperparams.clone()).into(),
+                        e.cv_auc.into(),
+                        e.cv_auc_sd.into(),
+                        e.cv_average_precision.into(),
+                        (e.folds_done as i32).into(),
+                        e.seconds.into(),
+                        e.started_after_seconds.into(),
+                        e.status.clone().into(),
+                        e.chosen.into(),
+                    ],
+                )
+                .unwrap_or_else(|err| error!("storing the AutoML leaderboard failed: {err}"));
+        }
+    });
 }

@@ -4,6 +4,7 @@
 //! calls in, and maps [`Error`] to a SQLSTATE. Nothing in this crate touches the database, so all of
 //! it is tested with plain `cargo test`.
 
+pub mod automl;
 pub mod error;
 pub mod frame;
 pub mod metrics;

@@ -6,6 +6,7 @@
 
 use serde_json::{json, Value};
 
+use crate::automl::AutomlOptions;
 use crate::error::{Error, ErrorClass, Result};
 use crate::frame::{ColumnData, Frame};
 use crate::metrics::{self, Confusion};
@@ -13,8 +14,8 @@ use crate::model::gbdt::{self, GbdtParams};
 use crate::model::logistic::{self, LogisticParams};
 use crate::model::{sha256_hex, sigmoid, Estimator, Platt, TrainedModel};
 use crate::options::Options;
-use crate::prep::recipe::{fit_recipe, Encoding, Recipe, RecipeOptions, Step};
-use crate::split::in_fraction;
+use crate::prep::recipe::{fit_recipe, target_encode, Encoding, Recipe, RecipeOptions, Step};
+use crate::split::{group_fraction, in_fraction};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
@@ -28,7 +29,7 @@ impl Algorithm {
             "logistic" => Ok(Algorithm::Logistic),
             "gbdt" => Ok(Algorithm::Gbdt),
             other => Err(Error::invalid_parameter(format!("unknown algorithm \"{other}\""))
-                .with_hint("use 'logistic' or 'gbdt'")),
+                .with_hint("use 'logistic', 'gbdt', or 'auto' for AutoML")),
         }
     }
 
@@ -71,6 +72,8 @@ pub struct TrainOptions {
     /// Platt scaling on the validation rows; by default only with class weights (which distort
     /// probabilities on purpose).
     pub calibrate: bool,
+    /// AutoML's own options (budget, folds, leakage limits), when any is given.
+    pub automl: Option<AutomlOptions>,
 }
 
 /// Training keeps columns however many NULLs they have (unless every value is NULL), unlike
@@ -82,6 +85,11 @@ pub const IMPORTANCE_ROWS: usize = 500;
 
 /// Share of training groups held out to stop boosting and to choose the threshold.
 pub const VALIDATION_FRACTION: f64 = 0.15;
+/// Folds (by group) of the out-of-fold target rates a model fits on, and their hash salt.
+const TARGET_FOLDS: usize = 5;
+const TARGET_FOLD_SALT: u64 = 0x7A46_E7;
+/// Salt of the validation slice's group hash, so it is independent of the test split's.
+const VALIDATION_SALT: u64 = 0x5EED_0F_7A11;
 
 impl TrainOptions {
     pub fn from_json(options: &Value) -> Result<Self> {
@@ -145,8 +153,10 @@ impl TrainOptions {
             "none" => false,
             _ => class_weight == ClassWeight::Balanced,
         };
+        let automl = AutomlOptions::take(&mut o)?;
         o.finish()?;
         Ok(TrainOptions {
+            automl,
             calibrate,
             exclude,
             group_by,
@@ -186,6 +196,43 @@ pub struct TrainOutcome {
     pub fingerprint: String,
 }
 
+/// Labelled rows of a training call, split by group: a patient is on one side only.
+#[derive(Debug)]
+pub struct Split {
+    /// True / false / unknown (NULL target) per frame row.
+    pub labels: Vec<Option<bool>>,
+    /// The group key per frame row (the row itself without `group_by`).
+    pub group_keys: Vec<String>,
+    pub train_idx: Vec<usize>,
+    pub test_idx: Vec<usize>,
+    pub unlabeled: usize,
+    pub train_positives: usize,
+}
+
+impl Split {
+    pub fn labels_of(&self, rows: &[usize]) -> Vec<bool> {
+        rows.iter().map(|&r| self.labels[r].unwrap_or(false)).collect()
+    }
+}
+
+/// A checked training call: the frame, its feature columns and the split.
+pub struct Prepared<'a> {
+    pub frame: &'a Frame,
+    pub source: &'a str,
+    pub target: &'a str,
+    /// Everything but the target, the group key and the excluded columns.
+    pub feature_frame: Frame,
+    pub split: Split,
+}
+
+/// A recipe and an estimator fitted on some rows, not yet calibrated or thresholded.
+pub struct Fitted {
+    pub model: TrainedModel,
+    pub hyperparams: Value,
+    /// The rows (of the frame) held out of the fit for early stopping, calibration and the threshold.
+    pub valid_rows: Vec<usize>,
+}
+
 /// `test_mask[i]`: row i is a test row (from the caller's `test_where`); `None`: hash the groups.
 pub fn train(
     frame: &Frame,
@@ -196,6 +243,26 @@ pub fn train(
     stored_recipe: Option<Recipe>,
     test_mask: Option<&[bool]>,
 ) -> Result<TrainOutcome> {
+    if options.automl.is_some() {
+        return Err(Error::invalid_parameter(format!(
+            "options \"budget_seconds\", \"folds\" and \"leakage_*\" are AutoML's, but the algorithm is '{}'",
+            algorithm.as_str()
+        ))
+        .with_hint("pass algorithm => 'auto', or leave those options out"));
+    }
+    let prepared = prepare(frame, source, target, options, test_mask)?;
+    let train_idx = prepared.split.train_idx.clone();
+    let fitted = fit_candidate(&prepared, &train_idx, algorithm, &options.hyperparams, options, stored_recipe.as_ref())?;
+    finish(&prepared, fitted, options, json!({}))
+}
+
+pub fn prepare<'a>(
+    frame: &'a Frame,
+    source: &'a str,
+    target: &'a str,
+    options: &TrainOptions,
+    test_mask: Option<&[bool]>,
+) -> Result<Prepared<'a>> {
     let target_column = frame.column(target).ok_or_else(|| {
         Error::new(ErrorClass::UndefinedColumn, format!("target column \"{target}\" does not exist in {source}"))
             .with_hint(format!("columns of {source}: {}", column_list(frame)))
@@ -216,7 +283,6 @@ pub fn train(
         None => (0..frame.rows()).map(|r| format!("row {r}")).collect(),
     };
     let mut train_idx = Vec::new();
-    let mut valid_idx = Vec::new();
     let mut test_idx = Vec::new();
     let mut unlabeled = 0usize;
     for r in 0..frame.rows() {
@@ -224,31 +290,21 @@ pub fn train(
             unlabeled += 1;
             continue;
         }
-        let key = group_keys[r].as_bytes();
         let is_test = match test_mask {
             Some(mask) => mask[r],
-            None => in_fraction(key, options.seed, options.test_fraction),
+            None => in_fraction(group_keys[r].as_bytes(), options.seed, options.test_fraction),
         };
         if is_test {
             test_idx.push(r);
         } else {
             train_idx.push(r);
-            if in_fraction(key, options.seed ^ 0x5EED_0F_7A11, VALIDATION_FRACTION) {
-                valid_idx.push(r);
-            }
         }
     }
-    let label_of = |idx: &[usize]| -> Vec<bool> { idx.iter().map(|&r| labels[r].unwrap_or(false)).collect() };
-    let train_labels = label_of(&train_idx);
-    let test_labels = label_of(&test_idx);
-    let positives = train_labels.iter().filter(|&&y| y).count();
-    if train_idx.is_empty() || positives == 0 || positives == train_idx.len() {
+    let train_positives = train_idx.iter().filter(|&&r| labels[r] == Some(true)).count();
+    if train_idx.is_empty() || train_positives == 0 || train_positives == train_idx.len() {
         return Err(Error::new(
             ErrorClass::InsufficientData,
-            format!(
-                "target \"{target}\" has one class in the {} training rows of {source}",
-                train_idx.len()
-            ),
+            format!("target \"{target}\" has one class in the {} training rows of {source}", train_idx.len()),
         )
         .with_hint("a binary target needs both classes among the training rows: check \"positive\" and \"test_where\""));
     }
@@ -256,23 +312,58 @@ pub fn train(
         return Err(Error::new(ErrorClass::InsufficientData, format!("no test rows in {source}"))
             .with_hint("\"test_where\" matched no labelled row, or the table is too small for \"test_fraction\""));
     }
-
-    // Features: everything but the target, the group key and the excluded columns.
     let feature_frame = frame.select(|c| {
         c != target && Some(c) != options.group_by.as_deref() && !options.exclude.iter().any(|e| e == c)
     });
-    let train_frame = feature_frame.take_rows(&train_idx);
-    let recipe = match (&options.recipe, stored_recipe) {
-        (_, Some(recipe)) => recipe,
+    Ok(Prepared {
+        frame,
+        source,
+        target,
+        feature_frame,
+        split: Split { labels, group_keys, train_idx, test_idx, unlabeled, train_positives },
+    })
+}
+
+/// Fits a recipe (or takes the stored one) and an estimator on `rows` of the frame. A slice of their
+/// groups is held out (by hash, so the same rows give the same slice) to stop boosting early.
+pub fn fit_candidate(
+    prepared: &Prepared<'_>,
+    rows: &[usize],
+    algorithm: Algorithm,
+    hyperparams: &Value,
+    options: &TrainOptions,
+    stored_recipe: Option<&Recipe>,
+) -> Result<Fitted> {
+    let split = &prepared.split;
+    let train_frame = prepared.feature_frame.take_rows(rows);
+    let train_labels = split.labels_of(rows);
+    // Out-of-fold target rates of the training rows, per feature, when the recipe target-encodes.
+    let mut target_rates = Vec::new();
+    let mut recipe = match (&options.recipe, stored_recipe) {
+        (_, Some(recipe)) => recipe.clone(),
         (RecipeSource::Fit(recipe_options), None) => {
             let mut recipe_options = recipe_options.clone();
             // A column that is mostly NULL still informs a model: NULL is a level of its own.
             recipe_options.drop_threshold.get_or_insert(TRAINING_DROP_THRESHOLD);
-            recipe_options.encoding.get_or_insert(match algorithm {
+            let encoding = *recipe_options.encoding.get_or_insert(match algorithm {
                 Algorithm::Logistic => Encoding::OneHot,
                 Algorithm::Gbdt => Encoding::Frequency,
             });
-            fit_recipe(&train_frame, source, &recipe_options)?.0
+            if encoding == Encoding::Target {
+                recipe_options.encoding = Some(Encoding::Frequency);
+            }
+            let mut recipe = fit_recipe(&train_frame, prepared.source, &recipe_options)?.0;
+            if encoding == Encoding::Target {
+                let fold: Vec<usize> = rows
+                    .iter()
+                    .map(|&r| {
+                        let f = group_fraction(split.group_keys[r].as_bytes(), options.seed ^ TARGET_FOLD_SALT);
+                        ((f * TARGET_FOLDS as f64) as usize).min(TARGET_FOLDS - 1)
+                    })
+                    .collect();
+                target_rates = target_encode(&mut recipe, &train_frame, &train_labels, &fold, TARGET_FOLDS)?;
+            }
+            recipe
         }
         (RecipeSource::Stored(name), None) => {
             return Err(Error::new(ErrorClass::UndefinedObject, format!("recipe \"{name}\" was not loaded")))
@@ -280,33 +371,33 @@ pub fn train(
     };
     // The target, the group key and excluded columns are columns of the source all the same: scoring
     // a whole source row (to_jsonb of it) must accept and ignore them.
-    let mut recipe = recipe;
-    for column in &frame.columns {
+    for column in &prepared.frame.columns {
         if !recipe.steps.iter().any(|s| s.column() == column.name) {
             recipe.steps.push(Step::Exclude { column: column.name.clone() });
         }
     }
     let features = recipe.feature_names();
-    let train_x = recipe.apply_frame(&train_frame)?;
+    let mut train_x = recipe.apply_frame(&train_frame)?;
+    for (feature, rates) in target_rates {
+        train_x[feature] = rates;
+    }
     let weights = sample_weights(&train_labels, options.class_weight);
-
-    let in_valid: std::collections::HashSet<usize> = valid_idx.iter().copied().collect();
-    let train_pos_valid: Vec<usize> =
-        train_idx.iter().enumerate().filter(|(_, r)| in_valid.contains(r)).map(|(i, _)| i).collect();
-    let train_pos_fit: Vec<usize> =
-        train_idx.iter().enumerate().filter(|(_, r)| !in_valid.contains(r)).map(|(i, _)| i).collect();
+    let is_valid: Vec<bool> = rows
+        .iter()
+        .map(|&r| in_fraction(split.group_keys[r].as_bytes(), options.seed ^ VALIDATION_SALT, VALIDATION_FRACTION))
+        .collect();
+    let positions = |valid: bool| -> Vec<usize> { (0..rows.len()).filter(|&i| is_valid[i] == valid).collect() };
+    let (pos_valid, pos_fit) = (positions(true), positions(false));
     let pick = |cols: &[Vec<f64>], pos: &[usize]| -> Vec<Vec<f64>> {
         cols.iter().map(|c| pos.iter().map(|&i| c[i]).collect()).collect()
     };
-    let pick1 = |v: &[bool], pos: &[usize]| -> Vec<bool> { pos.iter().map(|&i| v[i]).collect() };
-    let pickw = |v: &[f64], pos: &[usize]| -> Vec<f64> { pos.iter().map(|&i| v[i]).collect() };
-    let valid_x = pick(&train_x, &train_pos_valid);
-    let valid_labels = pick1(&train_labels, &train_pos_valid);
+    let pick_labels = |pos: &[usize]| -> Vec<bool> { pos.iter().map(|&i| train_labels[i]).collect() };
+    let pick_weights = |pos: &[usize]| -> Vec<f64> { pos.iter().map(|&i| weights[i]).collect() };
 
     let (estimator, hyperparams) = match algorithm {
         Algorithm::Logistic => {
             let d = LogisticParams::default();
-            let mut o = Options::new("logistic hyperparams", &options.hyperparams)?;
+            let mut o = Options::new("logistic hyperparams", hyperparams)?;
             let params = LogisticParams {
                 l2: o.f64_in("l2", d.l2, 0.0, 1e9)?,
                 max_iter: o.usize_in("max_iter", d.max_iter, 1, 1000)?,
@@ -317,23 +408,34 @@ pub fn train(
             (Estimator::Logistic(model), serde_json::to_value(&params).unwrap_or(Value::Null))
         }
         Algorithm::Gbdt => {
-            let params = GbdtParams::from_json(&options.hyperparams)?;
-            let fit_x = pick(&train_x, &train_pos_fit);
-            let fit_labels = pick1(&train_labels, &train_pos_fit);
+            let params = GbdtParams::from_json(hyperparams)?;
             let model = gbdt::fit(
-                &fit_x,
-                &fit_labels,
-                &pickw(&weights, &train_pos_fit),
-                &valid_x,
-                &valid_labels,
-                &pickw(&weights, &train_pos_valid),
+                &pick(&train_x, &pos_fit),
+                &pick_labels(&pos_fit),
+                &pick_weights(&pos_fit),
+                &pick(&train_x, &pos_valid),
+                &pick_labels(&pos_valid),
+                &pick_weights(&pos_valid),
                 &params,
                 options.seed,
             )?;
             (Estimator::Gbdt(model), serde_json::to_value(&params).unwrap_or(Value::Null))
         }
     };
-    let mut model = TrainedModel { recipe, features, estimator, threshold: 0.5, calibration: None };
+    Ok(Fitted {
+        model: TrainedModel { recipe, features, estimator, threshold: 0.5, calibration: None },
+        hyperparams,
+        valid_rows: pos_valid.iter().map(|&i| rows[i]).collect(),
+    })
+}
+
+/// Calibrates (when asked) and thresholds a fitted model on its validation rows, evaluates it on the
+/// test rows, measures global importance and serializes it. `report` is merged into the metrics.
+pub fn finish(prepared: &Prepared<'_>, fitted: Fitted, options: &TrainOptions, report: Value) -> Result<TrainOutcome> {
+    let split = &prepared.split;
+    let Fitted { mut model, hyperparams, valid_rows } = fitted;
+    let valid_x = model.features_of_frame(&prepared.feature_frame.take_rows(&valid_rows))?;
+    let valid_labels = split.labels_of(&valid_rows);
     let valid_raw = model.raw_scores_from_features(&valid_x, valid_labels.len());
     let mut calibration_json = json!({"method": "none"});
     if options.calibrate {
@@ -352,12 +454,46 @@ pub fn train(
     let valid_p: Vec<f64> = valid_raw.iter().map(|&z| sigmoid(model.calibrated(z))).collect();
     model.threshold = best_f1_threshold(&valid_labels, &valid_p).unwrap_or(0.5);
 
-    let test_frame = feature_frame.take_rows(&test_idx);
-    let test_p = model.predict_frame(&test_frame)?;
+    let test_labels = split.labels_of(&split.test_idx);
+    let test_p = model.predict_frame(&prepared.feature_frame.take_rows(&split.test_idx))?;
     let test_metrics = metrics::evaluate(&test_labels, &test_p, model.threshold);
     let payload = model.to_payload()?;
     let sha256 = sha256_hex(&payload);
-    let mut extra = json!({});
+    let fit = fit_report(&model);
+    // Global importance on a fixed sample of validation rows: deterministic, and rows the trees did
+    // not fit on.
+    let sample: Vec<usize> = (0..valid_labels.len().min(IMPORTANCE_ROWS)).collect();
+    let importance = model.importance(&valid_x, &sample);
+    let train_rows = split.train_idx.len();
+    let mut metrics_json = json!({
+        "test": metrics_to_json(&test_metrics),
+        "validation": {"n": valid_labels.len(), "auc": metrics::auc(&valid_labels, &valid_p)},
+        "train_rows": train_rows,
+        "train_positive_rate": split.train_positives as f64 / train_rows as f64,
+        "unlabeled_rows": split.unlabeled,
+        "threshold_policy": "f1 on validation rows",
+        "calibration": calibration_json,
+        "importance": importance,
+        "importance_rows": sample.len(),
+        "fit": fit,
+    });
+    if let (Some(out), Value::Object(extra)) = (metrics_json.as_object_mut(), report) {
+        out.extend(extra);
+    }
+    Ok(TrainOutcome {
+        payload,
+        sha256,
+        metrics: metrics_json,
+        hyperparams,
+        train_rows,
+        test_rows: split.test_idx.len(),
+        fingerprint: fingerprint(prepared.frame),
+        model,
+    })
+}
+
+/// What the fit itself reports: coefficients with their inference (logistic), trees (gbdt), members.
+fn fit_report(model: &TrainedModel) -> Value {
     match &model.estimator {
         Estimator::Logistic(m) => {
             let coefficients: Vec<Value> = m
@@ -368,38 +504,18 @@ pub fn train(
                            "p_value": finite(p), "odds_ratio": finite(odds)})
                 })
                 .collect();
-            extra = json!({"iterations": m.iterations, "converged": m.converged, "coefficients": coefficients});
+            json!({"iterations": m.iterations, "converged": m.converged, "coefficients": coefficients})
         }
-        Estimator::Gbdt(m) => {
-            extra["trees"] = json!(m.trees_used);
-        }
+        Estimator::Gbdt(m) => json!({"trees": m.trees_used}),
+        Estimator::Ensemble(members) => json!({
+            "members": members.iter().map(|m| {
+                let mut member = fit_report(&m.model);
+                member["algorithm"] = json!(m.model.estimator.algorithm());
+                member["weight"] = json!(m.weight);
+                member
+            }).collect::<Vec<_>>()
+        }),
     }
-    // Global importance on a fixed sample of validation rows: deterministic, and rows the trees did
-    // not fit on.
-    let sample: Vec<usize> = (0..valid_labels.len().min(IMPORTANCE_ROWS)).collect();
-    let importance = model.importance(&valid_x, &sample);
-    let metrics_json = json!({
-        "test": metrics_to_json(&test_metrics),
-        "validation": {"n": valid_labels.len(), "auc": metrics::auc(&valid_labels, &valid_p)},
-        "train_rows": train_idx.len(),
-        "train_positive_rate": positives as f64 / train_idx.len() as f64,
-        "unlabeled_rows": unlabeled,
-        "threshold_policy": "f1 on validation rows",
-        "calibration": calibration_json,
-        "importance": importance,
-        "importance_rows": sample.len(),
-        "fit": extra,
-    });
-    Ok(TrainOutcome {
-        payload,
-        sha256,
-        metrics: metrics_json,
-        hyperparams,
-        train_rows: train_idx.len(),
-        test_rows: test_idx.len(),
-        fingerprint: fingerprint(frame),
-        model,
-    })
 }
 
 /// Platt scaling: a one-feature logistic regression of the labels on the log-odds, unweighted (the

@@ -23,6 +23,15 @@ pub const PAYLOAD_FORMAT: u16 = 1;
 pub enum Estimator {
     Logistic(logistic::LogisticModel),
     Gbdt(gbdt::GbdtModel),
+    /// A weighted average of members' log-odds (AutoML's blend). Each member keeps its own recipe;
+    /// all members read the same source columns in the same order, so one row of cells feeds them all.
+    Ensemble(Vec<EnsembleMember>),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EnsembleMember {
+    pub weight: f64,
+    pub model: TrainedModel,
 }
 
 impl Estimator {
@@ -30,6 +39,7 @@ impl Estimator {
         match self {
             Estimator::Logistic(_) => "logistic",
             Estimator::Gbdt(_) => "gbdt",
+            Estimator::Ensemble(_) => "ensemble",
         }
     }
 }
@@ -116,12 +126,68 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl TrainedModel {
-    /// Log-odds for column-major features.
+    /// Builds a blend of trained members (weights summing to 1). Refused unless every member reads
+    /// the same source columns, in the same order, the same way (number or level).
+    pub fn ensemble(members: Vec<(f64, TrainedModel)>) -> Result<Self> {
+        let first = members.first().ok_or_else(|| Error::invalid_parameter("an ensemble needs members"))?;
+        let reads = |m: &TrainedModel| -> Vec<(String, bool)> {
+            m.recipe.steps.iter().map(|s| (s.column().to_string(), s.is_numeric())).collect()
+        };
+        let shape = reads(&first.1);
+        if members.iter().any(|(_, m)| reads(m) != shape || matches!(m.estimator, Estimator::Ensemble(_))) {
+            return Err(Error::invalid_parameter("ensemble members must read the same columns the same way"));
+        }
+        let recipe = first.1.recipe.clone();
+        let features = members
+            .iter()
+            .enumerate()
+            .flat_map(|(i, (_, m))| m.features.iter().map(move |f| format!("m{}:{f}", i + 1)))
+            .collect();
+        let members = members.into_iter().map(|(weight, model)| EnsembleMember { weight, model }).collect();
+        Ok(TrainedModel { recipe, features, estimator: Estimator::Ensemble(members), threshold: 0.5, calibration: None })
+    }
+
+    /// The features the estimator reads for one row of cells (for an ensemble: each member's
+    /// features, one after the other).
+    pub fn features_of_cells(&self, cells: &[Cell<'_>]) -> Vec<f64> {
+        match &self.estimator {
+            Estimator::Ensemble(members) => members.iter().flat_map(|m| m.model.features_of_cells(cells)).collect(),
+            _ => self.recipe.apply_cells(cells),
+        }
+    }
+
+    /// Column-major features of every row of a frame of source columns.
+    pub fn features_of_frame(&self, frame: &Frame) -> Result<Vec<Vec<f64>>> {
+        match &self.estimator {
+            Estimator::Ensemble(members) => {
+                let mut out = Vec::new();
+                for m in members {
+                    out.extend(m.model.features_of_frame(frame)?);
+                }
+                Ok(out)
+            }
+            _ => self.recipe.apply_frame(frame),
+        }
+    }
+
     /// Log-odds (calibrated, when the model is) for column-major features.
     pub fn raw_scores_from_features(&self, features: &[Vec<f64>], rows: usize) -> Vec<f64> {
         let raw = match &self.estimator {
             Estimator::Logistic(m) => m.raw_scores(features, rows),
             Estimator::Gbdt(m) => m.raw_scores(features, rows),
+            Estimator::Ensemble(members) => {
+                let mut total = vec![0.0; rows];
+                let mut offset = 0;
+                for m in members {
+                    let width = m.model.features.len();
+                    let scores = m.model.raw_scores_from_features(&features[offset..offset + width], rows);
+                    for (t, z) in total.iter_mut().zip(scores) {
+                        *t += m.weight * z;
+                    }
+                    offset += width;
+                }
+                total
+            }
         };
         raw.into_iter().map(|z| self.calibrated(z)).collect()
     }
@@ -133,7 +199,7 @@ impl TrainedModel {
 
     /// Probabilities for every row of a frame of source columns.
     pub fn predict_frame(&self, frame: &Frame) -> Result<Vec<f64>> {
-        let features = self.recipe.apply_frame(frame)?;
+        let features = self.features_of_frame(frame)?;
         Ok(self.raw_scores_from_features(&features, frame.rows()).into_iter().map(sigmoid).collect())
     }
 
@@ -142,12 +208,22 @@ impl TrainedModel {
         self.calibrated(match &self.estimator {
             Estimator::Logistic(m) => m.raw_score(features),
             Estimator::Gbdt(m) => m.raw_score(features),
+            Estimator::Ensemble(members) => {
+                let mut offset = 0;
+                let mut total = 0.0;
+                for m in members {
+                    let width = m.model.features.len();
+                    total += m.weight * m.model.raw_score_features(&features[offset..offset + width]);
+                    offset += width;
+                }
+                total
+            }
         })
     }
 
     /// Log-odds of one row given as a JSON object of source column → value.
     pub fn raw_score_json(&self, row: &Map<String, Value>) -> Result<f64> {
-        Ok(self.raw_score_features(&self.recipe.apply_json_row(row)?))
+        Ok(self.raw_score_features(&self.features_of_cells(&self.recipe.json_cells(row)?)))
     }
 
     pub fn predict_json(&self, row: &Map<String, Value>) -> Result<f64> {
@@ -157,7 +233,7 @@ impl TrainedModel {
     /// One row's log-odds split exactly into a base value and a contribution per source column
     /// (the features of a one-hot column summed), from one cell per recipe step.
     pub fn explain_cells(&self, cells: &[Cell<'_>]) -> Explanation {
-        let features = self.recipe.apply_cells(cells);
+        let features = self.features_of_cells(cells);
         let (base, per_step) = self.step_contributions(&features);
         let contributions = per_step
             .into_iter()
@@ -175,6 +251,27 @@ impl TrainedModel {
         let (base, per_feature) = match &self.estimator {
             Estimator::Logistic(m) => m.contributions(features),
             Estimator::Gbdt(m) => m.contributions(features),
+            Estimator::Ensemble(members) => {
+                // The blend is linear in its members' log-odds, so its contributions are the
+                // weighted sums of theirs, step by step (members share the steps).
+                let mut base = 0.0;
+                let mut totals: Vec<Option<f64>> = vec![None; self.recipe.steps.len()];
+                let mut offset = 0;
+                for m in members {
+                    let width = m.model.features.len();
+                    let (b, steps) = m.model.step_contributions(&features[offset..offset + width]);
+                    base += m.weight * b;
+                    for (step, c) in steps {
+                        *totals[step].get_or_insert(0.0) += m.weight * c;
+                    }
+                    offset += width;
+                }
+                let per_step = totals.into_iter().enumerate().filter_map(|(s, t)| t.map(|t| (s, t)));
+                return match &self.calibration {
+                    Some(c) => (c.apply(base), per_step.map(|(s, x)| (s, x * c.slope)).collect()),
+                    None => (base, per_step.collect()),
+                };
+            }
         };
         // Calibration is affine in the log-odds: it scales every contribution and moves the base.
         let (slope, base) = match &self.calibration {
@@ -195,7 +292,10 @@ impl TrainedModel {
     /// features), with the gain share of its features (trees) or its largest |coefficient| (logistic).
     /// Largest mean first.
     pub fn importance(&self, columns: &[Vec<f64>], rows: &[usize]) -> Vec<Importance> {
-        let steps = self.recipe.feature_steps();
+        let steps: Vec<usize> = match &self.estimator {
+            Estimator::Ensemble(_) => (0..self.recipe.steps.len()).filter(|&i| self.recipe.steps[i].is_input()).collect(),
+            _ => self.recipe.feature_steps(),
+        };
         let mut out: Vec<Importance> = Vec::new();
         let mut index_of_step = std::collections::HashMap::new();
         for &step in &steps {
@@ -231,6 +331,8 @@ impl TrainedModel {
                     *slot = Some(slot.unwrap_or(0.0).max(b.abs()));
                 }
             }
+            // Members' gains and coefficients live on different scales: only the contributions compare.
+            Estimator::Ensemble(_) => {}
         }
         out.sort_by(|a, b| b.mean_abs_contribution.total_cmp(&a.mean_abs_contribution).then_with(|| a.column.cmp(&b.column)));
         out
@@ -242,7 +344,7 @@ impl TrainedModel {
 
     /// Probability for one row given as one cell per recipe step (see [`Recipe::apply_cells`]).
     pub fn predict_cells(&self, cells: &[Cell<'_>]) -> f64 {
-        sigmoid(self.raw_score_features(&self.recipe.apply_cells(cells)))
+        sigmoid(self.raw_score_features(&self.features_of_cells(cells)))
     }
 
     pub fn to_payload(&self) -> Result<Vec<u8>> {

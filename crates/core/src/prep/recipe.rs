@@ -7,6 +7,8 @@
 //! Everything a transform needs is a training-time statistic stored in the recipe, so applying it never
 //! looks at the data it is applied to.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -60,6 +62,10 @@ pub enum Encoding {
     /// One feature: the level's share of the training rows (trees split on it directly; far fewer
     /// features, and an explanation names the column itself).
     Frequency,
+    /// One feature: the level's smoothed positive rate of the target on the training rows (out of
+    /// fold while the model fits, so a rare level cannot memorize its own labels). Needs the target:
+    /// healthml.train only.
+    Target,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -187,9 +193,10 @@ impl RecipeOptions {
             None => None,
             Some(Value::String(s)) if s == "one_hot" => Some(Encoding::OneHot),
             Some(Value::String(s)) if s == "frequency" => Some(Encoding::Frequency),
+            Some(Value::String(s)) if s == "target" => Some(Encoding::Target),
             Some(other) => {
                 return Err(Error::invalid_parameter(format!(
-                    "option \"categorical_encoding\" of healthml.standardize must be \"one_hot\" or \"frequency\", got {other}"
+                    "option \"categorical_encoding\" must be \"one_hot\", \"frequency\" or \"target\" (healthml.train only), got {other}"
                 )))
             }
         };
@@ -246,6 +253,16 @@ pub enum Step {
         levels: Vec<String>,
         shares: Vec<f64>,
     },
+    /// One feature: the training rows' smoothed positive rate for the row's level (`prior`, the
+    /// overall rate, for a level never seen).
+    TargetRate {
+        column: String,
+        from_number: bool,
+        impute: String,
+        levels: Vec<String>,
+        rates: Vec<f64>,
+        prior: f64,
+    },
 }
 
 impl Step {
@@ -255,7 +272,8 @@ impl Step {
             | Step::Drop { column, .. }
             | Step::Numeric { column, .. }
             | Step::Categorical { column, .. }
-            | Step::Frequency { column, .. } => column,
+            | Step::Frequency { column, .. }
+            | Step::TargetRate { column, .. } => column,
         }
     }
 
@@ -273,7 +291,7 @@ impl Step {
     fn feature_count(&self) -> usize {
         match self {
             Step::Exclude { .. } | Step::Drop { .. } => 0,
-            Step::Numeric { .. } | Step::Frequency { .. } => 1,
+            Step::Numeric { .. } | Step::Frequency { .. } | Step::TargetRate { .. } => 1,
             Step::Categorical { levels, other, .. } => levels.len() + *other as usize,
         }
     }
@@ -281,7 +299,9 @@ impl Step {
     fn feature_names(&self) -> Vec<String> {
         match self {
             Step::Exclude { .. } | Step::Drop { .. } => Vec::new(),
-            Step::Numeric { column, .. } | Step::Frequency { column, .. } => vec![column.clone()],
+            Step::Numeric { column, .. } | Step::Frequency { column, .. } | Step::TargetRate { column, .. } => {
+                vec![column.clone()]
+            }
             Step::Categorical { column, levels, other, .. } => levels
                 .iter()
                 .map(|l| format!("{column}={l}"))
@@ -313,6 +333,74 @@ pub struct FitReport {
     pub kurtosis_after: Option<f64>,
 }
 
+/// A level's target rate counts as this many extra rows at the overall rate: rare levels stay near it.
+pub const TARGET_SMOOTHING: f64 = 20.0;
+
+/// Turns every frequency step of `recipe` into a target-rate step fitted on `frame`'s rows and their
+/// `labels`. Returns, per converted feature (its index among the recipe's features), the rows'
+/// out-of-fold rates: a row in fold `fold[r]` gets the rate of its level among the other folds' rows,
+/// so a model fitted on them never sees a rate computed from its own label.
+pub fn target_encode(recipe: &mut Recipe, frame: &Frame, labels: &[bool], fold: &[usize], folds: usize) -> Result<Vec<(usize, Vec<f64>)>> {
+    let rows = frame.rows();
+    let mut converted = Vec::new();
+    let mut feature = 0;
+    for step in recipe.steps.iter_mut() {
+        let width = step.feature_count();
+        if let Step::Frequency { column, from_number, impute, levels, .. } = step {
+            let data = frame.column(column).ok_or_else(|| {
+                Error::new(ErrorClass::UndefinedColumn, format!("column \"{column}\" of the recipe is missing"))
+            })?;
+            let index: HashMap<&str, usize> = levels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+            let level_of: Vec<Option<usize>> = (0..rows)
+                .map(|r| {
+                    let cell = match &data.data {
+                        ColumnData::Numeric(v) => v[r].map_or(Cell::Null, Cell::Number),
+                        ColumnData::Categorical { codes, levels } => codes[r].map_or(Cell::Null, |c| Cell::Text(levels[c as usize].as_str())),
+                    };
+                    let mut owned = None;
+                    index.get(level_text(cell, *from_number, impute, &mut owned)).copied()
+                })
+                .collect();
+            let width_levels = levels.len();
+            let mut count = vec![vec![0.0; width_levels + 1]; folds];
+            let mut positive = vec![vec![0.0; width_levels + 1]; folds];
+            for r in 0..rows {
+                let l = level_of[r].unwrap_or(width_levels);
+                count[fold[r]][l] += 1.0;
+                positive[fold[r]][l] += labels[r] as u8 as f64;
+            }
+            let sum = |table: &[Vec<f64>], l: usize| table.iter().map(|f| f[l]).sum::<f64>();
+            let all_rows = rows as f64;
+            let all_positive = labels.iter().filter(|&&y| y).count() as f64;
+            let prior = all_positive / all_rows.max(1.0);
+            let smoothed = |p: f64, n: f64, prior: f64| (p + TARGET_SMOOTHING * prior) / (n + TARGET_SMOOTHING);
+            let rates: Vec<f64> =
+                (0..width_levels).map(|l| smoothed(sum(&positive, l), sum(&count, l), prior)).collect();
+            let fold_rows: Vec<f64> = count.iter().map(|f| f.iter().sum()).collect();
+            let fold_positive: Vec<f64> = positive.iter().map(|f| f.iter().sum()).collect();
+            let out_of_fold: Vec<f64> = (0..rows)
+                .map(|r| {
+                    let (f, l) = (fold[r], level_of[r].unwrap_or(width_levels));
+                    let rest_rows = all_rows - fold_rows[f];
+                    let prior_f = if rest_rows > 0.0 { (all_positive - fold_positive[f]) / rest_rows } else { prior };
+                    smoothed(sum(&positive, l) - positive[f][l], sum(&count, l) - count[f][l], prior_f)
+                })
+                .collect();
+            *step = Step::TargetRate {
+                column: std::mem::take(column),
+                from_number: *from_number,
+                impute: std::mem::take(impute),
+                levels: std::mem::take(levels),
+                rates,
+                prior,
+            };
+            converted.push((feature, out_of_fold));
+        }
+        feature += width;
+    }
+    Ok(converted)
+}
+
 /// A value of a row to transform, from jsonb or from a frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Cell<'a> {
@@ -322,6 +410,10 @@ pub enum Cell<'a> {
 }
 
 pub fn fit_recipe(frame: &Frame, source: &str, options: &RecipeOptions) -> Result<(Recipe, Vec<FitReport>)> {
+    if options.encoding == Some(Encoding::Target) {
+        return Err(Error::invalid_parameter("categorical_encoding \"target\" needs the target, which a recipe alone does not have")
+            .with_hint(r#"use it when training: healthml.train(..., options => '{"recipe": {"categorical_encoding": "target"}}'), or use "frequency""#));
+    }
     if frame.rows() == 0 {
         return Err(Error::new(ErrorClass::InsufficientData, format!("{source} has no rows to fit a recipe on"))
             .with_hint("fit the recipe on a relation with data"));
@@ -408,6 +500,7 @@ pub fn fit_recipe(frame: &Frame, source: &str, options: &RecipeOptions) -> Resul
             Step::Numeric { .. } => "numeric",
             Step::Categorical { .. } => "one_hot",
             Step::Frequency { .. } => "frequency",
+            Step::TargetRate { .. } => "target_rate",
         };
         report.outputs = step.feature_count();
         steps.push(step);
@@ -704,6 +797,11 @@ impl Recipe {
                 let text = level_text(cell, *from_number, impute, &mut owned);
                 out.push(levels.iter().position(|l| l == text).map_or(0.0, |i| shares[i]));
             }
+            Step::TargetRate { from_number, impute, levels, rates, prior, .. } => {
+                let mut owned = None;
+                let text = level_text(cell, *from_number, impute, &mut owned);
+                out.push(levels.iter().position(|l| l == text).map_or(*prior, |i| rates[i]));
+            }
             Step::Categorical { from_number, impute, levels, other, .. } => {
                 let mut owned = None;
                 let text = level_text(cell, *from_number, impute, &mut owned);
@@ -791,6 +889,15 @@ impl Recipe {
                         .map(|(l, f)| format!("WHEN {} THEN {}", quote_literal(l), float_literal(*f)))
                         .collect();
                     out.push((format!("CASE {v} {} ELSE float8 '0' END", arms.join(" ")), sql_column_name(column)));
+                }
+                Step::TargetRate { column, impute, levels, rates, prior, .. } => {
+                    let v = format!("coalesce(({})::text, {})", quote_ident(column), quote_literal(impute));
+                    let arms: Vec<String> = levels
+                        .iter()
+                        .zip(rates)
+                        .map(|(l, r)| format!("WHEN {} THEN {}", quote_literal(l), float_literal(*r)))
+                        .collect();
+                    out.push((format!("CASE {v} {} ELSE {} END", arms.join(" "), float_literal(*prior)), sql_column_name(column)));
                 }
                 Step::Categorical { column, impute, levels, other, .. } => {
                     let v = format!("coalesce(({})::text, {})", quote_ident(column), quote_literal(impute));
@@ -997,6 +1104,40 @@ mod tests {
         assert!(RecipeOptions::from_json(&json!({"winsorize": [0.9, 0.1]})).is_err());
         assert!(RecipeOptions::from_json(&json!({"winsorize": false})).unwrap().winsorize.is_none());
         assert!(Recipe::from_json(&json!({"format": 99})).is_err());
+    }
+
+    #[test]
+    fn target_encoding_uses_rates_out_of_fold_and_the_prior_for_unseen_levels() {
+        let f = frame();
+        let target = RecipeOptions { encoding: Some(Encoding::Target), ..Default::default() };
+        let e = fit_recipe(&f, "t", &target).unwrap_err();
+        assert!(e.message().contains("needs the target"), "{e}");
+        let (mut recipe, _) =
+            fit_recipe(&f, "t", &RecipeOptions { encoding: Some(Encoding::Frequency), ..Default::default() }).unwrap();
+        // Caucasian rows are mostly positive, the others mostly not.
+        let race = f.column("race").unwrap();
+        let labels: Vec<bool> = (0..f.rows()).map(|r| (f.cell_text(race, r).as_deref() == Some("Caucasian")) != (r % 7 == 0)).collect();
+        let fold: Vec<usize> = (0..f.rows()).map(|r| r % 4).collect();
+        let converted = target_encode(&mut recipe, &f, &labels, &fold, 4).unwrap();
+        assert_eq!(converted.iter().map(|c| c.0).collect::<Vec<_>>(), [2, 3], "the two level-reading columns");
+        let Step::TargetRate { rates, prior, levels, .. } = &recipe.steps[4] else { panic!("{:?}", recipe.steps[4]) };
+        let caucasian = levels.iter().position(|l| l == "Caucasian").unwrap();
+        assert!(rates[caucasian] > 0.7 && rates[caucasian] < 0.9, "{rates:?}");
+        let positives = labels.iter().filter(|&&y| y).count() as f64;
+        assert_eq!(*prior, positives / 200.0);
+        let unseen = recipe.apply_json_row(json!({"race": "Martian"}).as_object().unwrap()).unwrap();
+        assert_eq!(unseen[3], *prior);
+        // a row's out-of-fold rate does not move when its own label flips
+        let mut flipped = labels.clone();
+        flipped[1] = !flipped[1];
+        let (mut again, _) =
+            fit_recipe(&f, "t", &RecipeOptions { encoding: Some(Encoding::Frequency), ..Default::default() }).unwrap();
+        let other = target_encode(&mut again, &f, &flipped, &fold, 4).unwrap();
+        assert_eq!(other[1].1[1], converted[1].1[1]);
+        assert_ne!(other[1].1[2], converted[1].1[2], "rows of other folds see the flip");
+        // the SQL form computes what the Rust form does
+        let sql = recipe.sql_select_list();
+        assert!(sql[3].0.contains("ELSE") && sql[3].0.ends_with(&format!("ELSE {} END", float_literal(*prior))), "{}", sql[3].0);
     }
 
     #[test]
