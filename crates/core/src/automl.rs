@@ -548,7 +548,7 @@ fn data_guardrails(prepared: &Prepared<'_>, options: &TrainOptions, settings: &A
                         format!("{} has a level for most rows ({levels}): it looks like an identifier, exclude it", column.name)
                     } else {
                         format!(
-                            "{} has {levels} levels: rare ones are pooled (logistic) or frequency-encoded (gbdt)",
+                            "{} has {levels} levels: one-hot candidates pool the rare ones, tree candidates encode the column by frequency or by target rate",
                             column.name
                         )
                     },
