@@ -9,6 +9,7 @@ pub mod error;
 pub mod frame;
 pub mod metrics;
 pub mod model;
+pub mod monitor;
 pub mod options;
 pub mod prep;
 pub mod split;
