@@ -22,6 +22,8 @@ CREATE TABLE healthml.models (
     format_version   integer     NOT NULL,
     payload          bytea       NOT NULL,
     payload_sha256   text        NOT NULL,
+    -- the training rows' distributions per input column and of the score, for healthml.drift
+    reference        jsonb       NOT NULL,
     UNIQUE (name, version)
 );
 COMMENT ON TABLE healthml.models IS

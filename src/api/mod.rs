@@ -1,6 +1,7 @@
 //! The SQL-facing functions, one file per area.
 
 mod explain;
+mod monitor;
 mod profile;
 pub(crate) mod recipe;
 pub(crate) mod score;

@@ -53,9 +53,19 @@ fn predict_row_by_id(model_id: i64, row: AnyElement) -> f64 {
     crate::row::predict_row(model_id, &model, &row, &|| format!("model id {model_id}"))
 }
 
-/// Labels and probabilities of the deployed model on every labelled row of `relation` (read as the
-/// caller), for evaluation. The target and its positive value are the model's own.
-fn scored_rows(model_name: &str, relation: PgRelation) -> (Vec<bool>, Vec<f64>, f64) {
+/// A relation scored by the deployed model: its rows, their labels (None: NULL target) and scores.
+pub(crate) struct ScoredRelation {
+    pub model_id: i64,
+    pub source: String,
+    pub frame: healthml_core::frame::Frame,
+    pub labels: Vec<Option<bool>>,
+    pub scores: Vec<f64>,
+    pub threshold: f64,
+}
+
+/// Scores every row of `relation` (read as the caller) with the deployed model; the target and its
+/// positive value are the model's own, so the relation needs the target column.
+pub(crate) fn score_relation(model_name: &str, relation: PgRelation) -> ScoredRelation {
     let (id, model) = deployed_model(model_name);
     let (target, positive) = Spi::connect(|client| {
         client
@@ -68,18 +78,24 @@ fn scored_rows(model_name: &str, relation: PgRelation) -> (Vec<bool>, Vec<f64>, 
     let column = frame.column(&target).unwrap_or_else(|| {
         raise(
             Error::new(ErrorClass::UndefinedColumn, format!("{source} has no column \"{target}\", the target of model \"{model_name}\""))
-                .with_hint("evaluate on a relation with the training relation's columns, target included"),
+                .with_hint("use a relation with the training relation's columns, target included"),
         )
     });
     let labels = target_labels(&frame, column, positive.as_deref(), &source).or_raise();
     let scores = model.predict_frame(&frame).or_raise();
+    ScoredRelation { model_id: id, source, frame, labels, scores, threshold: model.threshold }
+}
+
+/// Labels and probabilities of the deployed model on every labelled row of `relation`.
+fn scored_rows(model_name: &str, relation: PgRelation) -> (Vec<bool>, Vec<f64>, f64) {
+    let scored = score_relation(model_name, relation);
     let (labels, scores): (Vec<bool>, Vec<f64>) =
-        labels.iter().zip(scores).filter_map(|(l, s)| l.map(|l| (l, s))).unzip();
+        scored.labels.iter().zip(scored.scores).filter_map(|(l, s)| l.map(|l| (l, s))).unzip();
     if labels.is_empty() {
-        raise(Error::new(ErrorClass::InsufficientData, format!("{source} has no labelled rows"))
-            .with_hint(format!("rows need a non-NULL \"{target}\"")));
+        raise(Error::new(ErrorClass::InsufficientData, format!("{} has no labelled rows", scored.source))
+            .with_hint("rows need a non-NULL target"));
     }
-    (labels, scores, model.threshold)
+    (labels, scores, scored.threshold)
 }
 
 /// Sets the decision threshold of the deployed model by a policy ('f1', 'recall>=0.7',

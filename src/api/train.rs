@@ -77,9 +77,9 @@ fn train(
             .update(
                 "INSERT INTO healthml.models (name, version, algorithm, description, tags, source, target, options,
                      recipe, features, hyperparams, metrics, train_rows, test_rows, data_fingerprint,
-                     format_version, payload, payload_sha256)
+                     format_version, payload, payload_sha256, reference)
                  VALUES ($1, coalesce((SELECT max(version) FROM healthml.models WHERE name = $1), 0) + 1,
-                         $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                         $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
                  RETURNING id, version",
                 Some(1),
                 &[
@@ -100,6 +100,7 @@ fn train(
                     (PAYLOAD_FORMAT as i32).into(),
                     outcome.payload.clone().into(),
                     outcome.sha256.clone().into(),
+                    JsonB(outcome.reference.clone()).into(),
                 ],
             )
             .and_then(|t| t.first().get_two::<i64, i32>())

@@ -10,6 +10,7 @@ use crate::automl::AutomlOptions;
 use crate::error::{Error, ErrorClass, Result};
 use crate::frame::{ColumnData, Frame};
 use crate::metrics::{self, Confusion};
+use crate::monitor;
 use crate::model::gbdt::{self, GbdtParams};
 use crate::model::logistic::{self, LogisticParams};
 use crate::model::{sha256_hex, sigmoid, Estimator, Platt, TrainedModel};
@@ -194,6 +195,8 @@ pub struct TrainOutcome {
     pub train_rows: usize,
     pub test_rows: usize,
     pub fingerprint: String,
+    /// The training rows' distributions, for drift (see [`crate::monitor`]).
+    pub reference: Value,
 }
 
 /// Labelled rows of a training call, split by group: a patient is on one side only.
@@ -465,6 +468,14 @@ pub fn finish(prepared: &Prepared<'_>, fitted: Fitted, options: &TrainOptions, r
     let sample: Vec<usize> = (0..valid_labels.len().min(IMPORTANCE_ROWS)).collect();
     let importance = model.importance(&valid_x, &sample);
     let train_rows = split.train_idx.len();
+    let inputs: Vec<(String, bool)> = model
+        .recipe
+        .steps
+        .iter()
+        .filter(|s| s.is_input())
+        .map(|s| (s.column().to_string(), s.is_numeric()))
+        .collect();
+    let reference = monitor::reference(&prepared.feature_frame.take_rows(&split.train_idx), &inputs, &valid_p)?;
     let mut metrics_json = json!({
         "test": metrics_to_json(&test_metrics),
         "validation": {"n": valid_labels.len(), "auc": metrics::auc(&valid_labels, &valid_p)},
@@ -488,6 +499,7 @@ pub fn finish(prepared: &Prepared<'_>, fitted: Fitted, options: &TrainOptions, r
         train_rows,
         test_rows: split.test_idx.len(),
         fingerprint: fingerprint(prepared.frame),
+        reference: serde_json::to_value(&reference).unwrap_or(Value::Null),
         model,
     })
 }

@@ -1,0 +1,211 @@
+//! `healthml.drift` and `healthml.subgroup_report`: the deployed model against new data, stored as
+//! report rows next to the model.
+
+use healthml_core::monitor::{self, DriftLimits, Reference};
+use healthml_core::options::Options;
+use healthml_core::{Error, ErrorClass};
+use pgrx::prelude::*;
+use pgrx::{JsonB, PgRelation};
+
+use crate::api::score::score_relation;
+use crate::cache::deployed_model;
+use crate::error::{raise, OrRaise};
+use crate::spi::{read_named_relation, select_one};
+
+/// Drift of `relation` (read as the caller) from the training data of the deployed model, per input
+/// column and for the predicted score: PSI on the training deciles (or levels), Kolmogorov-Smirnov
+/// for numbers, Jensen-Shannon for levels, and a status by PSI (options `psi_warn` 0.1, `psi_alert`
+/// 0.25). Every call is stored in healthml.drift_reports.
+#[pg_extern(volatile)]
+fn drift(
+    model_name: &str,
+    relation: PgRelation,
+    options: default!(JsonB, "'{}'"),
+) -> TableIterator<
+    'static,
+    (
+        name!(feature, String),
+        name!(kind, String),
+        name!(rows, i64),
+        name!(psi, f64),
+        name!(ks, Option<f64>),
+        name!(js, Option<f64>),
+        name!(status, String),
+    ),
+> {
+    let limits = drift_limits(&options.0);
+    let (id, model) = deployed_model(model_name);
+    let reference: Reference = select_one::<JsonB>("SELECT reference FROM healthml.models WHERE id = $1", &[id.into()])
+        .and_then(|r| serde_json::from_value(r.0).ok())
+        .unwrap_or_else(|| {
+            raise(
+                Error::new(ErrorClass::UndefinedObject, format!("model \"{model_name}\" has no training distributions"))
+                    .with_hint("retrain it with this version of healthml, which stores them"),
+            )
+        });
+    let (source, frame) = read_named_relation(relation);
+    let scores = model.predict_frame(&frame).or_raise();
+    let report = monitor::drift(&reference, &frame, &scores, limits).or_raise();
+    Spi::connect_mut(|client| {
+        let report_id = client
+            .update("SELECT nextval('healthml.drift_report_ids')", Some(1), &[])
+            .and_then(|t| t.first().get_one::<i64>())
+            .unwrap_or_else(|e| error!("drift report id: {e}"))
+            .unwrap_or_default();
+        for d in &report {
+            client
+                .update(
+                    "INSERT INTO healthml.drift_reports (report_id, model_id, relation, feature, kind, rows, psi, ks, js, status,
+                                                         psi_warn, psi_alert)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    None,
+                    &[
+                        report_id.into(),
+                        id.into(),
+                        source.clone().into(),
+                        d.feature.clone().into(),
+                        d.kind.into(),
+                        (d.rows as i64).into(),
+                        d.psi.into(),
+                        d.ks.into(),
+                        d.js.into(),
+                        d.status.into(),
+                        limits.warn.into(),
+                        limits.alert.into(),
+                    ],
+                )
+                .unwrap_or_else(|e| error!("storing the drift report failed: {e}"));
+        }
+    });
+    TableIterator::new(report.into_iter().map(|d| {
+        (d.feature, d.kind.to_string(), d.rows as i64, d.psi, d.ks, d.js, d.status.to_string())
+    }))
+}
+
+fn drift_limits(options: &serde_json::Value) -> DriftLimits {
+    let d = DriftLimits::default();
+    let mut o = Options::new("healthml.drift", options).or_raise();
+    let warn = o.f64_in("psi_warn", d.warn, 0.0, 100.0).or_raise();
+    let alert = o.f64_in("psi_alert", d.alert, 0.0, 100.0).or_raise();
+    o.finish().or_raise();
+    if alert < warn {
+        raise(Error::invalid_parameter(format!("psi_alert ({alert}) must not be below psi_warn ({warn})")));
+    }
+    DriftLimits { warn, alert }
+}
+
+/// The deployed model's scores against outcomes per value of column `by` of `relation` (read as the
+/// caller): n, positives, mean score, AUC, calibration ratio (mean score / observed rate), true and
+/// false positive rates at the model's decision threshold (its threshold policy, if set), and each
+/// figure's gap to the whole relation (first row). Stored in healthml.subgroup_reports.
+#[pg_extern(volatile)]
+fn subgroup_report(
+    model_name: &str,
+    relation: PgRelation,
+    by: &str,
+) -> TableIterator<
+    'static,
+    (
+        name!(subgroup, Option<String>),
+        name!(overall, bool),
+        name!(n, i64),
+        name!(positives, i64),
+        name!(mean_score, f64),
+        name!(observed_rate, f64),
+        name!(auc, Option<f64>),
+        name!(calibration_ratio, Option<f64>),
+        name!(tpr, Option<f64>),
+        name!(fpr, Option<f64>),
+        name!(flagged_share, f64),
+        name!(auc_gap, Option<f64>),
+        name!(calibration_gap, Option<f64>),
+        name!(tpr_gap, Option<f64>),
+        name!(fpr_gap, Option<f64>),
+    ),
+> {
+    let scored = score_relation(model_name, relation);
+    let column = scored.frame.column(by).unwrap_or_else(|| {
+        raise(
+            Error::new(ErrorClass::UndefinedColumn, format!("column \"{by}\" does not exist in {}", scored.source))
+                .with_hint(format!(
+                    "group by one of: {}",
+                    scored.frame.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                )),
+        )
+    });
+    let threshold = select_one::<f64>("SELECT healthml.decision_threshold($1)", &[scored.model_id.into()]).unwrap_or(scored.threshold);
+    let (mut labels, mut scores, mut groups) = (Vec::new(), Vec::new(), Vec::new());
+    for (r, label) in scored.labels.iter().enumerate() {
+        if let Some(y) = label {
+            labels.push(*y);
+            scores.push(scored.scores[r]);
+            groups.push(scored.frame.cell_text(column, r));
+        }
+    }
+    if labels.is_empty() {
+        raise(Error::new(ErrorClass::InsufficientData, format!("{} has no labelled rows", scored.source))
+            .with_hint("a subgroup audit compares scores with outcomes: rows need a non-NULL target"));
+    }
+    let rows = monitor::subgroups(&labels, &scores, &groups, threshold);
+    Spi::connect_mut(|client| {
+        let report_id = client
+            .update("SELECT nextval('healthml.subgroup_report_ids')", Some(1), &[])
+            .and_then(|t| t.first().get_one::<i64>())
+            .unwrap_or_else(|e| error!("subgroup report id: {e}"))
+            .unwrap_or_default();
+        for s in &rows {
+            client
+                .update(
+                    "INSERT INTO healthml.subgroup_reports (report_id, model_id, relation, by_column, threshold, subgroup, overall, n,
+                         positives, mean_score, observed_rate, auc, calibration_ratio, tpr, fpr, flagged_share, auc_gap,
+                         calibration_gap, tpr_gap, fpr_gap)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+                    None,
+                    &[
+                        report_id.into(),
+                        scored.model_id.into(),
+                        scored.source.clone().into(),
+                        by.into(),
+                        threshold.into(),
+                        s.group.clone().into(),
+                        s.overall.into(),
+                        (s.n as i64).into(),
+                        (s.positives as i64).into(),
+                        s.mean_score.into(),
+                        s.observed_rate.into(),
+                        s.auc.into(),
+                        s.calibration_ratio.into(),
+                        s.tpr.into(),
+                        s.fpr.into(),
+                        s.flagged_share.into(),
+                        s.auc_gap.into(),
+                        s.calibration_gap.into(),
+                        s.tpr_gap.into(),
+                        s.fpr_gap.into(),
+                    ],
+                )
+                .unwrap_or_else(|e| error!("storing the subgroup report failed: {e}"));
+        }
+    });
+    TableIterator::new(rows.into_iter().map(|s| {
+        (
+            s.group,
+            s.overall,
+            s.n as i64,
+            s.positives as i64,
+            s.mean_score,
+            s.observed_rate,
+            s.auc,
+            s.calibration_ratio,
+            s.tpr,
+            s.fpr,
+            s.flagged_share,
+            s.auc_gap,
+            s.calibration_gap,
+            s.tpr_gap,
+            s.fpr_gap,
+        )
+    }))
+}
+
+extension_sql_file!("../../sql/extension/monitoring.sql", name = "monitoring_tables", requires = ["models_tables"]);
