@@ -6,6 +6,12 @@ SELECT * FROM readmission.features WHERE in_cohort;
 COMMENT ON VIEW readmission.cohort IS
     'readmission.features without discharges to hospice or death (they cannot be readmitted): the training set of model "readmission".';
 
+-- The reference split's test rows (the models never trained on them): what monitoring compares.
+CREATE OR REPLACE VIEW readmission.test_split AS
+SELECT * FROM readmission.cohort WHERE patient_nbr % 5 = 0;
+COMMENT ON VIEW readmission.test_split IS
+    'Cohort encounters of the reference split''s test patients (patient_nbr % 5 = 0).';
+
 -- Probability of readmission within 30 days from the deployed model "readmission", for an encounter
 -- of readmission.encounters:  SELECT encounter_id, readmission.readmit_score(e) FROM readmission.encounters e;
 -- The encounter's features (history included) are read from readmission.features, where the
