@@ -162,3 +162,59 @@ fn store_leaderboard(model_id: i64, entries: &[Entry]) {
         }
     });
 }
+
+/// Both models on the same held-out rows: the test rows of `challenger_id`'s training call, read
+/// again from its source with its split options (as the caller). What `healthml.retrain` decides on.
+#[pg_extern(volatile)]
+fn compare_models(champion_id: i64, challenger_id: i64) -> JsonB {
+    let (source, target, options) = Spi::connect(|client| {
+        client
+            .select("SELECT source, target, options FROM healthml.models WHERE id = $1", Some(1), &[challenger_id.into()])
+            .and_then(|t| if t.is_empty() { Ok((None, None, None)) } else { t.first().get_three::<String, String, JsonB>() })
+            .unwrap_or_else(|e| error!("reading model {challenger_id} failed: {e}"))
+    });
+    let (Some(source), Some(target), Some(options)) = (source, target, options) else {
+        raise(Error::new(healthml_core::ErrorClass::UndefinedObject, format!("model id {challenger_id} does not exist"))
+            .with_hint("pass ids from healthml.models"))
+    };
+    let parsed = TrainOptions::from_json(&options.0).or_raise();
+    let relation = PgRelation::open_with_name_and_share_lock(&source).unwrap_or_else(|_| {
+        raise(Error::new(healthml_core::ErrorClass::UndefinedObject, format!("the training relation {source} no longer exists"))
+            .with_hint("recreate it, or train a new model on another relation"))
+    });
+    let (source, frame, test_mask) = read_named_relation_where(relation, parsed.test_where.as_deref());
+    let prepared = healthml_core::train::prepare(&frame, &source, &target, &parsed, test_mask.as_deref()).or_raise();
+    let test = frame.take_rows(&prepared.split.test_idx);
+    let labels = prepared.split.labels_of(&prepared.split.test_idx);
+    let judge = |id: i64| {
+        let model = crate::cache::model(id);
+        let scores = model.predict_frame(&test).or_raise();
+        let m = healthml_core::metrics::evaluate(&labels, &scores, model.threshold);
+        let mean_score = scores.iter().sum::<f64>() / scores.len().max(1) as f64;
+        let observed = m.positives as f64 / (m.n.max(1)) as f64;
+        let mut out = healthml_core::train::metrics_to_json(&m);
+        out["model_id"] = serde_json::json!(id);
+        out["mean_score"] = serde_json::json!(mean_score);
+        out["calibration_ratio"] = serde_json::json!((observed > 0.0).then(|| mean_score / observed));
+        out
+    };
+    JsonB(serde_json::json!({
+        "relation": source,
+        "rows": labels.len(),
+        "champion": judge(champion_id),
+        "challenger": judge(challenger_id),
+    }))
+}
+
+/// Whether the caller is inside an explicit transaction block (BEGIN ... COMMIT), where a procedure
+/// cannot commit on its own.
+#[pg_extern(volatile, parallel_safe)]
+fn in_transaction_block() -> bool {
+    unsafe { pg_sys::IsTransactionBlock() }
+}
+
+extension_sql_file!(
+    "../../sql/extension/operations.sql",
+    name = "operations",
+    requires = ["models_tables", train, compare_models, in_transaction_block]
+);

@@ -1,0 +1,109 @@
+-- Retraining: healthml.retrain retrains a model with its stored options on the current data, judges
+-- champion and challenger on the same held-out rows, deploys the challenger only when it is not
+-- worse by more than a tolerance and is calibrated, and logs every run in healthml.training_runs.
+
+CREATE TABLE healthml.training_runs (
+    id            bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    model_name    text        NOT NULL,
+    started_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at   timestamptz,
+    started_by    name        NOT NULL DEFAULT current_user,
+    backend_pid   integer     NOT NULL DEFAULT pg_backend_pid(),
+    outcome       text        NOT NULL DEFAULT 'running'
+                  CHECK (outcome IN ('running', 'deployed', 'kept champion', 'failed', 'interrupted')),
+    champion_id   bigint,
+    challenger_id bigint,
+    tolerance     double precision NOT NULL,
+    metrics       jsonb,
+    reason        text
+);
+CREATE INDEX training_runs_name_idx ON healthml.training_runs (model_name, id DESC);
+COMMENT ON TABLE healthml.training_runs IS
+    'Every healthml.retrain run: when, by whom, champion and challenger, their figures on the same held-out rows, the outcome and why.';
+SELECT pg_catalog.pg_extension_config_dump('healthml.training_runs', '');
+
+-- Outside a transaction block, the run's 'running' row is committed first, so a run whose backend
+-- dies (killed, crashed) stays in the log and is marked 'interrupted' by the next retrain. Inside a
+-- block (BEGIN ... CALL ...), everything commits or rolls back with the caller's transaction.
+-- A failing run (bad data, a dropped relation) is logged as 'failed' with the error, leaves no model
+-- row behind, and raises the error again so that the caller (or pg_cron's job log) sees it.
+CREATE PROCEDURE healthml.retrain(model_name text, tolerance double precision DEFAULT 0.005,
+                                  calibration_tolerance double precision DEFAULT 0.25)
+    LANGUAGE plpgsql AS $$
+DECLARE
+    champion    healthml.models;
+    run_id      bigint;
+    challenger  bigint;
+    challenger_version integer;
+    judged      jsonb;
+    champ_auc   double precision;
+    chall_auc   double precision;
+    chall_ratio double precision;
+    verdict     text;
+    why         text;
+    algorithm   text;
+    failed_state text;
+BEGIN
+    IF tolerance IS NULL OR tolerance < 0 OR calibration_tolerance IS NULL OR calibration_tolerance < 0 THEN
+        RAISE EXCEPTION 'tolerance and calibration_tolerance must be >= 0, got % and %', tolerance, calibration_tolerance
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'for example CALL healthml.retrain(''readmission'', tolerance => 0.005)';
+    END IF;
+    UPDATE healthml.training_runs r
+    SET outcome = 'interrupted', finished_at = clock_timestamp(),
+        reason = 'the backend running it ended before it finished'
+    WHERE r.outcome = 'running'
+      AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.backend_pid AND a.backend_start <= r.started_at);
+    SELECT m.* INTO champion FROM healthml.models m
+    WHERE m.id = (SELECT d.model_id FROM healthml.deployments d WHERE d.name = retrain.model_name ORDER BY d.id DESC LIMIT 1);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" is not deployed', model_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'retrain replaces a deployed champion: train and deploy a first version with healthml.train and healthml.deploy';
+    END IF;
+    INSERT INTO healthml.training_runs (model_name, champion_id, tolerance)
+    VALUES (retrain.model_name, champion.id, retrain.tolerance) RETURNING id INTO run_id;
+    IF NOT healthml.in_transaction_block() THEN
+        COMMIT;
+    END IF;
+    BEGIN
+        algorithm := CASE WHEN champion.metrics ? 'automl' THEN 'auto' ELSE champion.algorithm END;
+        SELECT t.model_id, t.version INTO challenger, challenger_version
+        FROM healthml.train(retrain.model_name, champion.source::regclass, champion.target, algorithm, champion.options) t;
+        judged := healthml.compare_models(champion.id, challenger);
+        champ_auc := (judged #>> '{champion,auc}')::float8;
+        chall_auc := (judged #>> '{challenger,auc}')::float8;
+        chall_ratio := (judged #>> '{challenger,calibration_ratio}')::float8;
+        IF chall_auc IS NULL OR chall_auc < champ_auc - tolerance THEN
+            verdict := 'kept champion';
+            why := format('challenger AUC %s is below champion AUC %s minus tolerance %s on %s held-out rows',
+                          round(chall_auc::numeric, 4), round(champ_auc::numeric, 4), tolerance, judged ->> 'rows');
+        ELSIF chall_ratio IS NULL OR chall_ratio NOT BETWEEN 1 / (1 + calibration_tolerance) AND 1 + calibration_tolerance THEN
+            verdict := 'kept champion';
+            why := format('challenger is not calibrated: mean score / observed rate = %s on %s held-out rows (allowed %s to %s)',
+                          round(chall_ratio::numeric, 3), judged ->> 'rows', round((1 / (1 + calibration_tolerance))::numeric, 3),
+                          1 + calibration_tolerance);
+        ELSE
+            verdict := 'deployed';
+            why := format('challenger AUC %s against champion AUC %s (tolerance %s), calibration ratio %s, on %s held-out rows',
+                          round(chall_auc::numeric, 4), round(champ_auc::numeric, 4), tolerance,
+                          round(chall_ratio::numeric, 3), judged ->> 'rows');
+            PERFORM healthml.deploy(retrain.model_name, challenger_version, 'retrain: ' || why);
+        END IF;
+        UPDATE healthml.training_runs
+        SET outcome = verdict, reason = why, metrics = judged, challenger_id = challenger, finished_at = clock_timestamp()
+        WHERE id = run_id;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS why = MESSAGE_TEXT, failed_state = RETURNED_SQLSTATE;
+    END;
+    IF failed_state IS NOT NULL THEN
+        UPDATE healthml.training_runs
+        SET outcome = 'failed', reason = why, finished_at = clock_timestamp()
+        WHERE id = run_id;
+        -- the log row stays, and the caller (pg_cron too) still sees the run fail
+        IF NOT healthml.in_transaction_block() THEN
+            COMMIT;
+        END IF;
+        RAISE EXCEPTION 'healthml.retrain(%) failed: %', model_name, why
+            USING ERRCODE = failed_state, HINT = 'the run is logged in healthml.training_runs';
+    END IF;
+END $$;
