@@ -115,7 +115,7 @@ cluster_start() {
 
 # --- healthml private cluster ---
 shared_preload_libraries = 'pg_cron'
-cron.database_name = '$HEALTHML_DB'
+cron.database_name = 'postgres'
 listen_addresses = 'localhost'
 shared_buffers = '256MB'
 max_parallel_workers_per_gather = 2
@@ -125,7 +125,7 @@ CONF
     if cluster_running; then
         local running_port
         running_port=$(sed -n 4p "$real/data/postmaster.pid" 2>/dev/null || true)
-        [ "$running_port" = "$HEALTHML_PGPORT" ] && return 0
+        [ "$running_port" = "$HEALTHML_PGPORT" ] && { cluster_configure; return 0; }
         log "the cluster runs on port $running_port; restarting it on $HEALTHML_PGPORT"
         as_cluster_owner "$PG_BIN/pg_ctl" -D "$real/data" -m fast -w stop >/dev/null
     fi
@@ -135,6 +135,22 @@ CONF
         tail -n 20 "$real/server.log" >&2
         die "the cluster did not start (is port $HEALTHML_PGPORT taken? set HEALTHML_PGPORT)"
     }
+    cluster_configure
+}
+
+# pg_cron keeps its jobs in the postgres database (cron.database_name), whatever database they run
+# in (cron.schedule_in_database): the private cluster has several databases (demo, tests). Clusters
+# made by earlier versions of this script are brought in line here.
+cluster_configure() {
+    local real
+    real=$(cluster_real_dir)
+    if [ "$(hm_psql -d postgres -tAc 'SHOW cron.database_name')" != postgres ]; then
+        log "setting cron.database_name = postgres and restarting the cluster"
+        hm_psql -d postgres -c "ALTER SYSTEM SET cron.database_name = 'postgres'"
+        as_cluster_owner "$PG_BIN/pg_ctl" -D "$real/data" -l "$real/server.log" -w -m fast \
+            -o "-p $HEALTHML_PGPORT -k $real" restart >/dev/null || die "the cluster did not restart"
+    fi
+    hm_psql -d postgres -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION IF NOT EXISTS pg_cron'
 }
 
 cluster_stop() {
