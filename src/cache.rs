@@ -59,11 +59,13 @@ pub fn model(id: i64) -> Rc<TrainedModel> {
     if let Some(m) = MODELS.with(|m| m.borrow().get(&id).cloned()) {
         return m;
     }
-    let (payload, sha) = Spi::connect(|client| {
-        client
-            .select("SELECT payload, payload_sha256 FROM healthml.models WHERE id = $1", Some(1), &[id.into()])
-            .and_then(|t| if t.is_empty() { Ok((None, None)) } else { t.first().get_two::<Vec<u8>, String>() })
-            .unwrap_or_else(|e| error!("reading model {id} failed: {e}"))
+    let (payload, sha) = crate::spi::as_models_owner(|| {
+        Spi::connect(|client| {
+            client
+                .select("SELECT payload, payload_sha256 FROM healthml.models WHERE id = $1", Some(1), &[id.into()])
+                .and_then(|t| if t.is_empty() { Ok((None, None)) } else { t.first().get_two::<Vec<u8>, String>() })
+                .unwrap_or_else(|e| error!("reading model {id} failed: {e}"))
+        })
     });
     let (Some(payload), Some(sha)) = (payload, sha) else {
         raise(Error::new(ErrorClass::UndefinedObject, format!("model id {id} does not exist"))

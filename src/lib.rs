@@ -13,3 +13,6 @@ mod error;
 mod row;
 mod spi;
 mod version;
+
+// Grants need every object: they come last.
+pgrx::extension_sql_file!("../sql/extension/roles.sql", name = "roles", finalize);

@@ -155,3 +155,24 @@ fn select_parts(client: &SpiClient<'_>, relation: pg_sys::Oid) -> (String, Strin
         _ => error!("could not build the query reading relation {relation:?}"),
     }
 }
+
+/// Runs `read` as the owner of `healthml.models` (the role that installed healthml), then returns to
+/// the caller's identity, also when `read` fails. The narrowest elevation there is: analysts may
+/// score with a model without being able to read its payload or its training options; nothing the
+/// caller passes is run with these rights, only healthml's own fixed queries. PostgreSQL restores the
+/// caller's identity on (sub)transaction abort as well.
+pub fn as_models_owner<T>(read: impl FnOnce() -> T) -> T {
+    struct Restore(pg_sys::Oid, i32);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            unsafe { pg_sys::SetUserIdAndSecContext(self.0, self.1) };
+        }
+    }
+    let owner = select_one::<pg_sys::Oid>("SELECT relowner FROM pg_catalog.pg_class WHERE oid = 'healthml.models'::regclass", &[])
+        .unwrap_or_else(|| error!("healthml.models is missing"));
+    let (mut user, mut context) = (pg_sys::Oid::INVALID, 0i32);
+    unsafe { pg_sys::GetUserIdAndSecContext(&mut user, &mut context) };
+    let _restore = Restore(user, context);
+    unsafe { pg_sys::SetUserIdAndSecContext(owner, context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32) };
+    read()
+}

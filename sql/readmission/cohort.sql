@@ -59,3 +59,7 @@ CREATE OR REPLACE FUNCTION readmission.readmit_explain(e readmission.encounters,
 $$;
 COMMENT ON FUNCTION readmission.readmit_explain(readmission.encounters, integer) IS
     'Score and top reasons (exact contributions to the log-odds, coded values in words) of an encounter under the deployed model "readmission".';
+
+-- Analysts (healthml_analyst) read the pack's data and score it; only admins train and deploy.
+GRANT USAGE ON SCHEMA readmission TO healthml_analyst;
+GRANT SELECT ON ALL TABLES IN SCHEMA readmission TO healthml_analyst;

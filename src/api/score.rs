@@ -67,11 +67,14 @@ pub(crate) struct ScoredRelation {
 /// positive value are the model's own, so the relation needs the target column.
 pub(crate) fn score_relation(model_name: &str, relation: PgRelation) -> ScoredRelation {
     let (id, model) = deployed_model(model_name);
-    let (target, positive) = Spi::connect(|client| {
-        client
-            .select("SELECT target, options ->> 'positive' FROM healthml.models WHERE id = $1", Some(1), &[id.into()])
-            .and_then(|t| t.first().get_two::<String, String>())
-            .unwrap_or_else(|e| error!("reading model {id} failed: {e}"))
+    // the positive value is part of the training options, which analysts cannot read
+    let (target, positive) = crate::spi::as_models_owner(|| {
+        Spi::connect(|client| {
+            client
+                .select("SELECT target, options ->> 'positive' FROM healthml.models WHERE id = $1", Some(1), &[id.into()])
+                .and_then(|t| t.first().get_two::<String, String>())
+                .unwrap_or_else(|e| error!("reading model {id} failed: {e}"))
+        })
     });
     let target = target.unwrap_or_default();
     let (source, frame) = read_named_relation(relation);

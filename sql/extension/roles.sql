@@ -1,0 +1,72 @@
+-- Roles. healthml_admin trains, deploys, rolls back, drops, fits recipes, sets thresholds, runs
+-- monitoring and batch scoring; healthml_analyst scores, explains, runs what-if, evaluates on
+-- relations it can read, and reads the registry and monitoring tables, but never a model's payload,
+-- its training options, its recipe or its training distributions (column privileges). Admins are
+-- analysts too. Everything that reads a user's relation runs as the caller, so nobody trains on or
+-- evaluates with a table they could not SELECT themselves; scoring reads the payload through
+-- healthml's own code as the owner of healthml.models (src/spi.rs, as_models_owner), never through
+-- a function an analyst could call to see it.
+-- Roles are cluster-wide: created once, kept when the extension is dropped.
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'healthml_admin') THEN
+        CREATE ROLE healthml_admin NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'healthml_analyst') THEN
+        CREATE ROLE healthml_analyst NOLOGIN;
+    END IF;
+END $$;
+GRANT healthml_analyst TO healthml_admin;
+
+REVOKE EXECUTE ON ALL ROUTINES IN SCHEMA healthml FROM PUBLIC;
+GRANT USAGE ON SCHEMA healthml TO healthml_analyst;
+
+-- for everyone: statistics and pure helpers
+GRANT EXECUTE ON FUNCTION healthml.version(), healthml.icd9_group(text),
+    healthml.skewness(double precision), healthml.kurtosis(double precision), healthml.moments(double precision),
+    healthml.moments_accum(internal, double precision), healthml.moments_combine(internal, internal),
+    healthml.moments_serialize(internal), healthml.moments_deserialize(bytea, internal),
+    healthml.moments_skewness_final(internal), healthml.moments_kurtosis_final(internal),
+    healthml.moments_summary_final(internal), healthml.in_transaction_block()
+    TO PUBLIC;
+
+-- analysts: scoring, explanations, evaluation and reading
+GRANT EXECUTE ON FUNCTION
+    healthml.predict(text, jsonb), healthml.predict_by_id(bigint, jsonb),
+    healthml.predict_row(text, anyelement), healthml.predict_row_by_id(bigint, anyelement),
+    healthml.explain(text, jsonb, integer), healthml.explain_row(text, anyelement, integer),
+    healthml.explain_row_by_id(bigint, anyelement, integer), healthml.explanation(text, jsonb),
+    healthml.what_if(text, jsonb, jsonb, integer),
+    healthml.flag(text, double precision), healthml.risk_tier(text, double precision), healthml.decision_threshold(bigint),
+    healthml.model_version_id(text, integer), healthml.coefficients(text, integer), healthml.feature_importance(text, integer),
+    healthml.leaderboard(text, integer),
+    healthml.evaluate(text, regclass), healthml.roc_curve(text, regclass), healthml.pr_curve(text, regclass),
+    healthml.calibration_curve(text, regclass, integer),
+    healthml.profile(regclass, jsonb), healthml.apply_recipe(text, jsonb)
+    TO healthml_analyst;
+GRANT SELECT (id, name, version, algorithm, created_at, created_by, description, tags, source, target, features,
+              hyperparams, metrics, train_rows, test_rows, data_fingerprint, format_version, payload_sha256)
+    ON healthml.models TO healthml_analyst;
+GRANT SELECT ON healthml.deployments, healthml.threshold_policies, healthml.automl_leaderboard, healthml.drift_reports,
+                healthml.subgroup_reports, healthml.training_runs, healthml.model_registry, healthml.automl_comparison,
+                healthml.drift_latest
+    TO healthml_analyst;
+
+-- admins: everything that changes models, deployments, recipes and reports
+GRANT EXECUTE ON FUNCTION
+    healthml.train(text, regclass, text, text, jsonb), healthml.deploy(text, integer, text), healthml.rollback(text),
+    healthml.drop_model(text, integer), healthml.standardize(regclass, jsonb), healthml.apply_recipe(text, regclass, text),
+    healthml.set_threshold(text, text, regclass), healthml.drift(text, regclass, jsonb),
+    healthml.subgroup_report(text, regclass, text), healthml.compare_models(bigint, bigint),
+    healthml.deployments_are_append_only()
+    TO healthml_admin;
+GRANT EXECUTE ON PROCEDURE healthml.retrain(text, double precision, double precision),
+    healthml.score_batch(text, regclass, text, text, text, integer)
+    TO healthml_admin;
+GRANT SELECT, INSERT, DELETE ON healthml.models TO healthml_admin;
+GRANT SELECT, INSERT ON healthml.recipes, healthml.deployments, healthml.threshold_policies, healthml.automl_leaderboard,
+                        healthml.drift_reports, healthml.subgroup_reports
+    TO healthml_admin;
+GRANT SELECT, INSERT, UPDATE ON healthml.training_runs TO healthml_admin;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA healthml TO healthml_admin;
