@@ -5,6 +5,8 @@
 
 ::pgrx::pg_module_magic!(name, version);
 
+use pgrx::prelude::*;
+
 mod aggregates;
 mod api;
 mod cache;
@@ -13,6 +15,14 @@ mod error;
 mod row;
 mod spi;
 mod version;
+mod settings;
+mod stats;
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    settings::register();
+    stats::init();
+}
 
 // Grants need every object: they come last.
 pgrx::extension_sql_file!("../sql/extension/roles.sql", name = "roles", finalize);

@@ -114,7 +114,7 @@ cluster_start() {
         as_cluster_owner tee -a "$real/data/postgresql.conf" >/dev/null <<CONF
 
 # --- healthml private cluster ---
-shared_preload_libraries = 'pg_cron'
+shared_preload_libraries = 'pg_cron,healthml'
 cron.database_name = 'postgres'
 listen_addresses = 'localhost'
 shared_buffers = '256MB'
@@ -139,16 +139,28 @@ CONF
 }
 
 # pg_cron keeps its jobs in the postgres database (cron.database_name), whatever database they run
-# in (cron.schedule_in_database): the private cluster has several databases (demo, tests). Clusters
+# in (cron.schedule_in_database): the private cluster has several databases (demo, tests). healthml
+# is preloaded for its shared-memory scoring statistics, so a newly installed healthml library needs a
+# server restart (backends fork from the postmaster, which holds the library it preloaded). Clusters
 # made by earlier versions of this script are brought in line here.
 cluster_configure() {
-    local real
+    local real restart=
     real=$(cluster_real_dir)
     if [ "$(hm_psql -d postgres -tAc 'SHOW cron.database_name')" != postgres ]; then
-        log "setting cron.database_name = postgres and restarting the cluster"
         hm_psql -d postgres -c "ALTER SYSTEM SET cron.database_name = 'postgres'"
+        restart="cron.database_name changed"
+    fi
+    if [ "$(hm_psql -d postgres -tAc 'SHOW shared_preload_libraries' | tr -d ' ')" != pg_cron,healthml ]; then
+        hm_psql -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = pg_cron, healthml"
+        restart="shared_preload_libraries changed"
+    fi
+    if [ "$("$PG_CONFIG" --pkglibdir)/healthml.so" -nt "$real/data/postmaster.pid" ]; then
+        restart="a new healthml library is installed"
+    fi
+    if [ -n "$restart" ]; then
+        log "restarting the cluster: $restart"
         as_cluster_owner "$PG_BIN/pg_ctl" -D "$real/data" -l "$real/server.log" -w -m fast \
-            -o "-p $HEALTHML_PGPORT -k $real" restart >/dev/null || die "the cluster did not restart"
+            -o "-p $HEALTHML_PGPORT -k $real" restart >/dev/null || { tail -n 20 "$real/server.log" >&2; die "the cluster did not restart"; }
     fi
     hm_psql -d postgres -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION IF NOT EXISTS pg_cron'
 }

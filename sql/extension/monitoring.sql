@@ -64,3 +64,17 @@ COMMENT ON TABLE healthml.subgroup_reports IS
     'Every healthml.subgroup_report call: per subgroup, scores against outcomes and the gaps to the whole relation.';
 SELECT pg_catalog.pg_extension_config_dump('healthml.subgroup_reports', '');
 SELECT pg_catalog.pg_extension_config_dump('healthml.subgroup_report_ids', '');
+
+-- Scoring statistics from the extension's shared-memory counters (healthml in
+-- shared_preload_libraries): per model version and scoring function, calls, rows scored and call
+-- latency since the first call after the server started or after healthml.reset_scoring_stats()
+-- (which resets one database).
+CREATE VIEW healthml.scoring_stats AS
+SELECT m.name, m.version, s.model_id, s.function, s.calls, s.rows_scored,
+       round(s.mean_us::numeric, 1) AS mean_us, round(s.p95_us::numeric, 1) AS p95_us,
+       round(s.p99_us::numeric, 1) AS p99_us, round(s.max_us::numeric, 1) AS max_us,
+       timestamptz '2000-01-01 00:00:00+00' + make_interval(secs => s.counting_since_us / 1e6) AS since
+FROM healthml.scoring_stats_rows() s
+LEFT JOIN healthml.models m ON m.id = s.model_id;
+COMMENT ON VIEW healthml.scoring_stats IS
+    'Calls, rows scored and latency (mean, p95, p99, max in microseconds) per model version and scoring function, from counters kept by the extension.';

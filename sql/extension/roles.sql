@@ -30,6 +30,7 @@ GRANT EXECUTE ON FUNCTION healthml.version(), healthml.icd9_group(text),
     healthml.moments_skewness_final(internal), healthml.moments_kurtosis_final(internal),
     healthml.moments_summary_final(internal), healthml.in_transaction_block()
     TO PUBLIC;
+GRANT EXECUTE ON FUNCTION healthml.scoring_stats_rows() TO healthml_analyst;
 
 -- analysts: scoring, explanations, evaluation and reading
 GRANT EXECUTE ON FUNCTION
@@ -50,7 +51,7 @@ GRANT SELECT (id, name, version, algorithm, created_at, created_by, description,
     ON healthml.models TO healthml_analyst;
 GRANT SELECT ON healthml.deployments, healthml.threshold_policies, healthml.automl_leaderboard, healthml.drift_reports,
                 healthml.subgroup_reports, healthml.training_runs, healthml.model_registry, healthml.automl_comparison,
-                healthml.drift_latest
+                healthml.drift_latest, healthml.scoring_stats
     TO healthml_analyst;
 
 -- admins: everything that changes models, deployments, recipes and reports
@@ -59,7 +60,7 @@ GRANT EXECUTE ON FUNCTION
     healthml.drop_model(text, integer), healthml.standardize(regclass, jsonb), healthml.apply_recipe(text, regclass, text),
     healthml.set_threshold(text, text, regclass), healthml.drift(text, regclass, jsonb),
     healthml.subgroup_report(text, regclass, text), healthml.compare_models(bigint, bigint),
-    healthml.deployments_are_append_only()
+    healthml.deployments_are_append_only(), healthml.reset_scoring_stats()
     TO healthml_admin;
 GRANT EXECUTE ON PROCEDURE healthml.retrain(text, double precision, double precision),
     healthml.score_batch(text, regclass, text, text, text, integer)

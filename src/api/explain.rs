@@ -10,30 +10,40 @@ use serde_json::{json, Map, Value};
 use crate::api::score::json_row;
 use crate::cache::deployed_model;
 use crate::error::{raise, OrRaise};
+use crate::stats::{self, Function};
 
 /// The top `top_k` contributions of one row (jsonb: source column → value) to the score of the
 /// model deployed as `model_name`, largest magnitude first. `value` is the row's value as given.
 #[pg_extern(stable, parallel_safe)]
 fn explain(model_name: &str, features: JsonB, top_k: default!(i32, 5)) -> TableIterator<'static, (name!(feature, String), name!(value, Option<String>), name!(contribution, f64))> {
     let top_k = checked_top_k(top_k);
-    let (_, model) = deployed_model(model_name);
-    reasons(&model.explain_json(json_row(&features)).or_raise(), top_k)
+    let started = stats::clock();
+    let (id, model) = deployed_model(model_name);
+    let e = model.explain_json(json_row(&features)).or_raise();
+    stats::done(started, id, Function::Explain, 1);
+    reasons(&e, top_k)
 }
 
 /// As `explain`, for a whole typed row (a table or view alias), read like `predict_row` reads it.
 #[pg_extern(stable, parallel_safe)]
 fn explain_row(model_name: &str, row: AnyElement, top_k: default!(i32, 5)) -> TableIterator<'static, (name!(feature, String), name!(value, Option<String>), name!(contribution, f64))> {
     let top_k = checked_top_k(top_k);
+    let started = stats::clock();
     let (id, model) = deployed_model(model_name);
-    reasons(&explain_typed_row(id, &model, &row, &|| format!("model \"{model_name}\"")), top_k)
+    let e = explain_typed_row(id, &model, &row, &|| format!("model \"{model_name}\""));
+    stats::done(started, id, Function::Explain, 1);
+    reasons(&e, top_k)
 }
 
 /// As `explain_row`, with one pinned model version (what batch scoring uses).
 #[pg_extern(stable, parallel_safe)]
 fn explain_row_by_id(model_id: i64, row: AnyElement, top_k: default!(i32, 5)) -> TableIterator<'static, (name!(feature, String), name!(value, Option<String>), name!(contribution, f64))> {
     let top_k = checked_top_k(top_k);
+    let started = stats::clock();
     let model = crate::cache::model(model_id);
-    reasons(&explain_typed_row(model_id, &model, &row, &|| format!("model id {model_id}")), top_k)
+    let e = explain_typed_row(model_id, &model, &row, &|| format!("model id {model_id}"));
+    stats::done(started, model_id, Function::Explain, 1);
+    reasons(&e, top_k)
 }
 
 fn explain_typed_row(model_id: i64, model: &TrainedModel, row: &AnyElement, model_label: &dyn Fn() -> String) -> Explanation {
@@ -45,8 +55,10 @@ fn explain_typed_row(model_id: i64, model: &TrainedModel, row: &AnyElement, mode
 /// contributions = raw_score.
 #[pg_extern(stable, parallel_safe)]
 fn explanation(model_name: &str, features: JsonB) -> JsonB {
-    let (_, model) = deployed_model(model_name);
+    let started = stats::clock();
+    let (id, model) = deployed_model(model_name);
     let e = model.explain_json(json_row(&features)).or_raise();
+    stats::done(started, id, Function::Explain, 1);
     JsonB(json!({
         "probability": e.probability(),
         "raw_score": e.raw_score,

@@ -208,4 +208,8 @@ fn subgroup_report(
     }))
 }
 
-extension_sql_file!("../../sql/extension/monitoring.sql", name = "monitoring_tables", requires = ["models_tables"]);
+extension_sql_file!(
+    "../../sql/extension/monitoring.sql",
+    name = "monitoring_tables",
+    requires = ["models_tables", scoring_stats_rows]
+);

@@ -10,14 +10,18 @@ use pgrx::{AnyElement, JsonB, PgRelation};
 use crate::cache::deployed_model;
 use crate::error::{raise, OrRaise};
 use crate::spi::read_named_relation;
+use crate::stats::{self, Function};
 
 /// Probability of the positive class for one row (jsonb: source column → value) from the model
 /// deployed as `model_name`. Missing keys are NULL (imputed by the recipe); keys that are not
 /// columns of the training relation are an error.
 #[pg_extern(stable, parallel_safe)]
 fn predict(model_name: &str, features: JsonB) -> f64 {
-    let (_, model) = deployed_model(model_name);
-    model.predict_json(json_row(&features)).or_raise()
+    let started = stats::clock();
+    let (id, model) = deployed_model(model_name);
+    let p = model.predict_json(json_row(&features)).or_raise();
+    stats::done(started, id, Function::Predict, 1);
+    p
 }
 
 /// The object of a jsonb row argument, or an error saying what is expected.
@@ -34,7 +38,10 @@ pub(crate) fn json_row(features: &JsonB) -> &serde_json::Map<String, serde_json:
 /// model for a whole run.
 #[pg_extern(stable, parallel_safe)]
 fn predict_by_id(model_id: i64, features: JsonB) -> f64 {
-    crate::cache::model(model_id).predict_json(json_row(&features)).or_raise()
+    let started = stats::clock();
+    let p = crate::cache::model(model_id).predict_json(json_row(&features)).or_raise();
+    stats::done(started, model_id, Function::Predict, 1);
+    p
 }
 
 /// Probability of the positive class for a whole row (a table or view row, or `ROW(...)`) from the
@@ -42,15 +49,21 @@ fn predict_by_id(model_id: i64, features: JsonB) -> f64 {
 /// input column of the model must be in the row; other columns are ignored.
 #[pg_extern(stable, parallel_safe)]
 fn predict_row(model_name: &str, row: AnyElement) -> f64 {
+    let started = stats::clock();
     let (id, model) = deployed_model(model_name);
-    crate::row::predict_row(id, &model, &row, &|| format!("model \"{model_name}\""))
+    let p = crate::row::predict_row(id, &model, &row, &|| format!("model \"{model_name}\""));
+    stats::done(started, id, Function::PredictRow, 1);
+    p
 }
 
 /// As `predict_row`, with one pinned model version (what batch scoring uses).
 #[pg_extern(stable, parallel_safe)]
 fn predict_row_by_id(model_id: i64, row: AnyElement) -> f64 {
+    let started = stats::clock();
     let model = crate::cache::model(model_id);
-    crate::row::predict_row(model_id, &model, &row, &|| format!("model id {model_id}"))
+    let p = crate::row::predict_row(model_id, &model, &row, &|| format!("model id {model_id}"));
+    stats::done(started, model_id, Function::PredictRow, 1);
+    p
 }
 
 /// A relation scored by the deployed model: its rows, their labels (None: NULL target) and scores.
