@@ -158,7 +158,7 @@ BEGIN
         SELECT * INTO chosen FROM healthml.models m WHERE m.name = model_name AND m.version = deploy.version;
     END IF;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'model "%"%s does not exist', model_name,
+        RAISE EXCEPTION 'model "%"% does not exist', model_name,
               CASE WHEN version IS NULL THEN '' ELSE format(' version %s', version) END
             USING ERRCODE = 'undefined_object',
                   HINT = 'list models with SELECT name, version FROM healthml.models; train one with healthml.train()';
@@ -396,10 +396,21 @@ CREATE FUNCTION healthml.decision_threshold(model_id bigint) RETURNS double prec
                     (SELECT (m.metrics #>> '{test,threshold}')::float8 FROM healthml.models m WHERE m.id = $1))
 $$;
 
+-- Scores are probabilities: anything else (NaN included, which PostgreSQL orders above every number)
+-- is refused rather than flagged.
+CREATE FUNCTION healthml.invalid_score(score double precision) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    RAISE EXCEPTION 'score % is not a probability', score
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'pass a score in [0, 1], as healthml.predict and healthml.predict_row return';
+END $$;
+
 -- Whether a score of the deployed model is flagged (score >= its decision threshold).
 CREATE FUNCTION healthml.flag(model_name text, score double precision) RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT $2 >= healthml.decision_threshold(healthml.model_version_id($1))
+    SELECT CASE WHEN NOT $2 BETWEEN 0 AND 1 THEN healthml.invalid_score($2)
+                ELSE $2 >= healthml.decision_threshold(healthml.model_version_id($1)) END
 $$;
 
 -- A score's risk tier under the deployed model's policy: 'high' when flagged, 'medium' when above the
@@ -407,6 +418,7 @@ $$;
 CREATE FUNCTION healthml.risk_tier(model_name text, score double precision) RETURNS text
     LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN $2 IS NULL THEN NULL
+                WHEN NOT $2 BETWEEN 0 AND 1 THEN healthml.invalid_score($2)::text
                 WHEN $2 >= healthml.decision_threshold(m.id) THEN 'high'
                 WHEN $2 >= coalesce((m.metrics ->> 'train_positive_rate')::float8,
                                     (m.metrics #>> '{test,positives}')::float8 / (m.metrics #>> '{test,n}')::float8) THEN 'medium'

@@ -28,7 +28,7 @@ GRANT EXECUTE ON FUNCTION healthml.version(), healthml.icd9_group(text),
     healthml.moments_accum(internal, double precision), healthml.moments_combine(internal, internal),
     healthml.moments_serialize(internal), healthml.moments_deserialize(bytea, internal),
     healthml.moments_skewness_final(internal), healthml.moments_kurtosis_final(internal),
-    healthml.moments_summary_final(internal), healthml.in_transaction_block()
+    healthml.moments_summary_final(internal), healthml.in_transaction_block(), healthml.invalid_score(double precision)
     TO PUBLIC;
 GRANT EXECUTE ON FUNCTION healthml.scoring_stats_rows() TO healthml_analyst;
 

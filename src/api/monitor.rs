@@ -89,7 +89,10 @@ fn drift_limits(options: &serde_json::Value) -> DriftLimits {
     let alert = o.f64_in("psi_alert", d.alert, 0.0, 100.0).or_raise();
     o.finish().or_raise();
     if alert < warn {
-        raise(Error::invalid_parameter(format!("psi_alert ({alert}) must not be below psi_warn ({warn})")));
+        raise(
+            Error::invalid_parameter(format!("psi_alert ({alert}) must not be below psi_warn ({warn})"))
+                .with_hint(format!("leave both out for {} and {}", DriftLimits::default().warn, DriftLimits::default().alert)),
+        );
     }
     DriftLimits { warn, alert }
 }

@@ -1,0 +1,196 @@
+-- The bad-input catalogue: every public function of healthml called with NULLs, empty and one-class
+-- tables, NaN and Infinity, huge and unicode identifiers, quoted names with spaces and injection
+-- strings. Each case's documented result is its expected SQLSTATE ('ok': no error; for STRICT
+-- functions a NULL argument gives NULL or no rows). The server must never crash, no case may end in
+-- an internal error (XX000) or a Rust panic, every error healthml raises carries a hint, and no
+-- injection string changes anything.
+BEGIN;
+SELECT plan(6);
+SET client_min_messages = warning;
+
+CREATE TABLE public.bi AS
+SELECT i AS id, i / 2 AS patient, (abs(hashint4(i * 3)) % 10000) / 100.0 AS severity,
+       CASE WHEN i % 4 = 0 THEN 'rehab' ELSE 'home' END AS destination,
+       (abs(hashint4(i)) % 1000) / 1000.0 < 0.1 + 0.008 * ((abs(hashint4(i * 3)) % 10000) / 100.0) AS readmitted
+FROM generate_series(1, 1500) i;
+CREATE TABLE public.bi_empty AS SELECT * FROM public.bi WHERE false;
+CREATE TABLE public.bi_one_class AS SELECT id, patient, severity, destination, true AS readmitted FROM public.bi;
+CREATE TABLE public.bi_nonfinite AS
+SELECT id, patient, CASE id % 3 WHEN 0 THEN 'NaN'::float8 WHEN 1 THEN 'Infinity'::float8 ELSE severity::float8 END AS severity,
+       destination, readmitted FROM public.bi;
+CREATE TABLE public."bi spaced ""quoted""" AS SELECT id, patient, severity AS "sévérité 🚑", destination AS "destination; DROP TABLE bi; --", readmitted FROM public.bi;
+CREATE TABLE public.bi_no_target AS SELECT id, patient, severity, destination FROM public.bi;
+CREATE TABLE public.bi_text_severity AS SELECT id, patient, severity::text || 'x' AS severity, destination, readmitted FROM public.bi;
+CREATE TEMP TABLE setup_model AS SELECT * FROM healthml.train('bi', 'public.bi', 'readmitted', 'gbdt', '{"group_by": "patient", "exclude": ["id"]}');
+CREATE TEMP TABLE setup_deploy AS SELECT * FROM healthml.deploy('bi');
+CREATE TEMP TABLE setup_undeployed AS SELECT * FROM healthml.train('bi_undeployed', 'public.bi', 'readmitted', 'logistic', '{"group_by": "patient", "exclude": ["id"]}');
+
+CREATE TEMP TABLE cases (name text PRIMARY KEY, expected text NOT NULL, sql text NOT NULL);
+CREATE FUNCTION pg_temp.run_case(sql text, OUT state text, OUT message text, OUT hint text) LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE sql;
+    state := 'ok';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
+END $$;
+
+INSERT INTO cases (name, expected, sql) VALUES
+-- predict / predict_by_id / explain family: model names
+('predict: NULL model', 'ok', $$SELECT healthml.predict(NULL, '{}')$$),
+('predict: empty model name', '42704', $$SELECT healthml.predict('', '{}')$$),
+('predict: unknown model', '42704', $$SELECT healthml.predict('nope', '{}')$$),
+('predict: undeployed model', '42704', $$SELECT healthml.predict('bi_undeployed', '{}')$$),
+('predict: injection in model name', '42704', $$SELECT healthml.predict('bi''); DROP TABLE public.bi; --', '{}')$$),
+('predict: 10k-character model name', '42704', $$SELECT healthml.predict(repeat('m', 10000), '{}')$$),
+('predict: unicode model name', '42704', $$SELECT healthml.predict('модель 🚑', '{}')$$),
+('predict: model name with spaces', '42704', $$SELECT healthml.predict(' bi ', '{}')$$),
+-- features
+('predict: NULL features', 'ok', $$SELECT healthml.predict('bi', NULL)$$),
+('predict: features array', '22023', $$SELECT healthml.predict('bi', '[1, 2]')$$),
+('predict: features string', '22023', $$SELECT healthml.predict('bi', '"severity"')$$),
+('predict: empty features', 'ok', $$SELECT healthml.predict('bi', '{}')$$),
+('predict: unknown feature', '42703', $$SELECT healthml.predict('bi', '{"severty": 3}')$$),
+('predict: text for a number', '22P02', $$SELECT healthml.predict('bi', '{"severity": "abc"}')$$),
+('predict: "NaN" for a number', 'ok', $$SELECT healthml.predict('bi', '{"severity": "NaN"}')$$),
+('predict: "Infinity" for a number', 'ok', $$SELECT healthml.predict('bi', '{"severity": "Infinity"}')$$),
+('predict: huge number', 'ok', $$SELECT healthml.predict('bi', '{"severity": 1e400}')$$),
+('predict: object for a number', '42804', $$SELECT healthml.predict('bi', '{"severity": {"a": 1}}')$$),
+('predict: number for a level', 'ok', $$SELECT healthml.predict('bi', '{"destination": 7}')$$),
+('predict: unicode level', 'ok', $$SELECT healthml.predict('bi', '{"destination": "réadaptation 🚑"}')$$),
+('predict: injection as a level', 'ok', $$SELECT healthml.predict('bi', '{"destination": "x''); DROP TABLE public.bi; --"}')$$),
+('predict_by_id: unknown id', '42704', $$SELECT healthml.predict_by_id(-1, '{}')$$),
+('predict_by_id: NULL id', 'ok', $$SELECT healthml.predict_by_id(NULL, '{}')$$),
+-- typed rows
+('predict_row: a row without the target (not an input)', 'ok', $$SELECT healthml.predict_row('bi', x) FROM public.bi_no_target x LIMIT 1$$),
+('predict_row: text where a number is read', '42804', $$SELECT healthml.predict_row('bi', x) FROM public.bi_text_severity x LIMIT 1$$),
+('predict_row: NaN and Infinity values', 'ok', $$SELECT healthml.predict_row('bi', x) FROM public.bi_nonfinite x$$),
+('predict_row: a scalar, not a row', '42804', $$SELECT healthml.predict_row('bi', 42)$$),
+('predict_row: NULL row', 'ok', $$SELECT healthml.predict_row('bi', NULL::public.bi)$$),
+('predict_row_by_id: unknown id', '42704', $$SELECT healthml.predict_row_by_id(-1, x) FROM public.bi x LIMIT 1$$),
+-- explanations
+('explain: top_k 0', '22023', $$SELECT * FROM healthml.explain('bi', '{}', 0)$$),
+('explain: top_k negative', '22023', $$SELECT * FROM healthml.explain('bi', '{}', -3)$$),
+('explain: top_k huge', 'ok', $$SELECT * FROM healthml.explain('bi', '{}', 2147483647)$$),
+('explain: NULL top_k', 'ok', $$SELECT * FROM healthml.explain('bi', '{}', NULL)$$),
+('explain: unknown feature', '42703', $$SELECT * FROM healthml.explain('bi', '{"x": 1}')$$),
+('explain_row: top_k 0', '22023', $$SELECT * FROM public.bi x, healthml.explain_row('bi', x, 0) LIMIT 1$$),
+('explain_row_by_id: unknown id', '42704', $$SELECT * FROM public.bi x, healthml.explain_row_by_id(-5, x) LIMIT 1$$),
+('explanation: array', '22023', $$SELECT healthml.explanation('bi', '[]')$$),
+('what_if: unknown column in changes', '42703', $$SELECT * FROM healthml.what_if('bi', '{"severity": 3}', '{"severty": 5}')$$),
+('what_if: text for a number in changes', '22P02', $$SELECT * FROM healthml.what_if('bi', '{"severity": 3}', '{"severity": "high"}')$$),
+('what_if: changes not an object', '22023', $$SELECT * FROM healthml.what_if('bi', '{"severity": 3}', '[1]')$$),
+('what_if: empty changes', 'ok', $$SELECT * FROM healthml.what_if('bi', '{"severity": 3}', '{}')$$),
+('what_if: top_k 0', '22023', $$SELECT * FROM healthml.what_if('bi', '{}', '{"severity": 5}', 0)$$),
+-- thresholds and tiers
+('flag: NaN score', '22023', $$SELECT healthml.flag('bi', 'NaN')$$),
+('flag: score above 1', '22023', $$SELECT healthml.flag('bi', 7)$$),
+('risk_tier: negative score', '22023', $$SELECT healthml.risk_tier('bi', -1)$$),
+('risk_tier: unknown model', '42704', $$SELECT healthml.risk_tier('nope', 0.5)$$),
+('decision_threshold: unknown id', 'ok', $$SELECT healthml.decision_threshold(-1)$$),
+('set_threshold: unknown policy', '22023', $$SELECT * FROM healthml.set_threshold('bi', 'accuracy>=0.9', 'public.bi')$$),
+('set_threshold: recall above 1', '22023', $$SELECT * FROM healthml.set_threshold('bi', 'recall>=1.5', 'public.bi')$$),
+('set_threshold: injection as policy', '22023', $$SELECT * FROM healthml.set_threshold('bi', 'f1''; DROP TABLE public.bi; --', 'public.bi')$$),
+('set_threshold: empty relation', '22000', $$SELECT * FROM healthml.set_threshold('bi', 'f1', 'public.bi_empty')$$),
+('set_threshold: relation without the target', '42703', $$SELECT * FROM healthml.set_threshold('bi', 'f1', 'public.bi_no_target')$$),
+-- registry
+('model_version_id: unknown version', '42704', $$SELECT healthml.model_version_id('bi', 99)$$),
+('coefficients: of a gbdt model', '42809', $$SELECT * FROM healthml.coefficients('bi')$$),
+('feature_importance: unknown model', '42704', $$SELECT * FROM healthml.feature_importance('nope')$$),
+('leaderboard: model without AutoML', '42704', $$SELECT * FROM healthml.leaderboard('bi')$$),
+('deploy: unknown version', '42704', $$SELECT * FROM healthml.deploy('bi', 42)$$),
+('deploy: unknown model', '42704', $$SELECT * FROM healthml.deploy('nope')$$),
+('rollback: nothing to roll back to', '55000', $$SELECT * FROM healthml.rollback('bi')$$),
+('rollback: unknown model', '42704', $$SELECT * FROM healthml.rollback('nope')$$),
+('drop_model: the deployed version', '55006', $$SELECT healthml.drop_model('bi', 1)$$),
+('drop_model: unknown version', '42704', $$SELECT healthml.drop_model('bi', 77)$$),
+('deployments: update the history', '55000', $$UPDATE healthml.deployments SET reason = 'x'$$),
+-- evaluation on relations
+('evaluate: unknown relation', '42P01', $$SELECT healthml.evaluate('bi', 'public.nope')$$),
+('evaluate: empty relation', '22000', $$SELECT healthml.evaluate('bi', 'public.bi_empty')$$),
+('evaluate: one-class relation', 'ok', $$SELECT healthml.evaluate('bi', 'public.bi_one_class')$$),
+('evaluate: relation without the target', '42703', $$SELECT healthml.evaluate('bi', 'public.bi_no_target')$$),
+('evaluate: NaN and Infinity in a feature', 'ok', $$SELECT healthml.evaluate('bi', 'public.bi_nonfinite')$$),
+('roc_curve: empty relation', '22000', $$SELECT * FROM healthml.roc_curve('bi', 'public.bi_empty')$$),
+('calibration_curve: 0 bins', '22023', $$SELECT * FROM healthml.calibration_curve('bi', 'public.bi', 0)$$),
+('calibration_curve: negative bins', '22023', $$SELECT * FROM healthml.calibration_curve('bi', 'public.bi', -2)$$),
+-- training
+('train: NULL target', 'ok', $$SELECT * FROM healthml.train('t1', 'public.bi', NULL)$$),
+('train: unknown target', '42703', $$SELECT * FROM healthml.train('t1', 'public.bi', 'nope')$$),
+('train: empty model name', '22023', $$SELECT * FROM healthml.train('  ', 'public.bi', 'readmitted')$$),
+('train: unknown algorithm', '22023', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'forest')$$),
+('train: empty relation', '22000', $$SELECT * FROM healthml.train('t1', 'public.bi_empty', 'readmitted')$$),
+('train: one-class target', '22000', $$SELECT * FROM healthml.train('t1', 'public.bi_one_class', 'readmitted')$$),
+('train: NaN and Infinity values', 'ok', $$SELECT * FROM healthml.train('t1', 'public.bi_nonfinite', 'readmitted', 'gbdt', '{"group_by": "patient"}')$$),
+('train: unicode and quoted column names', 'ok', $$SELECT * FROM healthml.train('t1', 'public."bi spaced ""quoted"""', 'readmitted', 'logistic', '{"group_by": "patient"}')$$),
+('train: options not an object', '22023', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'gbdt', '[]')$$),
+('train: unknown option', '22023', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'gbdt', '{"tests_fraction": 0.3}')$$),
+('train: test_fraction 2', '22023', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'gbdt', '{"test_fraction": 2}')$$),
+('train: exclude not names', '22023', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'gbdt', '{"exclude": [1, 2]}')$$),
+('train: exclude unknown column', '42703', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'gbdt', '{"exclude": ["nope"]}')$$),
+('train: test_where with a ;', '22023', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'gbdt', '{"test_where": "true; DROP TABLE public.bi"}')$$),
+('train: test_where injection with a )', '42601', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'gbdt', '{"test_where": "true)) FROM public.bi --"}')$$),
+('train: test_where matching nothing', '22000', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'gbdt', '{"test_where": "false"}')$$),
+('train: test_where not boolean', '42846', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'gbdt', '{"test_where": "severity"}')$$),
+('train: hyperparams out of range', '22023', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'gbdt', '{"hyperparams": {"max_depth": 0}}')$$),
+('train: hyperparams unknown', '22023', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'logistic', '{"hyperparams": {"depth": 3}}')$$),
+('train: budget 0', '22023', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'auto', '{"budget_seconds": 0}')$$),
+('train: budget Infinity', '22023', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'auto', '{"budget_seconds": 1e400}')$$),
+('train: positive not a value', '22000', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'gbdt', '{"positive": "maybe"}')$$),
+('train: unknown stored recipe', '42704', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'gbdt', '{"recipe": "nope"}')$$),
+('train: 64-character model name', 'ok', $$SELECT * FROM healthml.train(repeat('n', 64), 'public.bi', 'readmitted', 'logistic', '{"group_by": "patient"}')$$),
+-- recipes and profiles
+('profile: empty relation', '22000', $$SELECT * FROM healthml.profile('public.bi_empty')$$),
+('profile: NaN and Infinity', 'ok', $$SELECT * FROM healthml.profile('public.bi_nonfinite')$$),
+('profile: unknown option', '22023', $$SELECT * FROM healthml.profile('public.bi', '{"bins": 3}')$$),
+('standardize: empty relation', '22000', $$SELECT * FROM healthml.standardize('public.bi_empty')$$),
+('standardize: drop_threshold 2', '22023', $$SELECT * FROM healthml.standardize('public.bi', '{"drop_threshold": 2}')$$),
+('apply_recipe: unknown recipe', '42704', $$SELECT healthml.apply_recipe('nope', '{}'::jsonb)$$),
+('apply_recipe: injection as target table', '42704', $$SELECT healthml.apply_recipe('nope', 'public.bi', 'x; DROP TABLE public.bi')$$),
+-- monitoring
+('drift: empty relation', '22000', $$SELECT * FROM healthml.drift('bi', 'public.bi_empty')$$),
+('drift: text where a number is read (unparseable values count as missing)', 'ok', $$SELECT * FROM healthml.drift('bi', 'public.bi_text_severity')$$),
+('drift: NaN and Infinity', 'ok', $$SELECT * FROM healthml.drift('bi', 'public.bi_nonfinite')$$),
+('drift: limits reversed', '22023', $$SELECT * FROM healthml.drift('bi', 'public.bi', '{"psi_warn": 0.5, "psi_alert": 0.1}')$$),
+('subgroup_report: unknown column', '42703', $$SELECT * FROM healthml.subgroup_report('bi', 'public.bi', 'nope')$$),
+('subgroup_report: NULL column', 'ok', $$SELECT * FROM healthml.subgroup_report('bi', 'public.bi', NULL)$$),
+('subgroup_report: injection as column', '42703', $$SELECT * FROM healthml.subgroup_report('bi', 'public.bi', 'id; DROP TABLE public.bi')$$),
+('subgroup_report: empty relation', '22000', $$SELECT * FROM healthml.subgroup_report('bi', 'public.bi_empty', 'destination')$$),
+('compare_models: unknown ids', '42704', $$SELECT healthml.compare_models(-1, -2)$$),
+('retrain: unknown model', '42704', $$CALL healthml.retrain('nope')$$),
+('retrain: negative tolerance', '22023', $$CALL healthml.retrain('bi', -1)$$),
+-- batch scoring
+('score_batch: unknown mode', '22023', $$CALL healthml.score_batch('bi', 'public.bi', 'id', 'public.bi_out', 'upsert')$$),
+('score_batch: unknown key column', '42703', $$CALL healthml.score_batch('bi', 'public.bi', 'nope', 'public.bi_out')$$),
+('score_batch: injection as target table', '22023', $$CALL healthml.score_batch('bi', 'public.bi', 'id', 'public.bi_out; DROP TABLE public.bi')$$),
+('score_batch: top_k 0', '22023', $$CALL healthml.score_batch('bi', 'public.bi', 'id', 'public.bi_out', 'replace', 0)$$),
+('score_batch: unknown model', '42704', $$CALL healthml.score_batch('nope', 'public.bi', 'id', 'public.bi_out')$$),
+('score_batch: empty source', 'ok', $$CALL healthml.score_batch('bi', 'public.bi_empty', 'id', 'public.bi_empty_out')$$),
+-- statistics and helpers
+('skewness: NaN and Infinity', 'ok', $$SELECT healthml.skewness(severity) FROM public.bi_nonfinite$$),
+('moments: no rows', 'ok', $$SELECT healthml.moments(severity::float8) FROM public.bi_empty$$),
+('icd9_group: garbage code', 'ok', $$SELECT healthml.icd9_group('💥; DROP TABLE x')$$),
+('icd9_group: NULL', 'ok', $$SELECT healthml.icd9_group(NULL)$$);
+
+CREATE TEMP TABLE results AS
+SELECT c.name, c.expected, r.state, r.message, r.hint FROM cases c, pg_temp.run_case(c.sql) r;
+
+SELECT is((SELECT count(*) FROM results WHERE state IS DISTINCT FROM expected), 0::bigint,
+          format('every one of the %s cases gives its documented result', (SELECT count(*) FROM cases)));
+SELECT diag(format('mismatch: %s: expected %s, got %s (%s)', name, expected, state, message))
+FROM results WHERE state IS DISTINCT FROM expected ORDER BY name;
+SELECT is((SELECT count(*) FROM results WHERE state LIKE 'XX%' AND state <> 'XX001' OR message ILIKE '%panic%'), 0::bigint,
+          'no internal error, no panic');
+-- errors PostgreSQL itself raises on the caller's own SQL (a relation name, a test_where condition)
+SELECT is((SELECT count(*) FROM results WHERE state NOT IN ('ok', '42P01', '42601', '42846') AND coalesce(hint, '') = ''), 0::bigint,
+          'every error healthml raises has a hint');
+SELECT diag(format('no hint: %s (%s)', name, message)) FROM results
+WHERE state NOT IN ('ok', '42P01', '42601', '42846') AND coalesce(hint, '') = '' ORDER BY name;
+SELECT is((SELECT count(*) FROM public.bi), 1500::bigint, 'the injection strings dropped nothing');
+SELECT ok((SELECT count(DISTINCT name) >= 30 FROM (SELECT split_part(name, ':', 1) AS name FROM cases) f), 'at least 30 functions and objects are covered');
+SELECT ok(true, 'the server is still up');
+SELECT diag(format('bad-input catalogue: %s cases over %s functions: %s raise a documented error, %s give a documented result',
+                   count(*), count(DISTINCT split_part(name, ':', 1)), count(*) FILTER (WHERE state <> 'ok'), count(*) FILTER (WHERE state = 'ok')))
+FROM results;
+
+SELECT * FROM finish();
+ROLLBACK;
