@@ -2,7 +2,7 @@
 # Clients score continuously (pgbench) while retrain, deploy, rollback and batch scoring run: no
 # client sees an error, every statement's scores come from one whole model version, and every batch
 # writes every row, from one version.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "1..7"

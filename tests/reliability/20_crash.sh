@@ -2,7 +2,7 @@
 # Killing a backend mid-training, mid-retrain or mid-batch (pg_terminate_backend, and SIGKILL, which
 # makes PostgreSQL restart and recover) leaves no partial model row, no half-written batch, and a
 # training run marked 'interrupted'.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib.bash"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "1..10"
