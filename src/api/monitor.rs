@@ -47,11 +47,7 @@ fn drift(
     let scores = model.predict_frame(&frame).or_raise();
     let report = monitor::drift(&reference, &frame, &scores, limits).or_raise();
     Spi::connect_mut(|client| {
-        let report_id = client
-            .update("SELECT nextval('healthml.drift_report_ids')", Some(1), &[])
-            .and_then(|t| t.first().get_one::<i64>())
-            .unwrap_or_else(|e| error!("drift report id: {e}"))
-            .unwrap_or_default();
+        let report_id = next_report_id(client, "healthml.drift_report_ids");
         for d in &report {
             client
                 .update(
@@ -80,6 +76,15 @@ fn drift(
     TableIterator::new(report.into_iter().map(|d| {
         (d.feature, d.kind.to_string(), d.rows as i64, d.psi, d.ks, d.js, d.status.to_string())
     }))
+}
+
+/// One id per report: the rows of one call share it.
+fn next_report_id(client: &mut pgrx::spi::SpiClient<'_>, sequence: &str) -> i64 {
+    client
+        .update(&format!("SELECT nextval('{sequence}')"), Some(1), &[])
+        .and_then(|t| t.first().get_one::<i64>())
+        .unwrap_or_else(|e| error!("{sequence}: {e}"))
+        .unwrap_or_default()
 }
 
 fn drift_limits(options: &serde_json::Value) -> DriftLimits {
@@ -151,11 +156,7 @@ fn subgroup_report(
     }
     let rows = monitor::subgroups(&labels, &scores, &groups, threshold);
     Spi::connect_mut(|client| {
-        let report_id = client
-            .update("SELECT nextval('healthml.subgroup_report_ids')", Some(1), &[])
-            .and_then(|t| t.first().get_one::<i64>())
-            .unwrap_or_else(|e| error!("subgroup report id: {e}"))
-            .unwrap_or_default();
+        let report_id = next_report_id(client, "healthml.subgroup_report_ids");
         for s in &rows {
             client
                 .update(

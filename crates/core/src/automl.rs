@@ -58,14 +58,12 @@ impl AutomlOptions {
     /// Reads AutoML's keys from `healthml.train`'s options; `None` when none of them is given.
     pub fn take(o: &mut Options<'_>) -> Result<Option<Self>> {
         let d = AutomlOptions::default();
-        let budget = o.raw("budget_seconds");
-        let folds = o.raw("folds");
-        let feature = o.raw("leakage_feature_auc");
-        let model = o.raw("leakage_model_auc");
-        if budget.is_none() && folds.is_none() && feature.is_none() && model.is_none() {
+        let keys = ["budget_seconds", "folds", "leakage_feature_auc", "leakage_model_auc"];
+        if keys.iter().all(|k| o.raw(k).is_none()) {
             return Ok(None);
         }
-        let budget_seconds = match budget {
+        // The budget's lower bound is exclusive: 0 seconds is no budget at all.
+        let budget_seconds = match o.raw("budget_seconds") {
             None => d.budget_seconds,
             Some(v) => match v.as_f64() {
                 Some(x) if x > 0.0 && x <= 86_400.0 => x,
@@ -77,35 +75,11 @@ impl AutomlOptions {
                 }
             },
         };
-        let number_in = |key: &str, v: Option<Value>, default: f64, min: f64, max: f64| -> Result<f64> {
-            match v {
-                None => Ok(default),
-                Some(v) => match v.as_f64() {
-                    Some(x) if x >= min && x <= max => Ok(x),
-                    _ => Err(Error::invalid_parameter(format!(
-                        "option \"{key}\" of healthml.train must be a number between {min} and {max}, got {v}"
-                    ))
-                    .with_hint(format!("leave \"{key}\" out for its default, {default}"))),
-                },
-            }
-        };
-        let folds = match folds {
-            None => d.folds,
-            Some(v) => match v.as_u64() {
-                Some(k) if (2..=10).contains(&k) => k as usize,
-                _ => {
-                    return Err(Error::invalid_parameter(format!(
-                        "option \"folds\" of healthml.train must be a whole number between 2 and 10, got {v}"
-                    ))
-                    .with_hint(format!("leave \"folds\" out for its default, {}", d.folds)))
-                }
-            },
-        };
         Ok(Some(AutomlOptions {
             budget_seconds,
-            folds,
-            leakage_feature_auc: number_in("leakage_feature_auc", feature, d.leakage_feature_auc, 0.5, 1.0)?,
-            leakage_model_auc: number_in("leakage_model_auc", model, d.leakage_model_auc, 0.5, 1.0)?,
+            folds: o.usize_in("folds", d.folds, 2, 10)?,
+            leakage_feature_auc: o.f64_in("leakage_feature_auc", d.leakage_feature_auc, 0.5, 1.0)?,
+            leakage_model_auc: o.f64_in("leakage_model_auc", d.leakage_model_auc, 0.5, 1.0)?,
         }))
     }
 }
