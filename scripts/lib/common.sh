@@ -14,7 +14,7 @@ HEALTHML_PGPORT=${HEALTHML_PGPORT:-28815}
 HEALTHML_CLUSTER_DIR=${HEALTHML_CLUSTER_DIR:-$HEALTHML_ROOT/target/pgcluster}
 HEALTHML_DB=${HEALTHML_DB:-healthml}
 APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libclang-dev clang
-              postgresql-15-cron postgresql-15-pgtap pgtap sudo)
+              postgresql-15-cron postgresql-15-pgtap pgtap sudo python3-yaml)
 
 if [ -t 2 ]; then _bold=$'\033[1m'; _off=$'\033[0m'; else _bold=; _off=; fi
 log() { printf '%s==> %s%s\n' "$_bold" "$*" "$_off" >&2; }
@@ -215,3 +215,11 @@ recreate_database() {
 extension_version() {
     sed -n 's/^version = "\(.*\)"/\1/p' "$HEALTHML_ROOT/Cargo.toml" | head -n 1
 }
+
+# Against a server that is not the private cluster (the container's, docker/initdb): with
+# HEALTHML_USE_PGENV=1 the scripts connect with the usual PG* variables and leave the server alone.
+if [ "${HEALTHML_USE_PGENV:-}" = 1 ]; then
+    hm_psql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+    cluster_start() { :; }
+    ensure_database() { hm_psql -d "$1" -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION IF NOT EXISTS healthml'; }
+fi

@@ -44,7 +44,7 @@ GRANT EXECUTE ON FUNCTION
     healthml.leaderboard(text, integer),
     healthml.evaluate(text, regclass), healthml.roc_curve(text, regclass), healthml.pr_curve(text, regclass),
     healthml.calibration_curve(text, regclass, integer),
-    healthml.profile(regclass, jsonb), healthml.apply_recipe(text, jsonb)
+    healthml.profile(regclass, jsonb), healthml.apply_recipe(text, jsonb), healthml.model_card(text, integer)
     TO healthml_analyst;
 GRANT SELECT (id, name, version, algorithm, created_at, created_by, description, tags, source, target, features,
               hyperparams, metrics, train_rows, test_rows, data_fingerprint, format_version, payload_sha256)

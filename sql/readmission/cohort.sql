@@ -60,6 +60,13 @@ $$;
 COMMENT ON FUNCTION readmission.readmit_explain(readmission.encounters, integer) IS
     'Score and top reasons (exact contributions to the log-odds, coded values in words) of an encounter under the deployed model "readmission".';
 
+-- The public data has no dates: the 2,000 cohort encounters with the highest encounter_id stand in for
+-- "the day's discharges" that the nightly batch scores.
+CREATE OR REPLACE VIEW readmission.recent_discharges AS
+SELECT * FROM readmission.cohort ORDER BY encounter_id DESC LIMIT 2000;
+COMMENT ON VIEW readmission.recent_discharges IS
+    'The 2,000 latest cohort encounters (by encounter_id): the nightly batch''s input in the demo.';
+
 -- Analysts (healthml_analyst) read the pack's data and score it; only admins train and deploy.
 GRANT USAGE ON SCHEMA readmission TO healthml_analyst;
 GRANT SELECT ON ALL TABLES IN SCHEMA readmission TO healthml_analyst;

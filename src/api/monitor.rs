@@ -217,3 +217,5 @@ extension_sql_file!(
     name = "monitoring_tables",
     requires = ["models_tables", scoring_stats_rows]
 );
+
+extension_sql_file!("../../sql/extension/model_card.sql", name = "model_card", requires = ["models_tables", "monitoring_tables"]);

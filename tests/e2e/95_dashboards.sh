@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The dashboard views, the Grafana dashboard, the scoring API and the model card, on the real data: the
+# pack's nightly batch and dashboard SQL run as the main job runs them, then every panel of
+# docker/grafana/dashboards/readmission.json runs its SQL (no error, at least one row), the anonymous
+# API role can call api.score_encounter and nothing else, and the model card covers its sections.
+set -u
+db=${PGDATABASE:?}
+root=${HEALTHML_ROOT:?}
+q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" "$@"; }
+n=0
+ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
+
+panels=$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+for p in d["panels"]:
+    for t in p["targets"]:
+        print(p["title"] + "\t" + t["rawSql"].replace("\n", " "))
+' "$root/docker/grafana/dashboards/readmission.json")
+echo "1..$(( $(printf '%s\n' "$panels" | wc -l) + 10 ))"
+
+for f in train monitoring nightly dashboards api; do
+    q -f "$root/sql/readmission/$f.sql" >/dev/null 2>&1 || echo "# $f.sql failed"
+done
+q -c "SELECT count(*) = 2000 FROM readmission.nightly_scores" | grep -qx t
+ok $? "the nightly batch scored the 2,000 latest discharges"
+q -c "SELECT bool_and(jsonb_array_length(reasons) = 3) FROM readmission.nightly_scores" | grep -qx t
+ok $? "with 3 reasons each"
+
+while IFS=$'\t' read -r title sql; do
+    rows=$(q -c "SELECT count(*) FROM ($sql) panel" 2>&1)
+    [ "$rows" -gt 0 ] 2>/dev/null
+    ok $? "Grafana panel \"$title\": $rows rows"
+done <<<"$panels"
+
+out=$(q -c "SELECT api.score_encounter(e.encounter_id) FROM readmission.encounters e WHERE e.encounter_id = 12522")
+echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["encounter_id"]==12522 and 0<=d["score"]<=1 and d["tier"] in ("low","medium","high") and len(d["reasons"])==3' 2>/dev/null
+ok $? "api.score_encounter returns score, tier and 3 reasons: $out"
+q -c "SET ROLE healthml_web_anon; SELECT healthml.predict('readmission', '{}')" 2>&1 | grep -q "permission denied"
+ok $? "the anonymous API role cannot call healthml's scoring functions directly"
+q -c "SET ROLE healthml_web_anon; SELECT (api.score_encounter(12522) ->> 'tier') IS NOT NULL" | grep -qx t
+ok $? "the anonymous API role calls api.score_encounter"
+q -c "SET ROLE healthml_web_anon; SELECT count(*) FROM readmission.encounters" 2>&1 | grep -q "permission denied"
+ok $? "the anonymous API role reads no patient table"
+q -c "SELECT api.score_encounter(-1)" 2>&1 | grep -q "encounter -1 does not exist"
+ok $? "an unknown encounter is a clear error"
+
+card=$(q -c "SELECT healthml.model_card('readmission')")
+missing=0
+for section in "# Model card: readmission, version 2" "## Data" "## Recipe" "## Test metrics" "## Threshold policy" \
+               "## Subgroup audit" "## Drift" "## Top global features" "## Version history" "19858 test rows"; do
+    grep -qF -- "$section" <<<"$card" || { missing=1; echo "# model card lacks: $section"; }
+done
+ok $missing "the model card has its sections and the real figures"
+grep -q "| race | Caucasian |" <<<"$card"
+ok $? "the model card shows the subgroup audit"
+q -c "SET ROLE healthml_analyst; SELECT length(healthml.model_card('readmission')) > 1000" | grep -qx t
+ok $? "an analyst reads the model card without reading recipes or options"
