@@ -29,6 +29,12 @@ EXCLUDE = ["encounter_id", "patient_nbr", "readmitted", "in_cohort", "readmitted
            "admission_type", "discharge_disposition", "admission_source"]
 
 
+def text(column):
+    """Levels as text, whichever way they arrived: CSV gives booleans as t/f, psycopg as True/False."""
+    return column.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
+                      else "t" if v is True else "f" if v is False else str(v)).astype(object)
+
+
 def connect():
     return psycopg.connect(autocommit=True)
 
@@ -46,8 +52,8 @@ def read_frame(conn, query):
 class Model:
     def __init__(self, frame, params):
         self.columns = [c for c in frame.columns if c not in EXCLUDE]
-        self.categorical = [c for c in self.columns if frame[c].dtype == object or frame[c].dtype == bool]
-        self.levels = {c: pd.Index(sorted(frame[c].dropna().astype(str).unique())) for c in self.categorical}
+        self.categorical = [c for c in self.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+        self.levels = {c: pd.Index(sorted(text(frame[c]).dropna().unique())) for c in self.categorical}
         train = frame[frame["patient_nbr"] % 5 != 0]
         self.booster = lgb.train(
             {"objective": "binary", "learning_rate": params.get("learning_rate", 0.05),
@@ -55,17 +61,34 @@ class Model:
              "bagging_fraction": params.get("subsample", 0.8), "bagging_freq": 1,
              "feature_fraction": params.get("colsample_bytree", 0.3), "lambda_l2": params.get("l2", 1.0),
              "min_sum_hessian_in_leaf": 1e-3, "verbose": -1, "num_threads": 1},
-            lgb.Dataset(self.encode(train), label=train["readmitted_30d"].astype(int)),
+            lgb.Dataset(self.encode(train), label=(text(train["readmitted_30d"]) == "t").astype(int)),
             num_boost_round=params.get("trees", 300))
+        self.codes = {c: {level: i for i, level in enumerate(self.levels[c])} for c in self.categorical}
 
     def encode(self, frame):
         x = frame[self.columns].copy()
-        for c in self.categorical:
-            x[c] = pd.Categorical(x[c].astype(str).where(x[c].notna()), categories=self.levels[c])
+        for c in self.columns:
+            if c in self.levels:
+                x[c] = pd.Categorical(text(x[c]), categories=self.levels[c])
+            else:  # a single row from psycopg: None and Decimal, not NaN and float
+                x[c] = pd.to_numeric(x[c], errors="coerce").astype(float)
         return x
 
-    def predict(self, frame):
-        return self.booster.predict(self.encode(frame), num_threads=1)
+    def predict(self, frame, threads=0):
+        return self.booster.predict(self.encode(frame), num_threads=threads)
+
+    def predict_row(self, row):
+        """One row (column -> value) straight into a numpy vector, without pandas: the category
+        codes are the positions of the levels the booster was trained with."""
+        x = np.empty((1, len(self.columns)))
+        for i, c in enumerate(self.columns):
+            v = row.get(c)
+            if c in self.codes:
+                level = None if v is None else "t" if v is True else "f" if v is False else str(v)
+                x[0, i] = self.codes[c].get(level, np.nan)
+            else:
+                x[0, i] = np.nan if v is None else float(v)
+        return float(self.booster.predict(x, num_threads=1)[0])
 
 
 def make_app():
@@ -81,14 +104,17 @@ def make_app():
     @app.get("/score/{encounter_id}")
     def score(encounter_id: int):
         with pool.connection() as conn, conn.cursor() as cur:
-            cur.execute("SELECT * FROM readmission.features WHERE encounter_id = %s", (encounter_id,))
+            # the patient first: the features view's history windows are partitioned by patient
+            cur.execute("SELECT patient_nbr FROM readmission.encounters WHERE encounter_id = %s", (encounter_id,))
+            patient = cur.fetchone()
+            if patient is None:
+                raise HTTPException(404, "no such encounter")
+            cur.execute("SELECT * FROM readmission.features WHERE patient_nbr = %s AND encounter_id = %s", (patient[0], encounter_id))
             row = cur.fetchone()
             if row is None:
                 raise HTTPException(404, "no such encounter")
-            frame = pd.DataFrame([row], columns=[d.name for d in cur.description])
-        for c in model.categorical:
-            frame[c] = frame[c].astype(object)
-        return {"encounter_id": encounter_id, "score": float(model.predict(frame)[0])}
+            values = dict(zip([d.name for d in cur.description], row))
+        return {"encounter_id": encounter_id, "score": model.predict_row(values)}
 
     @app.get("/ready")
     def ready():
@@ -155,7 +181,7 @@ def batch():
                 for key, s in zip(frame["encounter_id"], scores):
                     copy.write_row((int(key), float(s)))
         written = time.perf_counter()
-    print(json.dumps({"rows": len(frame), "pull_s": pulled - t0, "score_s": scored - pulled,
+    print(json.dumps({"rows": len(frame), "threads": "all cores", "pull_s": pulled - t0, "score_s": scored - pulled,
                       "write_s": written - scored, "total_s": written - t0}))
 
 

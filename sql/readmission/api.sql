@@ -21,7 +21,11 @@ DECLARE
     f      readmission.features;
     score  double precision;
 BEGIN
-    SELECT * INTO f FROM readmission.features x WHERE x.encounter_id = score_encounter.encounter_id;
+    -- The patient condition reaches the features view's window partitions (its history columns):
+    -- without it the view computes every patient's history for one encounter.
+    SELECT * INTO f FROM readmission.features x
+    WHERE x.patient_nbr = (SELECT e.patient_nbr FROM readmission.encounters e WHERE e.encounter_id = score_encounter.encounter_id)
+      AND x.encounter_id = score_encounter.encounter_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'encounter % does not exist', encounter_id
             USING ERRCODE = 'no_data_found', HINT = 'pass the encounter_id of a row of readmission.encounters';
