@@ -4,7 +4,7 @@
 # monitoring reports, the nightly batch, the dashboard views and the scoring API, the login roles of
 # Grafana and PostgREST, and the pg_cron schedule.
 set -euo pipefail
-export HEALTHML_USE_PGENV=1 HEALTHML_ROOT=/opt/healthml HEALTHML_DB=${POSTGRES_DB:-healthml}
+export HEALTHML_USE_PGENV=1 HEALTHML_ROOT=${HEALTHML_ROOT:-/opt/healthml} HEALTHML_DB=${POSTGRES_DB:-healthml}
 export PGDATABASE=$HEALTHML_DB
 run() { psql -X -q -v ON_ERROR_STOP=1 -P footer=off "$@"; }
 
