@@ -135,6 +135,8 @@ CONF
         tail -n 20 "$real/server.log" >&2
         die "the cluster did not start (is port $HEALTHML_PGPORT taken? set HEALTHML_PGPORT)"
     }
+    # the server just started has the installed library preloaded
+    sha256sum "$("$PG_CONFIG" --pkglibdir)/healthml.so" 2>/dev/null | cut -d' ' -f1 >"$real/healthml-library.sha256"
     cluster_configure
 }
 
@@ -154,14 +156,18 @@ cluster_configure() {
         hm_psql -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = pg_cron, healthml"
         restart="shared_preload_libraries changed"
     fi
-    if [ "$("$PG_CONFIG" --pkglibdir)/healthml.so" -nt "$real/data/postmaster.pid" ]; then
-        restart="a new healthml library is installed"
+    # A reinstall rewrites the library even when it did not change: compare contents, not times.
+    local library_sum
+    library_sum=$(sha256sum "$("$PG_CONFIG" --pkglibdir)/healthml.so" 2>/dev/null | cut -d' ' -f1)
+    if [ "$(cat "$real/healthml-library.sha256" 2>/dev/null)" != "$library_sum" ]; then
+        restart=${restart:-"a new healthml library is installed"}
     fi
     if [ -n "$restart" ]; then
         log "restarting the cluster: $restart"
         as_cluster_owner "$PG_BIN/pg_ctl" -D "$real/data" -l "$real/server.log" -w -m fast \
             -o "-p $HEALTHML_PGPORT -k $real" restart >/dev/null || { tail -n 20 "$real/server.log" >&2; die "the cluster did not restart"; }
     fi
+    echo "$library_sum" >"$real/healthml-library.sha256"
     hm_psql -d postgres -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION IF NOT EXISTS pg_cron'
 }
 
@@ -188,7 +194,7 @@ cluster_wipe() {
 
 # Creates database $1 if it is missing and gives it the current build of the extension. The SQL
 # objects of an extension are fixed at CREATE EXTENSION time, so when the installed script changed
-# (a new build of the same version) the extension is created anew in that database.
+# (a new build of the same version with other SQL) the extension is created anew in that database.
 ensure_database() {
     local db=$1 real script sum stamp
     real=$(cluster_real_dir)
@@ -196,7 +202,9 @@ ensure_database() {
         hm_psql -d postgres -c "CREATE DATABASE \"$db\""
     fi
     script=$("$PG_CONFIG" --sharedir)/extension/healthml--$(extension_version).sql
-    sum=$(sha256sum "$script" | cut -d' ' -f1)
+    # pgrx writes the same statements in a different order from one install to the next: compare
+    # the sorted lines, or every rebuild would recreate the extension (and lose the models).
+    sum=$(sort "$script" | sha256sum | cut -d' ' -f1)
     stamp="$real/healthml-script.$db.sha256"
     if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
         hm_psql -d "$db" -c 'SET client_min_messages = warning' -c 'DROP EXTENSION IF EXISTS healthml CASCADE' -c 'CREATE EXTENSION healthml'
