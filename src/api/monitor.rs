@@ -96,7 +96,7 @@ fn drift_limits(options: &serde_json::Value) -> DriftLimits {
     if alert < warn {
         raise(
             Error::invalid_parameter(format!("psi_alert ({alert}) must not be below psi_warn ({warn})"))
-                .with_hint(format!("leave both out for {} and {}", DriftLimits::default().warn, DriftLimits::default().alert)),
+                .with_hint(format!("leave both out for {} and {}", d.warn, d.alert)),
         );
     }
     DriftLimits { warn, alert }

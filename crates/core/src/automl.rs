@@ -346,10 +346,12 @@ pub fn automl(
         }
         refit(best)?
     };
-    let is_ensemble = matches!(fitted.model.estimator, crate::model::Estimator::Ensemble(_));
-    match entries.iter_mut().find(|e| (e.status == "ensemble") == is_ensemble && (is_ensemble || e.rank == Some(1))) {
-        Some(e) => e.chosen = true,
-        None => {}
+    let chosen = match fitted.model.estimator {
+        crate::model::Estimator::Ensemble(_) => entries.iter().position(|e| e.status == "ensemble"),
+        _ => Some(best),
+    };
+    if let Some(i) = chosen {
+        entries[i].chosen = true;
     }
     let search_seconds = elapsed();
     let report = json!({
