@@ -13,6 +13,10 @@ fn sqlstate(class: ErrorClass) -> PgSqlErrorCode {
         ErrorClass::UndefinedObject => PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
         ErrorClass::InsufficientData => PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
         ErrorClass::DataCorrupted => PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+        ErrorClass::UndefinedFile => PgSqlErrorCode::ERRCODE_UNDEFINED_FILE,
+        ErrorClass::IoError => PgSqlErrorCode::ERRCODE_IO_ERROR,
+        ErrorClass::BadFileFormat => PgSqlErrorCode::ERRCODE_BAD_COPY_FILE_FORMAT,
+        ErrorClass::FeatureNotSupported => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
     }
 }
 

@@ -22,6 +22,14 @@ pub enum ErrorClass {
     InsufficientData,
     /// Stored bytes are damaged or of an unknown format (XX001).
     DataCorrupted,
+    /// A file named by the user does not exist (58P01).
+    UndefinedFile,
+    /// Reading or writing a file failed in the operating system (58030).
+    IoError,
+    /// A file is not in the format the function reads, or is damaged (22P04, as COPY's bad files).
+    BadFileFormat,
+    /// The input is valid but of a kind healthml does not handle, such as a column type (0A000).
+    FeatureNotSupported,
 }
 
 impl ErrorClass {
@@ -35,6 +43,10 @@ impl ErrorClass {
             ErrorClass::UndefinedObject => "42704",
             ErrorClass::InsufficientData => "22000",
             ErrorClass::DataCorrupted => "XX001",
+            ErrorClass::UndefinedFile => "58P01",
+            ErrorClass::IoError => "58030",
+            ErrorClass::BadFileFormat => "22P04",
+            ErrorClass::FeatureNotSupported => "0A000",
         }
     }
 }
@@ -107,6 +119,10 @@ mod tests {
             ErrorClass::UndefinedObject,
             ErrorClass::InsufficientData,
             ErrorClass::DataCorrupted,
+            ErrorClass::UndefinedFile,
+            ErrorClass::IoError,
+            ErrorClass::BadFileFormat,
+            ErrorClass::FeatureNotSupported,
         ] {
             let code = class.sqlstate();
             assert_eq!(code.len(), 5, "{class:?}");

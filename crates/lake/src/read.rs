@@ -1,0 +1,180 @@
+//! Reading any writer's Parquet file as batches of [`Values`] of PostgreSQL-shaped types.
+
+use std::fs::File;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Date32Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Time64MicrosecondType, TimestampMicrosecondType,
+};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, TimeUnit};
+use healthml_core::{Error, ErrorClass, Result};
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+
+use crate::write::{absolute_path, io_error};
+use crate::{pg_epoch, ColumnType, Field, Values};
+
+/// PostgreSQL's numeric holds up to 1000 digits.
+const MAX_NUMERIC_PRECISION: u8 = 255;
+
+/// A Parquet file being read.
+pub struct Import {
+    reader: ParquetRecordBatchReader,
+    fields: Vec<Field>,
+    /// The Arrow type each column is cast to before its values are taken out.
+    canonical: Vec<DataType>,
+    rows: i64,
+    path: String,
+}
+
+impl Import {
+    /// Opens `path` (absolute, on the database server) and maps its schema. Fails, naming the
+    /// column, on a type PostgreSQL has no column for (lists, structs, maps, intervals, ...).
+    pub fn open(path: &str, batch_rows: usize) -> Result<Import> {
+        let absolute = absolute_path(path)?;
+        if absolute.is_dir() {
+            return Err(Error::invalid_parameter(format!("\"{path}\" is a directory"))
+                .with_hint("name one Parquet file; import the files of a directory one by one"));
+        }
+        let file = File::open(&absolute).map_err(|e| io_error("open", &absolute, &e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
+            Error::new(ErrorClass::BadFileFormat, format!("\"{path}\" is not a readable Parquet file: {e}"))
+                .with_hint("check that the file is complete and really Parquet (it starts and ends with the bytes PAR1)")
+        })?;
+        let rows = builder.metadata().file_metadata().num_rows();
+        let mut fields = Vec::new();
+        let mut canonical = Vec::new();
+        for field in builder.schema().fields() {
+            let (column_type, arrow_type) = column_type_of(field.name(), field.data_type())?;
+            fields.push(Field { name: field.name().clone(), column_type, nullable: field.is_nullable() });
+            canonical.push(arrow_type);
+        }
+        if fields.is_empty() {
+            return Err(Error::new(ErrorClass::BadFileFormat, format!("\"{path}\" has no columns")).with_hint("a table needs at least one column"));
+        }
+        let reader = builder.with_batch_size(batch_rows.max(1)).build().map_err(|e| {
+            Error::new(ErrorClass::BadFileFormat, format!("\"{path}\" cannot be read: {e}"))
+                .with_hint("check that the file is complete and really Parquet")
+        })?;
+        Ok(Import { reader, fields, canonical, rows, path: path.to_string() })
+    }
+
+    pub fn fields(&self) -> &[Field] {
+        &self.fields
+    }
+
+    /// The row count the file's footer announces.
+    pub fn rows(&self) -> i64 {
+        self.rows
+    }
+
+    /// The next batch, one [`Values`] per field; `None` at the end of the file.
+    pub fn next_batch(&mut self) -> Option<Result<Vec<Values>>> {
+        let batch = match self.reader.next()? {
+            Ok(batch) => batch,
+            Err(e) => {
+                return Some(Err(Error::new(ErrorClass::BadFileFormat, format!("reading \"{}\" failed: {e}", self.path))
+                    .with_hint("the file is damaged or truncated; write it again")))
+            }
+        };
+        Some(self.values_of(&batch))
+    }
+
+    fn values_of(&self, batch: &RecordBatch) -> Result<Vec<Values>> {
+        self.fields
+            .iter()
+            .zip(&self.canonical)
+            .zip(batch.columns())
+            .map(|((field, target), array)| {
+                let array = if array.data_type() == target {
+                    array.clone()
+                } else {
+                    arrow_cast::cast::cast(array, target).map_err(|e| {
+                        Error::invalid_parameter(format!("column \"{}\": {} does not convert to {target}: {e}", field.name, array.data_type()))
+                    })?
+                };
+                values_of(field, &array)
+            })
+            .collect()
+    }
+}
+
+fn unsupported(column: &str, data_type: &DataType) -> Error {
+    Error::new(ErrorClass::FeatureNotSupported, format!("column \"{column}\" has Arrow type {data_type}, which healthml does not import"))
+        .with_hint(
+            "supported: booleans, integers, floats, decimals, strings, binary, dates, times and timestamps; \
+             convert the column (e.g. a list to a JSON string) or drop it before writing the file",
+        )
+}
+
+/// The PostgreSQL column type of an Arrow type, and the Arrow type its arrays are cast to first.
+fn column_type_of(column: &str, data_type: &DataType) -> Result<(ColumnType, DataType)> {
+    use DataType as D;
+    let micros = |tz: &Option<std::sync::Arc<str>>| D::Timestamp(TimeUnit::Microsecond, tz.clone());
+    Ok(match data_type {
+        D::Boolean => (ColumnType::Bool, D::Boolean),
+        D::Int8 | D::Int16 | D::UInt8 => (ColumnType::Int16, D::Int16),
+        D::Int32 | D::UInt16 => (ColumnType::Int32, D::Int32),
+        D::Int64 | D::UInt32 => (ColumnType::Int64, D::Int64),
+        // No unsigned 64-bit type in PostgreSQL: numeric(20,0) holds every value exactly.
+        D::UInt64 => (ColumnType::Decimal { precision: 20, scale: 0 }, D::Utf8),
+        D::Float16 | D::Float32 => (ColumnType::Float32, D::Float32),
+        D::Float64 => (ColumnType::Float64, D::Float64),
+        D::Decimal32(p, s) | D::Decimal64(p, s) | D::Decimal128(p, s) | D::Decimal256(p, s) if *p <= MAX_NUMERIC_PRECISION => {
+            (ColumnType::Decimal { precision: *p, scale: *s }, D::Utf8)
+        }
+        // An all-NULL column (pandas writes these for columns of None): text is the least surprising.
+        D::Null | D::Utf8 | D::LargeUtf8 | D::Utf8View => (ColumnType::Text, D::Utf8),
+        D::Binary | D::LargeBinary | D::BinaryView | D::FixedSizeBinary(_) => (ColumnType::Bytes, D::Binary),
+        D::Date32 | D::Date64 => (ColumnType::Date, D::Date32),
+        D::Time32(_) | D::Time64(_) => (ColumnType::Time, D::Time64(TimeUnit::Microsecond)),
+        // PostgreSQL keeps microseconds: nanoseconds are truncated by the cast.
+        D::Timestamp(_, None) => (ColumnType::Timestamp, micros(&None)),
+        // Any zone: Arrow stores the instant in UTC, the zone only says how to show it.
+        D::Timestamp(_, Some(tz)) => (ColumnType::TimestampTz, micros(&Some(tz.clone()))),
+        // Categoricals (pandas' category, dictionary-encoded strings): their values' type.
+        D::Dictionary(_, value) => column_type_of(column, value)?,
+        other => return Err(unsupported(column, other)),
+    })
+}
+
+fn values_of(field: &Field, array: &ArrayRef) -> Result<Values> {
+    let name = field.name.as_str();
+    Ok(match field.column_type {
+        ColumnType::Bool => Values::Bool(array.as_boolean().iter().collect()),
+        ColumnType::Int16 => Values::Int16(array.as_primitive::<Int16Type>().iter().collect()),
+        ColumnType::Int32 => Values::Int32(array.as_primitive::<Int32Type>().iter().collect()),
+        ColumnType::Int64 => Values::Int64(array.as_primitive::<Int64Type>().iter().collect()),
+        ColumnType::Float32 => Values::Float32(array.as_primitive::<Float32Type>().iter().collect()),
+        ColumnType::Float64 => Values::Float64(array.as_primitive::<Float64Type>().iter().collect()),
+        ColumnType::Decimal { .. } => Values::Decimal(strings(array)),
+        ColumnType::Text => Values::Text(strings(array)),
+        ColumnType::Bytes => Values::Bytes(array.as_binary::<i32>().iter().map(|v| v.map(<[u8]>::to_vec)).collect()),
+        ColumnType::Date => Values::Date(
+            array.as_primitive::<Date32Type>().iter().map(|v| v.map(|d| pg_epoch::date_from_arrow(name, d)).transpose()).collect::<Result<_>>()?,
+        ),
+        ColumnType::Time => Values::Time(
+            array
+                .as_primitive::<Time64MicrosecondType>()
+                .iter()
+                .map(|v| v.map(|t| pg_epoch::time_from_arrow(name, t)).transpose())
+                .collect::<Result<_>>()?,
+        ),
+        ColumnType::Timestamp | ColumnType::TimestampTz => {
+            let micros = array
+                .as_primitive::<TimestampMicrosecondType>()
+                .iter()
+                .map(|v| v.map(|t| pg_epoch::timestamp_from_arrow(name, t)).transpose())
+                .collect::<Result<Vec<_>>>()?;
+            if field.column_type == ColumnType::Timestamp {
+                Values::Timestamp(micros)
+            } else {
+                Values::TimestampTz(micros)
+            }
+        }
+    })
+}
+
+fn strings(array: &ArrayRef) -> Vec<Option<String>> {
+    array.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect()
+}
