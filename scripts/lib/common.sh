@@ -14,7 +14,7 @@ HEALTHML_PGPORT=${HEALTHML_PGPORT:-28815}
 HEALTHML_CLUSTER_DIR=${HEALTHML_CLUSTER_DIR:-$HEALTHML_ROOT/target/pgcluster}
 HEALTHML_DB=${HEALTHML_DB:-healthml}
 APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libclang-dev clang
-              postgresql-15-cron postgresql-15-pgtap pgtap sudo python3-yaml)
+              postgresql-15-cron postgresql-15-pgtap pgtap sudo python3-yaml python3-venv)
 
 if [ -t 2 ]; then _bold=$'\033[1m'; _off=$'\033[0m'; else _bold=; _off=; fi
 log() { printf '%s==> %s%s\n' "$_bold" "$*" "$_off" >&2; }
@@ -55,6 +55,19 @@ ensure_cargo_pgrx() {
 ensure_prerequisites() {
     ensure_apt_packages
     ensure_cargo_pgrx
+}
+
+# A Python with pyarrow for the lake's interoperability tests (pyarrow reads our files, writes files
+# we read). Kept outside the checkout so fresh clones reuse it; sets HEALTHML_PYTHON.
+HEALTHML_TEST_PYTHON_DIR=${HEALTHML_TEST_PYTHON_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/healthml/test-python}
+ensure_test_python() {
+    local venv=$HEALTHML_TEST_PYTHON_DIR
+    if ! "$venv/bin/python" -c 'import pyarrow' 2>/dev/null; then
+        log "installing pyarrow into $venv (once)"
+        python3 -m venv "$venv" || die "python3 -m venv failed: install python3-venv"
+        "$venv/bin/pip" install -q --disable-pip-version-check 'pyarrow>=14' || die "pip could not install pyarrow"
+    fi
+    export HEALTHML_PYTHON=$venv/bin/python
 }
 
 # Builds the extension in release mode and installs it into the system PostgreSQL 15, whose binaries

@@ -62,6 +62,10 @@ GRANT EXECUTE ON FUNCTION
     healthml.subgroup_report(text, regclass, text), healthml.compare_models(bigint, bigint),
     healthml.deployments_are_append_only(), healthml.reset_scoring_stats()
     TO healthml_admin;
+-- the lake: admins may call it, and the file system then needs what server-side COPY needs
+-- (superuser, pg_write_server_files to export, pg_read_server_files to import), checked inside
+GRANT EXECUTE ON FUNCTION healthml.export_parquet(text, text, jsonb), healthml.import_parquet(text, text)
+    TO healthml_admin;
 GRANT EXECUTE ON PROCEDURE healthml.retrain(text, double precision, double precision),
     healthml.score_batch(text, regclass, text, text, text, integer)
     TO healthml_admin;

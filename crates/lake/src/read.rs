@@ -14,9 +14,6 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 use crate::write::{absolute_path, io_error};
 use crate::{pg_epoch, ColumnType, Field, Values};
 
-/// PostgreSQL's numeric holds up to 1000 digits.
-const MAX_NUMERIC_PRECISION: u8 = 255;
-
 /// A Parquet file being read.
 pub struct Import {
     reader: ParquetRecordBatchReader,
@@ -42,6 +39,20 @@ impl Import {
                 .with_hint("check that the file is complete and really Parquet (it starts and ends with the bytes PAR1)")
         })?;
         let rows = builder.metadata().file_metadata().num_rows();
+        // A codec this build cannot decode would fail at its first page with a message about
+        // features; say it up front, naming the codec and the column.
+        for row_group in builder.metadata().row_groups() {
+            for column in row_group.columns() {
+                use parquet::basic::Compression as C;
+                if !matches!(column.compression(), C::UNCOMPRESSED | C::SNAPPY | C::GZIP(_) | C::LZ4 | C::LZ4_RAW | C::ZSTD(_)) {
+                    return Err(Error::new(
+                        ErrorClass::FeatureNotSupported,
+                        format!("column \"{}\" of \"{path}\" is compressed with {}, which healthml does not read", column.column_path(), column.compression()),
+                    )
+                    .with_hint("write the file with snappy (the usual default), zstd, gzip, lz4 or no compression"));
+                }
+            }
+        }
         let mut fields = Vec::new();
         let mut canonical = Vec::new();
         for field in builder.schema().fields() {
@@ -120,7 +131,8 @@ fn column_type_of(column: &str, data_type: &DataType) -> Result<(ColumnType, Dat
         D::UInt64 => (ColumnType::Decimal { precision: 20, scale: 0 }, D::Utf8),
         D::Float16 | D::Float32 => (ColumnType::Float32, D::Float32),
         D::Float64 => (ColumnType::Float64, D::Float64),
-        D::Decimal32(p, s) | D::Decimal64(p, s) | D::Decimal128(p, s) | D::Decimal256(p, s) if *p <= MAX_NUMERIC_PRECISION => {
+        D::Decimal32(p, s) | D::Decimal64(p, s) | D::Decimal128(p, s) | D::Decimal256(p, s)=> {
+            // At most 76 digits (Decimal256): PostgreSQL's numeric holds up to 1000.
             (ColumnType::Decimal { precision: *p, scale: *s }, D::Utf8)
         }
         // An all-NULL column (pandas writes these for columns of None): text is the least surprising.

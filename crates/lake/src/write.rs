@@ -155,6 +155,12 @@ impl Export {
         let file_name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let temporary = parent.join(format!(".{file_name}.healthml-{}.tmp", std::process::id()));
         let file = File::create(&temporary).map_err(|e| io_error("create", &temporary, &e))?;
+        // Readable by all, as server-side COPY TO leaves its files: the server runs with umask 077,
+        // and a lake file nobody but the postgres user can read is of no use to the lake's readers.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = file.set_permissions(std::fs::Permissions::from_mode(0o644));
+        }
         let writer = ArrowWriter::try_new(file, schema.clone(), Some(options.writer_properties()));
         let writer = match writer {
             Ok(w) => w,
