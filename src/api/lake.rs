@@ -5,7 +5,7 @@ use std::ffi::{CStr, CString};
 
 use healthml_lake::{ColumnType, Export, ExportOptions, Field, Import, Values};
 use pgrx::datum::{Date, Time, Timestamp, TimestampWithTimeZone};
-use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgLogLevel, PgSqlErrorCode};
 
@@ -24,7 +24,15 @@ fn export_parquet(query: &str, path: &str, options: default!(JsonB, "'{}'")) -> 
     require_role(pg_sys::ROLE_PG_WRITE_SERVER_FILES, "pg_write_server_files", "export to", "\\copy (query) TO 'file' CSV");
     let options = ExportOptions::from_json(&options.0).or_raise();
     Spi::connect(|client| {
-        let mut cursor = client.try_open_cursor(query, &[]).unwrap_or_else(|e| error!("export_parquet: {e}"));
+        if query.trim().is_empty() {
+            raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "the query is empty".into(), "pass a SELECT, e.g. 'SELECT * FROM readmission.encounters'");
+        }
+        let mut cursor = hint_on(
+            PgSqlErrorCode::ERRCODE_INVALID_CURSOR_DEFINITION,
+            "export_parquet reads one query that returns rows: a SELECT, VALUES or TABLE, or a data-changing statement with RETURNING",
+            || client.try_open_cursor(query, &[]),
+        )
+        .unwrap_or_else(|e| error!("export_parquet: {e}"));
         let mut export: Option<(Export, Vec<Reader>)> = None;
         let mut values = Vec::new();
         let mut nulls = Vec::new();
@@ -138,6 +146,16 @@ fn require_role(role: u32, role_name: &str, action: &str, instead: &str) {
     }
 }
 
+/// Runs `f`; a PostgreSQL error of class `code` inside it is raised again, same message, with `hint`.
+fn hint_on<R>(code: PgSqlErrorCode, hint: &str, f: impl FnOnce() -> R) -> R {
+    PgTryBuilder::new(std::panic::AssertUnwindSafe(f))
+        .catch_when(code, |cause| match cause {
+            CaughtError::PostgresError(report) => raise(code, report.message().to_string(), hint),
+            other => other.rethrow(),
+        })
+        .execute()
+}
+
 fn raise(code: PgSqlErrorCode, message: String, hint: &str) -> ! {
     ErrorReport::new(code, message, "healthml").set_hint(hint.to_string()).report(PgLogLevel::ERROR);
     unreachable!("an ERROR report does not return")
@@ -145,10 +163,11 @@ fn raise(code: PgSqlErrorCode, message: String, hint: &str) -> ! {
 
 /// `schema.table` or `table`, each part quoted by PostgreSQL (parse_ident refuses anything else).
 fn qualified_name(table_name: &str) -> String {
-    select_one::<String>(
+    let hint = "quote a name with spaces, capitals or symbols inside the string, e.g. 'lake.\"Encounters 2026\"'";
+    hint_on(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, hint, || select_one::<String>(
         "SELECT string_agg(quote_ident(part), '.' ORDER BY n) FROM unnest(parse_ident($1)) WITH ORDINALITY AS p(part, n)",
         &[table_name.into()],
-    )
+    ))
     .unwrap_or_else(|| raise(PgSqlErrorCode::ERRCODE_INVALID_NAME, format!("\"{table_name}\" is not a table name"), "pass a name such as lake.encounters"))
 }
 

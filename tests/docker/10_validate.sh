@@ -38,6 +38,9 @@ check("shared_preload_libraries=pg_cron,healthml" in dockerfile, "the server pre
 sources = [s for line in re.findall(r"^COPY (?!--from)(.+)$", dockerfile, re.M) for s in line.split()[:-1]]
 missing = [s for s in sources if not os.path.exists(os.path.join(root, s))]
 check(sources and not missing, "every COPY source exists in the repository" + (": missing " + ", ".join(missing) if missing else ""))
+members = re.findall(r'"([^"]+)"', re.search(r"^members = \[(.*)\]", open(os.path.join(root, "Cargo.toml")).read(), re.M).group(1))
+needed = ["Cargo.toml", "Cargo.lock", "build.rs", "src"] + sorted({m.split("/")[0] for m in members if m != "."})
+check(all(n in sources for n in needed), "the build stage copies what the workspace builds from: " + ", ".join(needed))
 
 init = os.path.join(d, "initdb", "20-healthml.sh")
 check(subprocess.run(["bash", "-n", init]).returncode == 0, "the init script is valid bash")

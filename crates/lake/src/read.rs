@@ -47,7 +47,11 @@ impl Import {
                 if !matches!(column.compression(), C::UNCOMPRESSED | C::SNAPPY | C::GZIP(_) | C::LZ4 | C::LZ4_RAW | C::ZSTD(_)) {
                     return Err(Error::new(
                         ErrorClass::FeatureNotSupported,
-                        format!("column \"{}\" of \"{path}\" is compressed with {}, which healthml does not read", column.column_path(), column.compression()),
+                        format!(
+                            "column \"{}\" of \"{path}\" is compressed with {}, which healthml does not read",
+                            column.column_path().string(),
+                            codec_name(column.compression())
+                        ),
                     )
                     .with_hint("write the file with snappy (the usual default), zstd, gzip, lz4 or no compression"));
                 }
@@ -108,6 +112,11 @@ impl Import {
             })
             .collect()
     }
+}
+
+/// "BROTLI" rather than "BROTLI(BrotliLevel(1))": the level is the writer's business.
+fn codec_name(codec: parquet::basic::Compression) -> String {
+    codec.to_string().split('(').next().unwrap_or_default().to_string()
 }
 
 fn unsupported(column: &str, data_type: &DataType) -> Error {

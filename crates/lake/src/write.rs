@@ -154,7 +154,8 @@ impl Export {
         let schema = Arc::new(Schema::new(arrow_fields));
         let file_name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let temporary = parent.join(format!(".{file_name}.healthml-{}.tmp", std::process::id()));
-        let file = File::create(&temporary).map_err(|e| io_error("create", &temporary, &e))?;
+        // Errors name the user's path: the temporary file's name would only confuse.
+        let file = File::create(&temporary).map_err(|e| io_error("create", &target, &e))?;
         // Readable by all, as server-side COPY TO leaves its files: the server runs with umask 077,
         // and a lake file nobody but the postgres user can read is of no use to the lake's readers.
         {
@@ -201,7 +202,7 @@ impl Export {
         let file = writer
             .into_inner()
             .map_err(|e| Error::new(ErrorClass::IoError, format!("completing \"{}\" failed: {e}", self.target.display())))?;
-        file.sync_all().map_err(|e| io_error("flush", &self.temporary, &e))?;
+        file.sync_all().map_err(|e| io_error("flush", &self.target, &e))?;
         drop(file);
         std::fs::rename(&self.temporary, &self.target).map_err(|e| io_error("move into place", &self.target, &e))?;
         Ok(self.rows)
