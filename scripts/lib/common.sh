@@ -23,6 +23,10 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 is_root() { [ "$(id -u)" = 0 ]; }
 as_root() { if is_root; then "$@"; else sudo "$@"; fi; }
 
+# The server's environment: a developer's RUST_BACKTRACE would make every error raised through
+# pgrx carry a Rust backtrace in its DETAIL, which users of the server must not see.
+SERVER_ENV=(env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE)
+
 # initdb and postgres refuse to run as root: as root, the private cluster belongs to `postgres`.
 cluster_owner() { if is_root; then echo postgres; else id -un; fi; }
 as_cluster_owner() { if is_root; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -143,7 +147,7 @@ CONF
         as_cluster_owner "$PG_BIN/pg_ctl" -D "$real/data" -m fast -w stop >/dev/null
     fi
     log "starting the cluster on port $HEALTHML_PGPORT (socket directory $real)"
-    as_cluster_owner "$PG_BIN/pg_ctl" -D "$real/data" -l "$real/server.log" -w \
+    as_cluster_owner "${SERVER_ENV[@]}" "$PG_BIN/pg_ctl" -D "$real/data" -l "$real/server.log" -w \
         -o "-p $HEALTHML_PGPORT -k $real" start >/dev/null || {
         tail -n 20 "$real/server.log" >&2
         die "the cluster did not start (is port $HEALTHML_PGPORT taken? set HEALTHML_PGPORT)"
@@ -177,7 +181,7 @@ cluster_configure() {
     fi
     if [ -n "$restart" ]; then
         log "restarting the cluster: $restart"
-        as_cluster_owner "$PG_BIN/pg_ctl" -D "$real/data" -l "$real/server.log" -w -m fast \
+        as_cluster_owner "${SERVER_ENV[@]}" "$PG_BIN/pg_ctl" -D "$real/data" -l "$real/server.log" -w -m fast \
             -o "-p $HEALTHML_PGPORT -k $real" restart >/dev/null || { tail -n 20 "$real/server.log" >&2; die "the cluster did not restart"; }
     fi
     echo "$library_sum" >"$real/healthml-library.sha256"
