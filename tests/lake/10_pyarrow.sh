@@ -13,7 +13,7 @@ chmod 0777 "$work"  # the server writes here as its own user
 trap 'rm -rf "$work"' EXIT
 q() { psql -X -q -t -A -d "$db" -c "$1" 2>&1; }
 
-plan 20
+plan 24
 
 # 1. ours, read by pyarrow
 q "DROP TABLE IF EXISTS public.lake_py_out;
@@ -100,3 +100,19 @@ like "$out" 'column "day" holds a date of day 2147483647 outside PostgreSQL' "a 
 is "$(q "SELECT to_regclass('public.lake_py_late') IS NULL")" t "and no partial table is left"
 is "$(q "SELECT healthml.import_parquet('$work/required.parquet', 'public.lake_py_required'); SELECT attnotnull FROM pg_attribute WHERE attrelid = 'public.lake_py_required'::regclass AND attname = 'id'")" \
    "$(printf '2\nt')" "a required Arrow field becomes NOT NULL"
+
+# 3. wide files, and an export cancelled midway
+"$py" - "$work" <<'PY'
+import sys
+import pyarrow as pa, pyarrow.parquet as pq
+pq.write_table(pa.table({f"lab_{i:03d}": pa.array([float(i), None], pa.float64()) for i in range(300)}), f"{sys.argv[1]}/wide.parquet")
+PY
+q "DROP TABLE IF EXISTS public.lake_py_wide" >/dev/null
+is "$(q "SELECT healthml.import_parquet('$work/wide.parquet', 'public.lake_py_wide'); SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.lake_py_wide'::regclass AND attnum > 0")" \
+   "$(printf '2\n300')" "a 300-column file imports"
+is "$(q "SELECT lab_299 FROM public.lake_py_wide ORDER BY lab_299 NULLS LAST LIMIT 1")" 299 "its last column holds its values"
+q "SELECT healthml.export_parquet('SELECT 1 AS one', '$work/kept.parquet')" >/dev/null
+out=$(q "SET statement_timeout = '300ms'; SELECT healthml.export_parquet('SELECT i, pg_sleep(0.0001) FROM generate_series(1, 1000000) i', '$work/kept.parquet')")
+like "$out" 'canceling statement due to statement timeout' "an export can be cancelled"
+is "$(ls -A "$work" | grep -c '\.tmp$'; "$py" -c "import pyarrow.parquet as pq, sys; print(pq.read_table(sys.argv[1]).num_rows)" "$work/kept.parquet")" \
+   "$(printf '0\n1')" "a cancelled export leaves no temporary file and the previous file whole"
