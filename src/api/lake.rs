@@ -219,47 +219,41 @@ fn array_argument(values: Values) -> pgrx::datum::DatumWithOid<'static> {
     }
 }
 
-/// How one result column's datums become lake values.
+/// How one result column's datums become lake values: as they are, in the representation of the
+/// column's [`Values`] variant, or as the text of the type's output function (numeric, json, ...).
+#[derive(Clone, Copy)]
 enum Reader {
-    Bool,
-    Int16,
-    Int32,
-    Int64,
-    Float32,
-    Float64,
-    /// numeric, text, varchar, bpchar: read through the type's output function / as text.
+    Datum,
     OutputText(pg_sys::Oid),
-    Varlena,
-    Bytes,
-    Date,
-    Time,
-    Timestamp,
-    TimestampTz,
 }
 
 impl Reader {
     /// # Safety
-    /// `datum` must be a datum of the column this reader was made for.
-    unsafe fn push(&self, column: &mut Values, datum: pg_sys::Datum, is_null: bool) {
-        match (self, column) {
-            (Reader::Bool, Values::Bool(v)) => v.push(bool::from_datum(datum, is_null)),
-            (Reader::Int16, Values::Int16(v)) => v.push(i16::from_datum(datum, is_null)),
-            (Reader::Int32, Values::Int32(v)) | (Reader::Date, Values::Date(v)) => v.push(i32::from_datum(datum, is_null)),
-            (Reader::Int64, Values::Int64(v))
-            | (Reader::Time, Values::Time(v))
-            | (Reader::Timestamp, Values::Timestamp(v))
-            | (Reader::TimestampTz, Values::TimestampTz(v)) => v.push(i64::from_datum(datum, is_null)),
-            (Reader::Float32, Values::Float32(v)) => v.push(f32::from_datum(datum, is_null)),
-            (Reader::Float64, Values::Float64(v)) => v.push(f64::from_datum(datum, is_null)),
-            (Reader::Varlena, Values::Text(v)) => v.push(<&str>::from_datum(datum, is_null).map(str::to_string)),
-            (Reader::OutputText(function), Values::Text(v) | Values::Decimal(v)) => v.push((!is_null).then(|| {
-                let text = pg_sys::OidOutputFunctionCall(*function, datum);
+    /// `datum` must be a datum of the column this reader and `column` were made for.
+    unsafe fn push(self, column: &mut Values, datum: pg_sys::Datum, is_null: bool) {
+        if let Reader::OutputText(function) = self {
+            let text = (!is_null).then(|| {
+                let text = pg_sys::OidOutputFunctionCall(function, datum);
                 let owned = CStr::from_ptr(text).to_string_lossy().into_owned();
                 pg_sys::pfree(text.cast());
                 owned
-            })),
-            (Reader::Bytes, Values::Bytes(v)) => v.push(<&[u8]>::from_datum(datum, is_null).map(<[u8]>::to_vec)),
-            _ => unreachable!("a reader is made together with its column's values"),
+            });
+            match column {
+                Values::Text(v) | Values::Decimal(v) => v.push(text),
+                _ => unreachable!("output text goes to text and decimal columns"),
+            }
+            return;
+        }
+        match column {
+            Values::Bool(v) => v.push(bool::from_datum(datum, is_null)),
+            Values::Int16(v) => v.push(i16::from_datum(datum, is_null)),
+            Values::Int32(v) | Values::Date(v) => v.push(i32::from_datum(datum, is_null)),
+            Values::Int64(v) | Values::Time(v) | Values::Timestamp(v) | Values::TimestampTz(v) => v.push(i64::from_datum(datum, is_null)),
+            Values::Float32(v) => v.push(f32::from_datum(datum, is_null)),
+            Values::Float64(v) => v.push(f64::from_datum(datum, is_null)),
+            Values::Text(v) => v.push(<&str>::from_datum(datum, is_null).map(str::to_string)),
+            Values::Bytes(v) => v.push(<&[u8]>::from_datum(datum, is_null).map(<[u8]>::to_vec)),
+            Values::Decimal(_) => unreachable!("numeric is read through its output function"),
         }
     }
 }
@@ -281,12 +275,12 @@ unsafe fn describe(tupdesc: pg_sys::TupleDesc) -> (Vec<Field>, Vec<String>, Vec<
         let mut typmod = attribute.atttypmod;
         let base = pg_sys::getBaseTypeAndTypmod(attribute.atttypid, &mut typmod);
         let (column_type, reader) = match base {
-            pg_sys::BOOLOID => (ColumnType::Bool, Reader::Bool),
-            pg_sys::INT2OID => (ColumnType::Int16, Reader::Int16),
-            pg_sys::INT4OID => (ColumnType::Int32, Reader::Int32),
-            pg_sys::INT8OID => (ColumnType::Int64, Reader::Int64),
-            pg_sys::FLOAT4OID => (ColumnType::Float32, Reader::Float32),
-            pg_sys::FLOAT8OID => (ColumnType::Float64, Reader::Float64),
+            pg_sys::BOOLOID => (ColumnType::Bool, Reader::Datum),
+            pg_sys::INT2OID => (ColumnType::Int16, Reader::Datum),
+            pg_sys::INT4OID => (ColumnType::Int32, Reader::Datum),
+            pg_sys::INT8OID => (ColumnType::Int64, Reader::Datum),
+            pg_sys::FLOAT4OID => (ColumnType::Float32, Reader::Datum),
+            pg_sys::FLOAT8OID => (ColumnType::Float64, Reader::Datum),
             pg_sys::NUMERICOID if typmod >= pg_sys::VARHDRSZ as i32 => {
                 let packed = typmod - pg_sys::VARHDRSZ as i32;
                 let precision = ((packed >> 16) & 0xffff) as u8;
@@ -301,7 +295,7 @@ unsafe fn describe(tupdesc: pg_sys::TupleDesc) -> (Vec<Field>, Vec<String>, Vec<
                 (ColumnType::Decimal { precision, scale }, Reader::OutputText(output_function(base)))
             }
             pg_sys::NUMERICOID => unsupported(&name, &sql_type, "cast it to numeric(precision, scale) or double precision, e.g. avg(x)::numeric(12,4)"),
-            pg_sys::TEXTOID | pg_sys::VARCHAROID | pg_sys::BPCHAROID => (ColumnType::Text, Reader::Varlena),
+            pg_sys::TEXTOID | pg_sys::VARCHAROID | pg_sys::BPCHAROID => (ColumnType::Text, Reader::Datum),
             // Text-shaped types: written as strings, the real type kept in the field's metadata.
             pg_sys::NAMEOID | pg_sys::JSONOID | pg_sys::JSONBOID | pg_sys::UUIDOID | pg_sys::CHAROID => {
                 (ColumnType::Text, Reader::OutputText(output_function(base)))
@@ -309,11 +303,11 @@ unsafe fn describe(tupdesc: pg_sys::TupleDesc) -> (Vec<Field>, Vec<String>, Vec<
             _ if pg_sys::get_typtype(base) == pg_sys::TYPTYPE_ENUM as std::ffi::c_char => {
                 (ColumnType::Text, Reader::OutputText(output_function(base)))
             }
-            pg_sys::BYTEAOID => (ColumnType::Bytes, Reader::Bytes),
-            pg_sys::DATEOID => (ColumnType::Date, Reader::Date),
-            pg_sys::TIMEOID => (ColumnType::Time, Reader::Time),
-            pg_sys::TIMESTAMPOID => (ColumnType::Timestamp, Reader::Timestamp),
-            pg_sys::TIMESTAMPTZOID => (ColumnType::TimestampTz, Reader::TimestampTz),
+            pg_sys::BYTEAOID => (ColumnType::Bytes, Reader::Datum),
+            pg_sys::DATEOID => (ColumnType::Date, Reader::Datum),
+            pg_sys::TIMEOID => (ColumnType::Time, Reader::Datum),
+            pg_sys::TIMESTAMPOID => (ColumnType::Timestamp, Reader::Datum),
+            pg_sys::TIMESTAMPTZOID => (ColumnType::TimestampTz, Reader::Datum),
             _ => unsupported(&name, &sql_type, "cast it in the query to a supported type, e.g. x::text"),
         };
         fields.push(Field { name, column_type, nullable: true });
