@@ -122,12 +122,13 @@ fn train(
 }
 
 /// Guardrail findings reach the caller as they would from any PostgreSQL command: alerts as
-/// WARNINGs, warnings as NOTICEs (all of them, "ok" included, are in the metrics).
+/// WARNINGs, warnings and exclusions as NOTICEs (all of them, "ok" included, are in the metrics).
 fn report_guardrails(guardrails: &[Guardrail]) {
     for g in guardrails {
         match g.status {
             "alert" => warning!("healthml AutoML guardrail {}: {}", g.check, g.message),
             "warn" => notice!("healthml AutoML guardrail {}: {}", g.check, g.message),
+            "excluded" => notice!("healthml AutoML guardrail {}: {}", g.check, g.message),
             _ => {}
         }
     }

@@ -1,7 +1,7 @@
 -- AutoML: healthml.train(..., 'auto'), its guardrails, budget, leaderboard and the comparison view;
 -- target encoding for hand-trained models.
 BEGIN;
-SELECT plan(33);
+SELECT plan(35);
 
 -- Risk rises with severity and the rehab destination, and sharply for old patients sent to rehab (an
 -- interaction only trees see).
@@ -90,6 +90,15 @@ SELECT * FROM healthml.train('leaky', 'public.leaky', 'readmitted', 'auto',
 SELECT is((SELECT array_agg(g ->> 'check' || ':' || coalesce(g ->> 'column', '') ORDER BY g ->> 'check')
            FROM leak, jsonb_array_elements(metrics #> '{automl,guardrails}') g WHERE g ->> 'status' = 'alert'),
           ARRAY['leakage_model:', 'leakage_single_column:follow_up_code'], 'single-column and model leakage alerts');
+-- and, when asked, left out of the search: the model no longer reads it and is plausible again
+CREATE TEMP TABLE unleak AS
+SELECT * FROM healthml.train('leaky', 'public.leaky', 'readmitted', 'auto',
+                             '{"group_by": "patient_id", "exclude": ["discharge_id"], "budget_seconds": 0.001, "exclude_flagged": true}');
+SELECT is((SELECT array_agg(g ->> 'check' || ':' || coalesce(g ->> 'column', '') || ':' || (g ->> 'status') ORDER BY g ->> 'check')
+           FROM unleak, jsonb_array_elements(metrics #> '{automl,guardrails}') g WHERE g ->> 'check' LIKE 'leakage%'),
+          ARRAY['leakage_model::ok', 'leakage_single_column:follow_up_code:excluded'], 'exclude_flagged leaves the leaking column out');
+SELECT ok((SELECT 'follow_up_code' <> ALL (features) FROM healthml.models WHERE id = (SELECT model_id FROM unleak)),
+          'the model does not read the excluded column');
 
 -- the comparison view: AutoML against a hand-trained model on the same test rows
 CREATE TEMP TABLE hand AS

@@ -46,11 +46,14 @@ pub struct AutomlOptions {
     /// A model whose test AUC exceeds this is reported as probable leakage (the default is the
     /// readmission literature's ceiling: published patient-grouped results are 0.66-0.68).
     pub leakage_model_auc: f64,
+    /// Exclude the columns the data guardrails alert on (probable leaks, identifier-like columns)
+    /// before the search, instead of only reporting them.
+    pub exclude_flagged: bool,
 }
 
 impl Default for AutomlOptions {
     fn default() -> Self {
-        AutomlOptions { budget_seconds: 120.0, folds: 3, leakage_feature_auc: 0.9, leakage_model_auc: 0.72 }
+        AutomlOptions { budget_seconds: 120.0, folds: 3, leakage_feature_auc: 0.9, leakage_model_auc: 0.72, exclude_flagged: false }
     }
 }
 
@@ -58,7 +61,7 @@ impl AutomlOptions {
     /// Reads AutoML's keys from `healthml.train`'s options; `None` when none of them is given.
     pub fn take(o: &mut Options<'_>) -> Result<Option<Self>> {
         let d = AutomlOptions::default();
-        let keys = ["budget_seconds", "folds", "leakage_feature_auc", "leakage_model_auc"];
+        let keys = ["budget_seconds", "folds", "leakage_feature_auc", "leakage_model_auc", "exclude_flagged"];
         if keys.iter().all(|k| o.raw(k).is_none()) {
             return Ok(None);
         }
@@ -80,6 +83,7 @@ impl AutomlOptions {
             folds: o.usize_in("folds", d.folds, 2, 10)?,
             leakage_feature_auc: o.f64_in("leakage_feature_auc", d.leakage_feature_auc, 0.5, 1.0)?,
             leakage_model_auc: o.f64_in("leakage_model_auc", d.leakage_model_auc, 0.5, 1.0)?,
+            exclude_flagged: o.bool("exclude_flagged", d.exclude_flagged)?,
         }))
     }
 }
@@ -133,7 +137,7 @@ pub struct Guardrail {
     pub column: Option<String>,
     pub value: f64,
     pub limit: f64,
-    /// `ok`, `warn` or `alert`.
+    /// `ok`, `warn`, `alert`, or `excluded` (an alert whose column `exclude_flagged` left out).
     pub status: &'static str,
     pub message: String,
 }
@@ -182,8 +186,19 @@ pub fn automl(
         return Err(Error::invalid_parameter("AutoML chooses the hyperparameters: option \"hyperparams\" does not apply")
             .with_hint("leave \"hyperparams\" out, or train one algorithm by name with them"));
     }
-    let prepared = train::prepare(frame, source, target, options, test_mask)?;
+    let mut prepared = train::prepare(frame, source, target, options, test_mask)?;
     let mut guardrails = data_guardrails(&prepared, options, &settings);
+    let with_exclusions;
+    let options = match flagged_columns(&mut guardrails, &settings) {
+        flagged if flagged.is_empty() => options,
+        flagged => {
+            let mut o = options.clone();
+            o.exclude.extend(flagged);
+            with_exclusions = o;
+            prepared = train::prepare(frame, source, target, &with_exclusions, test_mask)?;
+            &with_exclusions
+        }
+    };
 
     let split = &prepared.split;
     let k = settings.folds;
@@ -451,6 +466,28 @@ fn select_blend(pool: &[usize], oof: &[Option<Vec<f64>>], labels: &[bool]) -> Bl
         pool.iter().zip(&counts).filter(|(_, &c)| c > 0).map(|(&i, &c)| (i, c as f64 / total.max(1) as f64)).collect();
     let scores = sum.iter().map(|s| s / total.max(1) as f64).collect();
     Blend { members, auc: best_auc, scores }
+}
+
+/// With `exclude_flagged`, the columns of the data guardrails' alerts, each alert then marked
+/// `excluded`; the excluded columns are recorded in the model's options like any other exclusion.
+fn flagged_columns(guardrails: &mut [Guardrail], settings: &AutomlOptions) -> Vec<String> {
+    if !settings.exclude_flagged {
+        return Vec::new();
+    }
+    let mut flagged: Vec<String> = Vec::new();
+    for g in guardrails.iter_mut().filter(|g| g.status == "alert") {
+        if let Some(column) = &g.column {
+            if !flagged.contains(column) {
+                flagged.push(column.clone());
+            }
+            g.status = "excluded";
+            // The advice to exclude it has been followed: say so instead.
+            let advice_kept = g.message.trim_end_matches("; exclude it").trim_end_matches(", exclude it").len();
+            g.message.truncate(advice_kept);
+            g.message.push_str("; excluded (exclude_flagged)");
+        }
+    }
+    flagged
 }
 
 /// Missing values, cardinality, imbalance and single-column leakage, on the training rows only.
@@ -741,6 +778,21 @@ mod tests {
         let labels: Vec<bool> = (0..1000).map(|i| i % 3 == 0).collect();
         let valid: Vec<bool> = (0..1000).map(|i| i % 5 == 0).collect();
         assert!(single_column_auc(&bins, &labels, &valid) < 0.6);
+    }
+
+    #[test]
+    fn exclude_flagged_leaves_the_leak_out_and_says_so() {
+        let f = frame(3000, true);
+        let out = automl(&f, "t", "outcome", &options(json!({"budget_seconds": 0.001, "exclude_flagged": true})), None, None).unwrap();
+        let leak = out.guardrails.iter().find(|g| g.check == "leakage_single_column" && g.column.as_deref() == Some("outcome_copy")).unwrap();
+        assert_eq!(leak.status, "excluded");
+        assert!(leak.message.ends_with("derived from it); excluded (exclude_flagged)"), "{}", leak.message);
+        assert!(!out.outcome.model.features.iter().any(|c| c == "outcome_copy"), "{:?}", out.outcome.model.features);
+        let model = out.guardrails.iter().find(|g| g.check == "leakage_model").unwrap();
+        assert_eq!(model.status, "ok", "without the copied outcome the model is plausible again: {}", model.message);
+        // without the option the same data keeps the column (reported only)
+        let kept = automl(&f, "t", "outcome", &options(json!({"budget_seconds": 0.001})), None, None).unwrap();
+        assert!(kept.outcome.model.features.iter().any(|c| c == "outcome_copy"));
     }
 
     #[test]
