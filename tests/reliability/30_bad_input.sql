@@ -162,6 +162,7 @@ INSERT INTO cases (name, expected, sql) VALUES
 ('train: hyperparams out of range', '22023', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'gbdt', '{"hyperparams": {"max_depth": 0}}')$$),
 ('train: hyperparams unknown', '22023', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'logistic', '{"hyperparams": {"depth": 3}}')$$),
 ('train: budget 0', '22023', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'auto', '{"budget_seconds": 0}')$$),
+('train: exclude_flagged not a boolean', '22023', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'auto', '{"exclude_flagged": "yes"}')$$),
 ('train: budget Infinity', '22023', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'auto', '{"budget_seconds": 1e400}')$$),
 ('train: positive not a value', '22000', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'gbdt', '{"positive": "maybe"}')$$),
 ('train: unknown stored recipe', '42704', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'gbdt', '{"recipe": "nope"}')$$),

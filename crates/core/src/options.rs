@@ -88,7 +88,8 @@ impl<'a> Options<'a> {
             Some(Value::Bool(b)) => Ok(*b),
             Some(value) => Err(Error::invalid_parameter(format!(
                 "option \"{key}\" of {function} must be true or false, got {value}"
-            ))),
+            ))
+            .with_hint(format!("a JSON boolean without quotes, e.g. {{\"{key}\": true}}; leave it out for {default}"))),
         }
     }
 
