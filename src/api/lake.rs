@@ -87,8 +87,9 @@ fn import_parquet(path: &str, table_name: &str) -> i64 {
     }
     let mut input = Import::open(path, BATCH_ROWS).or_raise();
     let fields = input.fields().to_vec();
+    let sql_types = input.sql_types().to_vec();
     let mut create = Vec::with_capacity(fields.len());
-    for (position, field) in fields.iter().enumerate() {
+    for (position, (field, sql_type)) in fields.iter().zip(&sql_types).enumerate() {
         if field.name.is_empty() {
             raise(
                 PgSqlErrorCode::ERRCODE_INVALID_COLUMN_DEFINITION,
@@ -97,14 +98,17 @@ fn import_parquet(path: &str, table_name: &str) -> i64 {
             );
         }
         let not_null = if field.nullable { "" } else { " NOT NULL" };
-        create.push(format!("{} {}{not_null}", quote_identifier(&field.name), field.column_type.sql_type()));
+        create.push(format!("{} {sql_type}{not_null}", quote_identifier(&field.name)));
     }
+    // Decimals and restored types (jsonb, uuid, varchar(n)...) travel as text and are cast; everything
+    // else arrives in its own type.
     let select_list: Vec<String> = fields
         .iter()
+        .zip(&sql_types)
         .enumerate()
-        .map(|(i, f)| match f.column_type {
-            // Decimals travel as text (exact); everything else arrives in its own type.
-            ColumnType::Decimal { .. } => format!("c{i}::{}", f.column_type.sql_type()),
+        .map(|(i, (f, sql_type))| match f.column_type {
+            ColumnType::Text if *sql_type == "text" => format!("c{i}"),
+            ColumnType::Text | ColumnType::Decimal { .. } => format!("c{i}::{sql_type}"),
             _ => format!("c{i}"),
         })
         .collect();

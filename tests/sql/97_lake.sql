@@ -41,9 +41,9 @@ SELECT is((SELECT string_agg(t::text, '|' ORDER BY id) FROM public.lake_back t),
 SELECT is((SELECT array_agg(format_type(atttypid, atttypmod) ORDER BY attnum) FROM pg_attribute
            WHERE attrelid = 'public.lake_back'::regclass AND attnum > 0),
           ARRAY['integer', 'boolean', 'smallint', 'integer', 'real', 'double precision', 'numeric(10,2)', 'numeric(8,0)',
-                'text', 'text', 'text', 'text', 'text', 'text', 'bytea', 'date', 'time without time zone',
+                'text', 'character varying(12)', 'character(4)', 'jsonb', 'uuid', 'text', 'bytea', 'date', 'time without time zone',
                 'timestamp without time zone', 'timestamp with time zone'],
-          'the table gets PostgreSQL types from the Arrow schema (text-shaped types come back as text, negative scales as whole numbers)');
+          'the table gets PostgreSQL types from the Arrow schema, and the recorded ones of text-shaped columns (not enums; negative scales as whole numbers)');
 
 -- an empty result still writes a file with the columns
 SELECT is(healthml.export_parquet('SELECT * FROM public.lake_types WHERE false', :'lake' || 'empty.parquet'), 0::bigint,

@@ -15,7 +15,7 @@ pub mod pg_epoch;
 mod read;
 mod write;
 
-pub use read::Import;
+pub use read::{restored_type, Import};
 pub use write::{Compression, Export, ExportOptions};
 
 /// A column's type, named as PostgreSQL knows it. Each maps to one Arrow type on export; on import

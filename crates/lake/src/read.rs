@@ -11,13 +11,15 @@ use arrow_schema::{DataType, TimeUnit};
 use healthml_core::{Error, ErrorClass, Result};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
-use crate::write::{absolute_path, io_error};
+use crate::write::{absolute_path, io_error, POSTGRES_TYPE_KEY};
 use crate::{pg_epoch, ColumnType, Field, Values};
 
 /// A Parquet file being read.
 pub struct Import {
     reader: ParquetRecordBatchReader,
     fields: Vec<Field>,
+    /// The PostgreSQL type each column is created with.
+    sql_types: Vec<String>,
     /// The Arrow type each column is cast to before its values are taken out.
     canonical: Vec<DataType>,
     rows: i64,
@@ -58,9 +60,12 @@ impl Import {
             }
         }
         let mut fields = Vec::new();
+        let mut sql_types = Vec::new();
         let mut canonical = Vec::new();
         for field in builder.schema().fields() {
             let (column_type, arrow_type) = column_type_of(field.name(), field.data_type())?;
+            let declared = field.metadata().get(POSTGRES_TYPE_KEY).map(String::as_str);
+            sql_types.push(restored_type(column_type, declared).unwrap_or_else(|| column_type.sql_type()));
             fields.push(Field { name: field.name().clone(), column_type, nullable: field.is_nullable() });
             canonical.push(arrow_type);
         }
@@ -71,11 +76,18 @@ impl Import {
             Error::new(ErrorClass::BadFileFormat, format!("\"{path}\" cannot be read: {e}"))
                 .with_hint("check that the file is complete and really Parquet")
         })?;
-        Ok(Import { reader, fields, canonical, rows, path: path.to_string() })
+        Ok(Import { reader, fields, sql_types, canonical, rows, path: path.to_string() })
     }
 
     pub fn fields(&self) -> &[Field] {
         &self.fields
+    }
+
+    /// The PostgreSQL type of each column: [`ColumnType::sql_type`], or the type an export by
+    /// healthml recorded for a text column (jsonb, uuid, varchar(n), ...), so such a table comes back
+    /// with its own types. Values of a restored type arrive as text to cast.
+    pub fn sql_types(&self) -> &[String] {
+        &self.sql_types
     }
 
     /// The row count the file's footer announces.
@@ -117,6 +129,24 @@ impl Import {
 /// "BROTLI" rather than "BROTLI(BrotliLevel(1))": the level is the writer's business.
 fn codec_name(codec: parquet::basic::Compression) -> String {
     codec.to_string().split('(').next().unwrap_or_default().to_string()
+}
+
+/// The recorded PostgreSQL type of a text column, when it is one healthml writes as text and can
+/// cast back; anything else in the metadata (another writer's, or a crafted one) is ignored, since
+/// the type name goes into CREATE TABLE.
+pub fn restored_type(column_type: ColumnType, declared: Option<&str>) -> Option<String> {
+    let declared = declared?;
+    if column_type != ColumnType::Text {
+        return None;
+    }
+    let sized = |prefix: &str| {
+        declared
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(')'))
+            .is_some_and(|n| !n.is_empty() && n.len() <= 5 && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let plain = matches!(declared, "json" | "jsonb" | "uuid" | "name" | "character varying" | "\"char\"");
+    (plain || sized("character varying(") || sized("character(")).then(|| declared.to_string())
 }
 
 fn unsupported(column: &str, data_type: &DataType) -> Error {

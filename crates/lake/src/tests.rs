@@ -346,3 +346,29 @@ fn row_groups_split_large_exports() {
     let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
     assert_eq!(builder.metadata().num_row_groups(), 3);
 }
+
+#[test]
+fn text_shaped_types_are_restored_only_from_the_allowlist() {
+    assert_eq!(restored_type(ColumnType::Text, Some("jsonb")).as_deref(), Some("jsonb"));
+    assert_eq!(restored_type(ColumnType::Text, Some("character varying(40)")).as_deref(), Some("character varying(40)"));
+    assert_eq!(restored_type(ColumnType::Text, Some("character(4)")).as_deref(), Some("character(4)"));
+    assert_eq!(restored_type(ColumnType::Text, Some("uuid")).as_deref(), Some("uuid"));
+    for crafted in ["jsonb); DROP TABLE x; --", "character varying(4) NOT NULL", "character(1e3)", "character()", "ward", "text[]", "integer"] {
+        assert_eq!(restored_type(ColumnType::Text, Some(crafted)), None, "{crafted}");
+    }
+    assert_eq!(restored_type(ColumnType::Int64, Some("uuid")), None, "only text columns are restored");
+    assert_eq!(restored_type(ColumnType::Text, None), None);
+}
+
+#[test]
+fn an_export_records_types_that_import_restores() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = path_in(&dir, "typed.parquet");
+    let fields = vec![field("extra", ColumnType::Text), field("ward", ColumnType::Text), field("id", ColumnType::Int64)];
+    let sql_types = ["jsonb".to_string(), "ward_kind".to_string(), "bigint".to_string()];
+    let mut out = Export::create(&path, fields, &sql_types, &ExportOptions::default()).unwrap();
+    out.write(vec![Values::Text(vec![Some("{}".into())]), Values::Text(vec![Some("A".into())]), Values::Int64(vec![Some(1)])]).unwrap();
+    out.finish().unwrap();
+    // an enum's type may not exist where the file is read: text
+    assert_eq!(Import::open(&path, 10).unwrap().sql_types(), ["jsonb", "text", "bigint"]);
+}
