@@ -24,5 +24,8 @@ pub extern "C-unwind" fn _PG_init() {
     stats::init();
 }
 
+// Before anything else: healthml needs a UTF-8 database.
+pgrx::extension_sql_file!("../sql/extension/bootstrap.sql", name = "bootstrap", bootstrap);
+
 // Grants need every object: they come last.
 pgrx::extension_sql_file!("../sql/extension/roles.sql", name = "roles", finalize);
