@@ -10,7 +10,8 @@ use pgrx::prelude::*;
 use pgrx::{PGRXSharedMemory, PgAtomic};
 
 /// (database, model, function) triples tracked; more are counted in `overflow` only. Each retrained
-/// version that scores takes new slots: `healthml.reset_scoring_stats()` frees a database's slots.
+/// version that scores takes new slots: dropping a version frees its slots (at commit), and
+/// `healthml.reset_scoring_stats()` frees all of a database's.
 const SLOTS: usize = 1024;
 /// Latency buckets, a quarter octave each: bucket b holds [2^(b/4), 2^((b+1)/4)) nanoseconds, so a
 /// percentile read from them is within 9% of the measured value; the last bucket holds the rest.
@@ -217,11 +218,16 @@ pub fn reset() {
     if !enabled() {
         return;
     }
-    let stats = STATS.get();
     let database = key(0, 0) >> 32;
-    for slot in &stats.slots {
+    free_slots(|key| key >> 32 == database);
+    STATS.get().overflow.store(0, Relaxed);
+}
+
+/// Zeroes and frees every claimed slot whose key `matches`.
+fn free_slots(matches: impl Fn(u64) -> bool) {
+    for slot in &STATS.get().slots {
         let key = slot.key.load(Relaxed);
-        if key == 0 || key >> 32 != database {
+        if key == 0 || !matches(key) {
             continue;
         }
         for counter in [&slot.calls, &slot.rows, &slot.total_ns, &slot.max_ns] {
@@ -232,7 +238,22 @@ pub fn reset() {
         }
         slot.key.store(0, Relaxed);
     }
-    stats.overflow.store(0, Relaxed);
+}
+
+/// Frees the slots of model `model_id` of this database once the current transaction commits (a
+/// rolled-back drop keeps its statistics). Called by the trigger on healthml.models, so that
+/// retraining and dropping old versions does not fill the fixed number of slots.
+#[pg_extern(volatile)]
+fn forget_scoring_stats(model_id: i64) {
+    if !enabled() {
+        return;
+    }
+    let database = key(0, 0) >> 32;
+    let model = model_id as u64 & 0xFF_FFFF;
+    // Only atomics run after the commit: nothing there can fail.
+    pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || {
+        free_slots(|key| key >> 32 == database && (key >> 8) & 0xFF_FFFF == model)
+    });
 }
 
 /// The counters behind `healthml.scoring_stats`: per model id and scoring function, calls, rows

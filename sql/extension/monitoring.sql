@@ -78,3 +78,13 @@ FROM healthml.scoring_stats_rows() s
 LEFT JOIN healthml.models m ON m.id = s.model_id;
 COMMENT ON VIEW healthml.scoring_stats IS
     'Calls, rows scored and latency (mean, p95, p99, max in microseconds) per model version and scoring function, from counters kept by the extension.';
+
+-- A dropped version's counters go with it (when the drop commits), whether through
+-- healthml.drop_model or a DELETE: the shared memory holds a fixed number of slots.
+CREATE FUNCTION healthml.models_forget_scoring_stats() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM healthml.forget_scoring_stats(OLD.id);
+    RETURN OLD;
+END $$;
+CREATE TRIGGER models_forget_scoring_stats AFTER DELETE ON healthml.models
+    FOR EACH ROW EXECUTE FUNCTION healthml.models_forget_scoring_stats();

@@ -60,7 +60,8 @@ GRANT EXECUTE ON FUNCTION
     healthml.drop_model(text, integer), healthml.standardize(regclass, jsonb), healthml.apply_recipe(text, regclass, text),
     healthml.set_threshold(text, text, regclass), healthml.drift(text, regclass, jsonb),
     healthml.subgroup_report(text, regclass, text), healthml.compare_models(bigint, bigint),
-    healthml.deployments_are_append_only(), healthml.reset_scoring_stats()
+    healthml.deployments_are_append_only(), healthml.reset_scoring_stats(), healthml.forget_scoring_stats(bigint),
+    healthml.models_forget_scoring_stats()
     TO healthml_admin;
 -- the lake: admins may call it, and the file system then needs what server-side COPY needs
 -- (superuser, pg_write_server_files to export, pg_read_server_files to import), checked inside
