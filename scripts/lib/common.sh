@@ -61,17 +61,22 @@ ensure_prerequisites() {
     ensure_cargo_pgrx
 }
 
+# A Python venv in which `import <modules>` works: made, or completed with pip, only when it does not.
+ensure_venv() { # directory, modules as Python's import statement lists them, pip requirements...
+    local venv=$1 modules=$2
+    shift 2
+    "$venv/bin/python" -c "import $modules" 2>/dev/null && return 0
+    log "installing $* into $venv (once)"
+    python3 -m venv "$venv" || die "python3 -m venv failed: install python3-venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "$@" || die "pip could not install $*"
+}
+
 # A Python with pyarrow for the lake's interoperability tests (pyarrow reads our files, writes files
 # we read). Kept outside the checkout so fresh clones reuse it; sets HEALTHML_PYTHON.
 HEALTHML_TEST_PYTHON_DIR=${HEALTHML_TEST_PYTHON_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/healthml/test-python}
 ensure_test_python() {
-    local venv=$HEALTHML_TEST_PYTHON_DIR
-    if ! "$venv/bin/python" -c 'import pyarrow' 2>/dev/null; then
-        log "installing pyarrow into $venv (once)"
-        python3 -m venv "$venv" || die "python3 -m venv failed: install python3-venv"
-        "$venv/bin/pip" install -q --disable-pip-version-check 'pyarrow>=14' || die "pip could not install pyarrow"
-    fi
-    export HEALTHML_PYTHON=$venv/bin/python
+    ensure_venv "$HEALTHML_TEST_PYTHON_DIR" pyarrow 'pyarrow>=14'
+    export HEALTHML_PYTHON=$HEALTHML_TEST_PYTHON_DIR/bin/python
 }
 
 # Builds the extension in release mode and installs it into the system PostgreSQL 15, whose binaries
