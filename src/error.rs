@@ -22,8 +22,14 @@ fn sqlstate(class: ErrorClass) -> PgSqlErrorCode {
 
 /// Raises `err` as an ERROR with its SQLSTATE, message and hint. Never returns.
 pub fn raise(err: Error) -> ! {
-    let mut report = ErrorReport::new(sqlstate(err.class()), err.message().to_string(), "healthml");
-    if let Some(hint) = err.hint() {
+    raise_with(sqlstate(err.class()), err.message().to_string(), err.hint())
+}
+
+/// Raises a condition only the shell can see (a privilege, an existing relation): `code` with its
+/// message and hint. Never returns.
+pub fn raise_with(code: PgSqlErrorCode, message: String, hint: Option<&str>) -> ! {
+    let mut report = ErrorReport::new(code, message, "healthml");
+    if let Some(hint) = hint {
         report = report.set_hint(hint.to_string());
     }
     report.report(PgLogLevel::ERROR);

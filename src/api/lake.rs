@@ -5,9 +5,9 @@ use std::ffi::{CStr, CString};
 
 use healthml_lake::{ColumnType, Export, ExportOptions, Field, Import, Values};
 use pgrx::datum::{Date, Time, Timestamp, TimestampWithTimeZone};
-use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
+use pgrx::pg_sys::panic::CaughtError;
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgLogLevel, PgSqlErrorCode};
+use pgrx::{JsonB, PgSqlErrorCode};
 
 use crate::error::OrRaise;
 use crate::spi::select_one;
@@ -161,8 +161,7 @@ fn hint_on<R>(code: PgSqlErrorCode, hint: &str, f: impl FnOnce() -> R) -> R {
 }
 
 fn raise(code: PgSqlErrorCode, message: String, hint: &str) -> ! {
-    ErrorReport::new(code, message, "healthml").set_hint(hint.to_string()).report(PgLogLevel::ERROR);
-    unreachable!("an ERROR report does not return")
+    crate::error::raise_with(code, message, Some(hint))
 }
 
 /// `schema.table` or `table`, each part quoted by PostgreSQL (parse_ident refuses anything else).
