@@ -21,3 +21,14 @@ CREATE FUNCTION pg_temp.force_parallel() RETURNS void LANGUAGE sql AS $$
         ('parallel_tuple_cost', '0'), ('min_parallel_table_scan_size', '0'),
         ('parallel_leader_participation', 'off')) AS s(name, value)
 $$;
+
+-- Synthetic discharges: two per patient, risk rising with severity and with discharge to rehab.
+CREATE FUNCTION pg_temp.discharges(n integer)
+    RETURNS TABLE (discharge_id integer, patient_id integer, severity numeric, destination text, readmitted boolean)
+    LANGUAGE sql IMMUTABLE AS $$
+SELECT i, i / 2, (abs(hashint4(i * 3)) % 10000) / 100.0,
+       CASE WHEN i % 4 = 0 THEN 'rehab' ELSE 'home' END,
+       (abs(hashint4(i)) % 1000) / 1000.0 < 1 / (1 + exp(-(-3.0 + 0.04 * ((abs(hashint4(i * 3)) % 10000) / 100.0)
+                                                      + CASE WHEN i % 4 = 0 THEN 1 ELSE 0 END)))
+FROM generate_series(1, n) i
+$$;

@@ -1,13 +1,9 @@
 -- Threshold policies (healthml.set_threshold), healthml.flag and healthml.risk_tier.
 BEGIN;
+\ir ../bin/helpers.sql
 SELECT plan(22);
 
-CREATE TABLE public.discharges AS
-SELECT i AS discharge_id, i / 2 AS patient_id, (abs(hashint4(i * 3)) % 10000) / 100.0 AS severity,
-       CASE WHEN i % 4 = 0 THEN 'rehab' ELSE 'home' END AS destination,
-       (abs(hashint4(i)) % 1000) / 1000.0 < 1 / (1 + exp(-(-3.0 + 0.04 * ((abs(hashint4(i * 3)) % 10000) / 100.0)
-                                                      + CASE WHEN i % 4 = 0 THEN 1 ELSE 0 END))) AS readmitted
-FROM generate_series(1, 4000) i;
+CREATE TABLE public.discharges AS SELECT * FROM pg_temp.discharges(4000);
 CREATE TEMP TABLE m AS SELECT * FROM healthml.train('discharge_risk', 'public.discharges', 'readmitted', 'logistic',
                                                     '{"group_by": "patient_id", "exclude": ["discharge_id"]}');
 CREATE TEMP TABLE d AS SELECT * FROM healthml.deploy('discharge_risk');

@@ -2,14 +2,10 @@
 -- calibration gates, the run log. (Inside this file's transaction block retrain does not commit on
 -- its own; tests/e2e/90_retrain_cron.sql runs it from pg_cron, outside any block.)
 BEGIN;
+\ir ../bin/helpers.sql
 SELECT plan(14);
 
-CREATE TABLE public.discharges AS
-SELECT i AS discharge_id, i / 2 AS patient_id, (abs(hashint4(i * 3)) % 10000) / 100.0 AS severity,
-       CASE WHEN i % 4 = 0 THEN 'rehab' ELSE 'home' END AS destination,
-       (abs(hashint4(i)) % 1000) / 1000.0 < 1 / (1 + exp(-(-3.0 + 0.04 * ((abs(hashint4(i * 3)) % 10000) / 100.0)
-                                                      + CASE WHEN i % 4 = 0 THEN 1 ELSE 0 END))) AS readmitted
-FROM generate_series(1, 4000) i;
+CREATE TABLE public.discharges AS SELECT * FROM pg_temp.discharges(4000);
 
 SELECT throws_ok($$CALL healthml.retrain('discharge_risk')$$, '42704', 'model "discharge_risk" is not deployed', 'nothing to retrain');
 CREATE TEMP TABLE m AS SELECT * FROM healthml.train('discharge_risk', 'public.discharges', 'readmitted', 'logistic',
