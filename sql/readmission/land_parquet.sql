@@ -6,13 +6,17 @@
 
 DO $$
 DECLARE
-    got      text[] := ARRAY(SELECT attname::text FROM pg_attribute WHERE attrelid = 'pg_temp.encounters_parquet'::regclass
-                             AND attnum > 0 AND NOT attisdropped ORDER BY attnum);
-    as_csv   text[] := ARRAY(SELECT attname::text FROM pg_attribute WHERE attrelid = 'pg_temp.encounters_csv'::regclass
-                             AND attnum > 0 AND NOT attisdropped ORDER BY attnum);
-    as_table text[] := ARRAY(SELECT attname::text FROM pg_attribute WHERE attrelid = 'readmission.encounters'::regclass
-                             AND attnum > 0 AND NOT attisdropped ORDER BY attnum);
+    got      text[];
+    as_csv   text[];
+    as_table text[];
 BEGIN
+    SELECT array_agg(attname::text ORDER BY attnum) FILTER (WHERE attrelid = 'pg_temp.encounters_parquet'::regclass),
+           array_agg(attname::text ORDER BY attnum) FILTER (WHERE attrelid = 'pg_temp.encounters_csv'::regclass),
+           array_agg(attname::text ORDER BY attnum) FILTER (WHERE attrelid = 'readmission.encounters'::regclass)
+    INTO got, as_csv, as_table
+    FROM pg_attribute
+    WHERE attrelid IN ('pg_temp.encounters_parquet'::regclass, 'pg_temp.encounters_csv'::regclass, 'readmission.encounters'::regclass)
+      AND attnum > 0 AND NOT attisdropped;
     IF got IS NOT DISTINCT FROM as_csv OR got IS NOT DISTINCT FROM as_table THEN
         RETURN;
     END IF;

@@ -182,21 +182,12 @@ fn quote_identifier(name: &str) -> String {
     unsafe { CStr::from_ptr(pg_sys::quote_identifier(name.as_ptr())).to_string_lossy().into_owned() }
 }
 
-/// The array type a column's batch is passed as.
-fn array_element_type(column_type: ColumnType) -> &'static str {
+/// The array type a column's batch is passed as: its own type, but text for decimals (exact, cast
+/// in the INSERT).
+fn array_element_type(column_type: ColumnType) -> String {
     match column_type {
-        ColumnType::Bool => "boolean",
-        ColumnType::Int16 => "smallint",
-        ColumnType::Int32 => "integer",
-        ColumnType::Int64 => "bigint",
-        ColumnType::Float32 => "real",
-        ColumnType::Float64 => "double precision",
-        ColumnType::Decimal { .. } | ColumnType::Text => "text",
-        ColumnType::Bytes => "bytea",
-        ColumnType::Date => "date",
-        ColumnType::Time => "time",
-        ColumnType::Timestamp => "timestamp",
-        ColumnType::TimestampTz => "timestamptz",
+        ColumnType::Decimal { .. } => ColumnType::Text.sql_type(),
+        other => other.sql_type(),
     }
 }
 
