@@ -117,6 +117,8 @@ INSERT INTO cases (name, expected, sql) VALUES
 ('export_parquet: infinite timestamp', '0A000', $$SELECT healthml.export_parquet('SELECT ''infinity''::timestamp', '/tmp/x.parquet')$$),
 ('export_parquet: unknown option', '22023', $$SELECT healthml.export_parquet('SELECT 1', '/tmp/x.parquet', '{"codec": "zstd"}')$$),
 ('export_parquet: unknown codec', '22023', $$SELECT healthml.export_parquet('SELECT 1', '/tmp/x.parquet', '{"compression": "brotli"}')$$),
+('forget_scoring_stats: NULL model', 'ok', $$SELECT healthml.forget_scoring_stats(NULL)$$),
+('forget_scoring_stats: unknown model', 'ok', $$SELECT healthml.forget_scoring_stats(-5)$$),
 ('import_parquet: NULL path', 'ok', $$SELECT healthml.import_parquet(NULL, 'public.t')$$),
 ('import_parquet: missing file', '58P01', $$SELECT healthml.import_parquet('/no/such/file.parquet', 'public.t')$$),
 ('import_parquet: not a Parquet file', '22P04', $$SELECT healthml.import_parquet('/etc/passwd', 'public.t')$$),
