@@ -85,6 +85,8 @@ build_and_install() {
     log "building and installing the healthml extension (release)"
     local sudo_flag=()
     is_root || sudo_flag=(--sudo)
+    # a fresh clone has no target/ yet: cargo makes it, but only after this log is opened
+    mkdir -p "$HEALTHML_ROOT/target"
     (cd "$HEALTHML_ROOT" && cargo pgrx install --release --pg-config "$PG_CONFIG" "${sudo_flag[@]}") \
         >"$HEALTHML_ROOT/target/pgrx-install.log" 2>&1 || {
         tail -n 40 "$HEALTHML_ROOT/target/pgrx-install.log" >&2
