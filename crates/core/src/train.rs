@@ -780,6 +780,156 @@ mod tests {
         assert!(e.message().contains("format_version 9"), "{e}");
     }
 
+    /// A payload read back, used the way the server uses it: scored from JSON and from a frame,
+    /// explained. Errors are fine; a panic is not.
+    fn read_and_use(bytes: &[u8], f: &Frame) -> std::thread::Result<Result<()>> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let model = TrainedModel::from_payload(bytes, None)?;
+            let row = json!({"patient": 1, "visits": 3, "ward": "B", "outcome": "yes"});
+            let row = row.as_object().unwrap();
+            model.predict_json(row)?;
+            model.explain_json(row)?;
+            model.predict_frame(&f.take_rows(&[0, 1, 2]))?;
+            Ok(())
+        }))
+    }
+
+    fn three_payloads(f: &Frame) -> [(&'static str, Vec<u8>); 3] {
+        let logistic = train(f, "t", "outcome", Algorithm::Logistic, &options(), None, None).unwrap();
+        let gbdt = train(f, "t", "outcome", Algorithm::Gbdt, &options(), None, None).unwrap();
+        let blend = TrainedModel::ensemble(vec![(0.4, logistic.model), (0.6, gbdt.model)]).unwrap().to_payload().unwrap();
+        [("logistic", logistic.payload), ("gbdt", gbdt.payload), ("ensemble", blend)]
+    }
+
+    #[test]
+    fn truncated_and_bit_flipped_payloads_give_errors_never_panics() {
+        let f = frame(1500);
+        // a fixed xorshift: the same payloads on every run
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for (name, payload) in three_payloads(&f) {
+            assert!(matches!(read_and_use(&payload, &f), Ok(Ok(()))), "{name}: the real payload reads");
+            let cuts = (0..64.min(payload.len())).chain((1..100).map(|i| i * payload.len() / 100));
+            for cut in cuts {
+                match read_and_use(&payload[..cut], &f) {
+                    Ok(Err(e)) => assert_eq!(e.class(), ErrorClass::DataCorrupted, "{name} cut at {cut}: {e}"),
+                    Ok(Ok(())) => panic!("{name} cut at {cut} of {} was read", payload.len()),
+                    Err(_) => panic!("{name} cut at {cut} panicked"),
+                }
+            }
+            for trial in 0..300 {
+                let mut bytes = payload.clone();
+                for _ in 0..1 + next() % 8 {
+                    let bit = (next() % (8 * (bytes.len() as u64 - 6))) as usize + 48;
+                    bytes[bit / 8] ^= 1 << (bit % 8);
+                }
+                // A flip may still give a readable model (another number somewhere): only a panic fails.
+                assert!(read_and_use(&bytes, &f).is_ok(), "{name}: flip trial {trial} panicked");
+            }
+        }
+    }
+
+    #[test]
+    fn hand_crafted_payloads_are_refused_by_what_they_break() {
+        let f = frame(1500);
+        let [(_, logistic), (_, gbdt), _] = three_payloads(&f);
+        let refused = |model: &TrainedModel, expected: &str| {
+            let bytes = model.to_payload().unwrap();
+            match read_and_use(&bytes, &f) {
+                Ok(Err(e)) => {
+                    assert_eq!(e.class(), ErrorClass::DataCorrupted, "{e}");
+                    assert!(e.message().contains(expected), "{e} (expected {expected:?})");
+                    assert!(e.hint().is_some());
+                }
+                other => panic!("{expected}: not refused ({:?})", other.map(|r| r.map_err(|e| e.to_string()))),
+            }
+        };
+        let gbdt_model = || TrainedModel::from_payload(&gbdt, None).unwrap();
+        fn first_tree(m: &mut TrainedModel) -> &mut forust_ml::tree::Tree {
+            match &mut m.estimator {
+                crate::model::Estimator::Gbdt(g) => &mut g.booster.trees[0],
+                _ => unreachable!(),
+            }
+        }
+        let split = |m: &mut TrainedModel| first_tree(m).nodes.iter().position(|n| !n.is_leaf).unwrap();
+
+        let mut m = gbdt_model();
+        let i = split(&mut m);
+        first_tree(&mut m).nodes[i].left_child = i; // a cycle: scoring would never end
+        refused(&m, "has child");
+        let mut m = gbdt_model();
+        let i = split(&mut m);
+        first_tree(&mut m).nodes[i].right_child = 1_000_000;
+        refused(&m, "has child");
+        let mut m = gbdt_model();
+        let i = split(&mut m);
+        first_tree(&mut m).nodes[i].split_feature = 10_000;
+        refused(&m, "splits feature");
+        let mut m = gbdt_model();
+        first_tree(&mut m).nodes[0].depth = usize::MAX - 1; // would size TreeSHAP's buffers
+        refused(&m, "depth");
+        // a chain deeper than any trained tree: explaining it would recurse that deep
+        let mut m = gbdt_model();
+        let i = split(&mut m);
+        let tree = first_tree(&mut m);
+        let template = rmp_serde::to_vec_named(&tree.nodes[i]).unwrap();
+        tree.nodes.clear();
+        for d in 0..5000 {
+            tree.nodes.push(rmp_serde::from_slice(&template).unwrap());
+            let n = tree.nodes.last_mut().unwrap();
+            n.depth = d;
+            n.split_feature = 0;
+            (n.left_child, n.right_child, n.missing_node) = (d + 1, d + 1, d + 1);
+            n.is_leaf = d == 4999;
+        }
+        refused(&m, "depth");
+        let mut m = gbdt_model();
+        m.threshold = f64::NAN;
+        refused(&m, "threshold");
+
+        let mut m = TrainedModel::from_payload(&logistic, None).unwrap();
+        if let crate::model::Estimator::Logistic(l) = &mut m.estimator {
+            l.coefficients.pop();
+        }
+        refused(&m, "coefficients");
+        let mut m = TrainedModel::from_payload(&logistic, None).unwrap();
+        m.features.push("extra".into());
+        refused(&m, "feature list");
+
+        // ensembles do not nest
+        let inner = TrainedModel::ensemble(vec![(1.0, gbdt_model())]).unwrap();
+        let nested = TrainedModel {
+            recipe: inner.recipe.clone(),
+            features: inner.features.clone(),
+            estimator: crate::model::Estimator::Ensemble(vec![crate::model::EnsembleMember { weight: 1.0, model: inner }]),
+            threshold: 0.5,
+            calibration: None,
+        };
+        refused(&nested, "itself an ensemble");
+
+        // nesting deeper than any payload's (40 ensembles in each other): refused by the reader,
+        // before it recurses far into the stack
+        let mut deep = gbdt_model();
+        for _ in 0..40 {
+            deep = TrainedModel {
+                recipe: deep.recipe.clone(),
+                features: deep.features.clone(),
+                estimator: crate::model::Estimator::Ensemble(vec![crate::model::EnsembleMember { weight: 1.0, model: deep }]),
+                threshold: 0.5,
+                calibration: None,
+            };
+        }
+        match read_and_use(&deep.to_payload().unwrap(), &f) {
+            Ok(Err(e)) => assert!(e.message().contains("depth limit"), "{e}"),
+            _ => panic!("a 100,000-deep payload was not refused"),
+        }
+    }
+
     #[test]
     fn explanations_add_up_to_the_log_odds() {
         let f = frame(3000);

@@ -218,7 +218,58 @@ pub fn fit(
     Ok(GbdtModel { booster, trees_used, flat: OnceLock::new(), treeshap: OnceLock::new() })
 }
 
+/// The deepest tree a payload may hold: training caps `max_depth` at 32, and explaining a row
+/// recurses once per level, so a crafted payload with a deeper chain of nodes is refused.
+const MAX_TREE_DEPTH: usize = 64;
+
 impl GbdtModel {
+    /// Checks what scoring and TreeSHAP index and recurse on, for trees read from a payload that
+    /// `n_features` features feed: the prediction trees' count, every node's children (after the node
+    /// itself, so every walk ends), split features, depths (the stored one, which sizes TreeSHAP's
+    /// buffers, must be the real one) and finite values. The message names the first problem.
+    pub fn check(&self, n_features: usize) -> std::result::Result<(), String> {
+        let booster = &self.booster;
+        let used = booster.prediction_iteration.unwrap_or(booster.trees.len());
+        if used > booster.trees.len() || self.trees_used != used {
+            return Err(format!("{} prediction trees of {} stored (trees_used {})", used, booster.trees.len(), self.trees_used));
+        }
+        if !booster.base_score.is_finite() {
+            return Err("the base score is not a finite number".into());
+        }
+        for (t, tree) in booster.trees[..used].iter().enumerate() {
+            let nodes = &tree.nodes;
+            if nodes.is_empty() {
+                return Err(format!("tree {t} has no nodes"));
+            }
+            let mut depth = vec![usize::MAX; nodes.len()];
+            depth[0] = 0;
+            for (i, node) in nodes.iter().enumerate() {
+                if depth[i] == usize::MAX {
+                    return Err(format!("node {i} of tree {t} is not reached from its root"));
+                }
+                if node.depth != depth[i] || depth[i] > MAX_TREE_DEPTH {
+                    return Err(format!("node {i} of tree {t} is at depth {} (stored {}, at most {MAX_TREE_DEPTH})", depth[i], node.depth));
+                }
+                if node.is_leaf {
+                    if !node.weight_value.is_finite() {
+                        return Err(format!("leaf {i} of tree {t} has no finite value"));
+                    }
+                    continue;
+                }
+                if node.split_feature >= n_features || node.split_value.is_nan() || !node.hessian_sum.is_finite() {
+                    return Err(format!("node {i} of tree {t} splits feature {} of {n_features} at {}", node.split_feature, node.split_value));
+                }
+                for child in [node.left_child, node.right_child, node.missing_node] {
+                    if child <= i || child >= nodes.len() || (depth[child] != usize::MAX && depth[child] != depth[i] + 1) {
+                        return Err(format!("node {i} of tree {t} has child {child} (of {} nodes)", nodes.len()));
+                    }
+                    depth[child] = depth[i] + 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn shap(&self) -> &TreeShap {
         self.treeshap.get_or_init(|| TreeShap::new(&self.booster))
     }

@@ -379,7 +379,83 @@ impl TrainedModel {
             ))
             .with_hint("retrain the model with this version of healthml"));
         }
-        rmp_serde::from_slice(&bytes[6..])
-            .map_err(|e| Error::corrupted(format!("model payload cannot be read: {e}")).with_hint("retrain the model"))
+        let mut reader = rmp_serde::Deserializer::new(&bytes[6..]);
+        // Real payloads nest about 20 levels; a crafted one must not recurse the stack away.
+        reader.set_max_depth(MAX_PAYLOAD_NESTING);
+        let model = TrainedModel::deserialize(&mut reader)
+            .map_err(|e| Error::corrupted(format!("model payload cannot be read: {e}")).with_hint("retrain the model"))?;
+        model.check(false).map_err(|problem| {
+            Error::corrupted(format!("model payload is inconsistent: {problem}"))
+                .with_hint("payloads are written by healthml.train only: retrain the model, or restore its row from a backup")
+        })?;
+        Ok(model)
+    }
+
+    /// Everything scoring and explaining index by, checked once when a payload is read, so that a
+    /// payload written by anything but healthml.train (an admin may INSERT rows into healthml.models)
+    /// gives an error, never a panic, an out-of-bounds read or an endless walk. `member`: inside an
+    /// ensemble, where ensembles may not nest.
+    fn check(&self, member: bool) -> std::result::Result<(), String> {
+        self.recipe.check()?;
+        let width = self.recipe.feature_steps().len();
+        if !(0.0..=1.0).contains(&self.threshold) {
+            return Err(format!("threshold {} is not a probability", self.threshold));
+        }
+        if let Some(c) = &self.calibration {
+            if !c.slope.is_finite() || !c.intercept.is_finite() {
+                return Err("the calibration is not finite".into());
+            }
+        }
+        let same_width = |what: &str, n: usize| {
+            if n == width {
+                Ok(())
+            } else {
+                Err(format!("{what} has {n} entries for the recipe's {width} features"))
+            }
+        };
+        match &self.estimator {
+            Estimator::Logistic(m) => {
+                same_width("the feature list", self.features.len())?;
+                same_width("the coefficients", m.coefficients.len())?;
+                if !m.feature_means.is_empty() {
+                    same_width("the feature means", m.feature_means.len())?;
+                }
+                if !m.intercept.is_finite() || m.coefficients.iter().chain(&m.feature_means).any(|x| !x.is_finite()) {
+                    return Err("a coefficient is not finite".into());
+                }
+            }
+            Estimator::Gbdt(m) => {
+                same_width("the feature list", self.features.len())?;
+                m.check(width)?;
+            }
+            Estimator::Ensemble(_) if member => return Err("an ensemble member is itself an ensemble".into()),
+            Estimator::Ensemble(members) => {
+                if members.is_empty() {
+                    return Err("the ensemble has no members".into());
+                }
+                let reads = |r: &Recipe| -> Vec<(String, bool)> { r.steps.iter().map(|s| (s.column().to_string(), s.is_numeric())).collect() };
+                let shape = reads(&self.recipe);
+                let mut total = 0;
+                for (i, m) in members.iter().enumerate() {
+                    if !m.weight.is_finite() {
+                        return Err(format!("member {} has no finite weight", i + 1));
+                    }
+                    if reads(&m.model.recipe) != shape {
+                        return Err(format!("member {} reads other columns than the ensemble", i + 1));
+                    }
+                    m.model.check(true).map_err(|e| format!("member {}: {e}", i + 1))?;
+                    total += m.model.features.len();
+                }
+                if total != self.features.len() {
+                    return Err(format!("the feature list has {} entries for the members' {total}", self.features.len()));
+                }
+            }
+        }
+        Ok(())
     }
 }
+
+/// Nesting depth a payload may reach (an ensemble of trees nests about 15 levels): rmp_serde's own
+/// default (1024) would let a crafted payload recurse deep into the server's stack before any
+/// check runs.
+const MAX_PAYLOAD_NESTING: usize = 48;

@@ -741,6 +741,29 @@ impl Recipe {
         self.steps.iter().flat_map(Step::feature_names).collect()
     }
 
+    /// What applying the recipe indexes by: a value for every level of a frequency or target-rate
+    /// step, and finite numbers where a feature is computed from them.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        for step in &self.steps {
+            let finite = match step {
+                Step::Frequency { column, levels, shares, .. } if levels.len() != shares.len() => {
+                    return Err(format!("column {column:?} has {} levels and {} shares", levels.len(), shares.len()));
+                }
+                Step::TargetRate { column, levels, rates, .. } if levels.len() != rates.len() => {
+                    return Err(format!("column {column:?} has {} levels and {} rates", levels.len(), rates.len()));
+                }
+                Step::Numeric { impute, center, scale, .. } => impute.is_finite() && center.is_finite() && scale.is_finite(),
+                Step::Frequency { shares, .. } => shares.iter().all(|x| x.is_finite()),
+                Step::TargetRate { rates, prior, .. } => prior.is_finite() && rates.iter().all(|x| x.is_finite()),
+                _ => true,
+            };
+            if !finite {
+                return Err(format!("column {:?} has a statistic that is not a finite number", step.column()));
+            }
+        }
+        Ok(())
+    }
+
     /// For each feature, the index of the step (source column) it comes from.
     pub fn feature_steps(&self) -> Vec<usize> {
         self.steps.iter().enumerate().flat_map(|(i, step)| std::iter::repeat_n(i, step.feature_count())).collect()
