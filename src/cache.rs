@@ -60,7 +60,7 @@ pub fn model(id: i64) -> Rc<TrainedModel> {
         return m;
     }
     let (payload, sha) = crate::spi::as_models_owner(|| {
-        Spi::connect(|client| {
+        crate::spi::connect(|client| {
             client
                 .select("SELECT payload, payload_sha256 FROM healthml.models WHERE id = $1", Some(1), &[id.into()])
                 .and_then(|t| if t.is_empty() { Ok((None, None)) } else { t.first().get_two::<Vec<u8>, String>() })

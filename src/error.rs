@@ -1,7 +1,8 @@
 //! The boundary where core errors become PostgreSQL errors: the only place healthml raises.
 
 use healthml_core::{Error, ErrorClass};
-use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
+use pgrx::prelude::PgTryBuilder;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
 fn sqlstate(class: ErrorClass) -> PgSqlErrorCode {
@@ -45,4 +46,14 @@ impl<T> OrRaise<T> for healthml_core::Result<T> {
     fn or_raise(self) -> T {
         self.unwrap_or_else(|err| raise(err))
     }
+}
+
+/// Runs `f`; a PostgreSQL error of class `code` inside it is raised again, same message, with `hint`.
+pub fn hint_on<R>(code: PgSqlErrorCode, hint: &str, f: impl FnOnce() -> R) -> R {
+    PgTryBuilder::new(std::panic::AssertUnwindSafe(f))
+        .catch_when(code, |cause| match cause {
+            CaughtError::PostgresError(report) => raise_with(code, report.message().to_string(), Some(hint)),
+            other => other.rethrow(),
+        })
+        .execute()
 }

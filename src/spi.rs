@@ -1,17 +1,184 @@
-//! Copying a relation out of PostgreSQL into a core [`Frame`], as the calling user (so table
-//! privileges and row-level security apply as for any query of theirs).
+//! How healthml runs SQL: its own statements under a pinned search_path, as the caller or (for
+//! the payload, and for stored SQL) as a named role; and copying a relation into a core [`Frame`],
+//! as the calling user (so table privileges and row-level security apply as for any query of theirs).
+
+use std::ffi::CStr;
 
 use healthml_core::frame::{CategoricalBuilder, Column, ColumnData, Frame};
+use pgrx::callconv::{Arg, ArgAbi};
+use pgrx::pgrx_sql_entity_graph::metadata::{
+    ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable, TypeOrigin,
+};
 use pgrx::prelude::*;
-use pgrx::spi::SpiClient;
-use pgrx::PgRelation;
+use pgrx::spi::{SpiClient, SpiResult};
+use pgrx::PgSqlErrorCode;
 
-/// The first column of the first row of a read-only query (None: no row, or NULL). Unlike pgrx's
-/// `Spi::get_one_with_args`, it never opens a writing connection, which would assign a transaction
-/// id: forbidden in parallel workers and needless for a STABLE function.
+use crate::error::{hint_on, raise_with};
+
+/// The search_path of every statement healthml writes itself: nothing a caller creates in a schema
+/// of theirs (an operator, a function, a type) can stand in for what healthml's SQL means.
+pub const PINNED_SEARCH_PATH: &CStr = c"pg_catalog, pg_temp";
+
+/// Runs `f` with `search_path` pinned to [`PINNED_SEARCH_PATH`] at a new GUC nest level, as
+/// PostgreSQL does for a function's SET clause: restored when `f` returns, and by the (sub)transaction
+/// abort when `f` raises an error (so an error caught by the caller's EXCEPTION block restores it too).
+pub fn pinned<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: GUC_ACTION_SAVE is what fmgr_security_definer uses, allowed in parallel workers too;
+    // the nest level is popped here on success and by AtEOXact_GUC during abort on error.
+    let level = unsafe {
+        let level = pg_sys::NewGUCNestLevel();
+        pg_sys::set_config_option(
+            c"search_path".as_ptr(),
+            PINNED_SEARCH_PATH.as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
+        level
+    };
+    let out = f();
+    // SAFETY: pops the level pushed above, restoring the caller's search_path.
+    unsafe { pg_sys::AtEOXact_GUC(true, level) };
+    out
+}
+
+/// [`Spi::connect`] for healthml's own SQL: under the pinned search_path.
+pub fn connect<R>(f: impl FnOnce(&SpiClient<'_>) -> R) -> R {
+    pinned(|| Spi::connect(f))
+}
+
+/// [`Spi::connect_mut`] for healthml's own SQL: under the pinned search_path.
+pub fn connect_mut<R>(f: impl FnOnce(&mut SpiClient<'_>) -> R) -> R {
+    pinned(|| Spi::connect_mut(f))
+}
+
+/// The first column of the first row of a read-only query of healthml's (None: no row, or NULL),
+/// under the pinned search_path. Unlike pgrx's `Spi::get_one_with_args`, it never opens a writing
+/// connection, which would assign a transaction id: forbidden in parallel workers and needless for
+/// a STABLE function.
 pub fn select_one<T: FromDatum + IntoDatum>(query: &str, args: &[pgrx::datum::DatumWithOid<'_>]) -> Option<T> {
-    Spi::connect(|client| client.select(query, Some(1), args).and_then(|t| if t.is_empty() { Ok(None) } else { t.first().get_one::<T>() }))
-        .unwrap_or_else(|e| error!("{query}: {e}"))
+    connect(|client| first_value(client.select(query, Some(1), args))).unwrap_or_else(|e| error!("{query}: {e}"))
+}
+
+fn first_value<T: FromDatum + IntoDatum>(table: SpiResult<pgrx::spi::SpiTupleTable<'_>>) -> SpiResult<Option<T>> {
+    table.and_then(|t| if t.is_empty() { Ok(None) } else { t.first().get_one::<T>() })
+}
+
+/// A `regclass` argument, checked before anything opens it: a relation that exists and whose rows
+/// can be read (table, view, materialized view, partitioned or foreign table). Anything else is
+/// refused with a SQLSTATE and a hint instead of PostgreSQL's internal "could not open relation".
+pub struct Relation {
+    oid: pg_sys::Oid,
+}
+
+impl Relation {
+    /// Checks `oid` and takes an AccessShareLock on it, held to the end of the transaction, so the
+    /// relation cannot be dropped while it is read.
+    pub fn open(oid: pg_sys::Oid) -> Relation {
+        // SAFETY: try_relation_open returns NULL (lock released) for an OID that names no relation.
+        let relkind = unsafe {
+            let rel = pg_sys::try_relation_open(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+            if rel.is_null() {
+                raise_with(
+                    PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+                    format!("relation with OID {} does not exist", u32::from(oid)),
+                    Some("pass an existing table or view by name, e.g. 'readmission.cohort' (it may have been dropped)"),
+                );
+            }
+            let relkind = (*(*rel).rd_rel).relkind as u8;
+            pg_sys::relation_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+            relkind
+        };
+        let kind = match relkind {
+            pg_sys::RELKIND_RELATION
+            | pg_sys::RELKIND_VIEW
+            | pg_sys::RELKIND_MATVIEW
+            | pg_sys::RELKIND_PARTITIONED_TABLE
+            | pg_sys::RELKIND_FOREIGN_TABLE => return Relation { oid },
+            pg_sys::RELKIND_SEQUENCE => "a sequence",
+            pg_sys::RELKIND_INDEX | pg_sys::RELKIND_PARTITIONED_INDEX => "an index",
+            pg_sys::RELKIND_COMPOSITE_TYPE => "a composite type",
+            pg_sys::RELKIND_TOASTVALUE => "a TOAST table",
+            _ => "not a table",
+        };
+        let name = select_one::<String>("SELECT $1::pg_catalog.regclass::pg_catalog.text", &[oid.into()]).unwrap_or_default();
+        raise_with(
+            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            format!("{name} is {kind}, not a relation with rows"),
+            Some("pass a table, view, materialized view, partitioned table or foreign table"),
+        )
+    }
+
+    pub fn oid(&self) -> pg_sys::Oid {
+        self.oid
+    }
+
+    /// The relation's name, schema-qualified and quoted where needed (`readmission.cohort`,
+    /// `lake."Encounters 2026"`): what healthml stores and prints, and what reads it back.
+    pub fn qualified_name(&self) -> String {
+        select_one::<String>("SELECT $1::pg_catalog.regclass::pg_catalog.text", &[self.oid.into()])
+            .unwrap_or_else(|| error!("relation {:?} vanished while locked", self.oid))
+    }
+
+    /// The relation's own name, unqualified.
+    pub fn name(&self) -> String {
+        // SAFETY: the relation is locked, so its pg_class row exists; the result is palloc'd.
+        unsafe { CStr::from_ptr(pg_sys::get_rel_name(self.oid)).to_string_lossy().into_owned() }
+    }
+}
+
+impl FromDatum for Relation {
+    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _typoid: pg_sys::Oid) -> Option<Relation> {
+        // SAFETY: a regclass datum is an Oid.
+        unsafe { pg_sys::Oid::from_datum(datum, is_null) }.map(Relation::open)
+    }
+}
+
+// SAFETY: the datum of a regclass argument is an Oid, unboxed as pgrx unboxes PgRelation's.
+unsafe impl<'fcx> ArgAbi<'fcx> for Relation {
+    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
+        let index = arg.index();
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { arg.unbox_arg_using_from_datum() }.unwrap_or_else(|| panic!("argument {index} must not be null"))
+    }
+}
+
+// SAFETY: the SQL type of the argument is regclass, as for pgrx's PgRelation.
+unsafe impl SqlTranslatable for Relation {
+    const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(Relation);
+    const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
+    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("regclass"));
+    const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal("regclass")));
+}
+
+/// The name a table the caller asked for is created under: `table_name` parsed as SQL parses a
+/// name (quoted parts kept), each part quoted, and an unqualified name put in the schema the
+/// caller's own CREATE TABLE would use (the first existing schema of their search_path). That one
+/// look-up runs under the caller's search_path, with every function in it schema-qualified.
+pub fn creation_name(table_name: &str) -> String {
+    let creation_schema = Spi::connect(|client| first_value::<String>(client.select("SELECT pg_catalog.current_schema()::pg_catalog.text", Some(1), &[])))
+        .unwrap_or_else(|e| error!("current_schema(): {e}"));
+    let hint = "pass a table name such as 'lake.encounters'; quote a name with spaces, capitals or symbols inside the string, e.g. 'lake.\"Encounters 2026\"'";
+    let parts = hint_on(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, hint, || {
+        select_one::<Vec<String>>(
+            "SELECT array_agg(quote_ident(part) ORDER BY n) FROM unnest(parse_ident($1)) WITH ORDINALITY AS p(part, n)",
+            &[table_name.into()],
+        )
+    })
+    .unwrap_or_default();
+    match (parts.as_slice(), creation_schema) {
+        ([], _) => raise_with(PgSqlErrorCode::ERRCODE_INVALID_NAME, format!("\"{table_name}\" is not a table name"), Some(hint)),
+        ([table], Some(schema)) => format!("{}.{table}", select_one::<String>("SELECT quote_ident($1)", &[schema.into()]).unwrap_or_default()),
+        ([_], None) => raise_with(
+            PgSqlErrorCode::ERRCODE_INVALID_SCHEMA_NAME,
+            format!("no schema has been selected to create {table_name} in"),
+            Some("qualify the name (e.g. 'analytics.scores'), or put an existing schema first in search_path"),
+        ),
+        _ => parts.join("."),
+    }
 }
 
 /// Rows fetched per round trip: bounded memory on big tables, few calls on small ones.
@@ -23,28 +190,26 @@ struct ColumnSpec {
     numeric: bool,
 }
 
-/// The relation's qualified name for messages, and all of its rows as a [`Frame`]. The relation's own
-/// handle is released before the read, which goes through SPI like any query of the caller's.
-pub fn read_named_relation(relation: PgRelation) -> (String, Frame) {
+/// The relation's qualified name for messages, and all of its rows as a [`Frame`]. The read goes
+/// through SPI like any query of the caller's.
+pub fn read_named_relation(relation: Relation) -> (String, Frame) {
     let (name, frame, _) = read_named_relation_where(relation, None);
     (name, frame)
 }
 
 /// As [`read_named_relation`], plus the value of a boolean SQL condition per row (NULL counts as
 /// false), evaluated in the same scan so it lines up with the rows. The condition is the caller's own
-/// SQL, run with the caller's rights inside a read-only, single-statement cursor.
-pub fn read_named_relation_where(relation: PgRelation, condition: Option<&str>) -> (String, Frame, Option<Vec<bool>>) {
-    let name = format!("{}.{}", relation.namespace(), relation.name());
-    let oid = relation.oid();
-    drop(relation);
-    let (frame, flags) = read_relation_where(oid, condition);
-    (name, frame, flags)
+/// SQL, run with the current user's rights inside a read-only, single-statement cursor, under the
+/// pinned search_path like the rest of the query (so it means the same whoever replays it).
+pub fn read_named_relation_where(relation: Relation, condition: Option<&str>) -> (String, Frame, Option<Vec<bool>>) {
+    let (frame, flags) = read_relation_where(relation.oid(), condition);
+    (relation.qualified_name(), frame, flags)
 }
 
 /// Reads every column of `relation` (in attribute order), and the condition's value per row. Integer, floating and numeric columns
 /// (and domains over them) become numeric; everything else is read as text and dictionary-encoded.
 fn read_relation_where(relation: pg_sys::Oid, condition: Option<&str>) -> (Frame, Option<Vec<bool>>) {
-    Spi::connect(|client| {
+    connect(|client| {
         let specs = column_specs(client, relation);
         if specs.is_empty() {
             return (Frame::default(), condition.map(|_| Vec::new()));
@@ -159,20 +324,61 @@ fn select_parts(client: &SpiClient<'_>, relation: pg_sys::Oid) -> (String, Strin
 /// Runs `read` as the owner of `healthml.models` (the role that installed healthml), then returns to
 /// the caller's identity, also when `read` fails. The narrowest elevation there is: analysts may
 /// score with a model without being able to read its payload or its training options; nothing the
-/// caller passes is run with these rights, only healthml's own fixed queries. PostgreSQL restores the
-/// caller's identity on (sub)transaction abort as well.
+/// caller passes is run with these rights, only healthml's own fixed queries, and the search_path is
+/// pinned for the whole section so that no object of the caller's can stand in for one they name.
 pub fn as_models_owner<T>(read: impl FnOnce() -> T) -> T {
+    let owner = select_one::<pg_sys::Oid>("SELECT relowner FROM pg_class WHERE oid = 'healthml.models'::regclass", &[])
+        .unwrap_or_else(|| error!("healthml.models is missing"));
+    as_role(owner, 0, read)
+}
+
+/// Runs stored SQL (a model's source relation and `test_where`) as the role that stored it,
+/// `stored_by`, never with the rights of whoever replays it: the current user must be that role or
+/// a member of it (superusers are members of every role); anything else is refused. The section is
+/// a security-restricted operation, as PostgreSQL runs index expressions and materialized views as
+/// their owner: the stored SQL cannot SET ROLE back to the caller's identity, nor leave anything
+/// behind for the session (temporary objects, prepared statements).
+pub fn as_stored_by<T>(stored_by: &str, what: &str, run: impl FnOnce() -> T) -> T {
+    let role = select_one::<pg_sys::Oid>("SELECT oid FROM pg_roles WHERE rolname = $1", &[stored_by.into()]).unwrap_or_else(|| {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            format!("role \"{stored_by}\", who stored the SQL of {what}, no longer exists"),
+            Some("its stored SQL runs only with the rights of the role that stored it: train a new version as an existing role"),
+        )
+    });
+    // SAFETY: plain catalog look-ups of the current user.
+    let allowed = unsafe { pg_sys::is_member_of_role(pg_sys::GetUserId(), role) };
+    if !allowed {
+        let current = select_one::<String>("SELECT current_user::text", &[]).unwrap_or_default();
+        raise_with(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("role \"{current}\" may not replay the stored SQL of {what}, which role \"{stored_by}\" stored"),
+            Some(&format!(
+                "stored SQL (the source relation, test_where) runs with the rights of the role that stored it: \
+                 run this as \"{stored_by}\" or a member of it, or train a new version as yourself"
+            )),
+        );
+    }
+    as_role(role, pg_sys::SECURITY_RESTRICTED_OPERATION as i32, run)
+}
+
+/// Runs `run` as `role` (plus the security context flags `extra`) under the pinned search_path,
+/// then returns to the caller's identity and search_path, also when `run` fails (PostgreSQL restores
+/// both on (sub)transaction abort as well). SECURITY_LOCAL_USERID_CHANGE forbids SET ROLE and SET
+/// SESSION AUTHORIZATION inside, as in a SECURITY DEFINER function.
+fn as_role<T>(role: pg_sys::Oid, extra: i32, run: impl FnOnce() -> T) -> T {
     struct Restore(pg_sys::Oid, i32);
     impl Drop for Restore {
         fn drop(&mut self) {
+            // SAFETY: restores the identity saved below.
             unsafe { pg_sys::SetUserIdAndSecContext(self.0, self.1) };
         }
     }
-    let owner = select_one::<pg_sys::Oid>("SELECT relowner FROM pg_catalog.pg_class WHERE oid = 'healthml.models'::regclass", &[])
-        .unwrap_or_else(|| error!("healthml.models is missing"));
     let (mut user, mut context) = (pg_sys::Oid::INVALID, 0i32);
+    // SAFETY: reads the current identity into the two locals.
     unsafe { pg_sys::GetUserIdAndSecContext(&mut user, &mut context) };
     let _restore = Restore(user, context);
-    unsafe { pg_sys::SetUserIdAndSecContext(owner, context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32) };
-    read()
+    // SAFETY: switches identity; the guard above switches back.
+    unsafe { pg_sys::SetUserIdAndSecContext(role, context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32 | extra) };
+    pinned(run)
 }

@@ -43,7 +43,7 @@ COMMENT ON TABLE healthml.deployments IS
     'Append-only deployment history: the latest row of a name is the deployed model.';
 
 CREATE FUNCTION healthml.deployments_are_append_only() RETURNS trigger
-    LANGUAGE plpgsql AS $$
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RAISE EXCEPTION 'healthml.deployments is an append-only history'
         USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -81,7 +81,7 @@ CREATE FUNCTION healthml.leaderboard(model_name text, version integer DEFAULT NU
     RETURNS TABLE (model_version integer, rank integer, candidate text, algorithm text, cv_auc double precision,
                    cv_auc_sd double precision, cv_average_precision double precision, folds_done integer,
                    seconds double precision, status text, chosen boolean, hyperparams jsonb)
-    LANGUAGE plpgsql STABLE AS $$
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     run_id      bigint;
     run_version integer;
@@ -144,7 +144,7 @@ COMMENT ON VIEW healthml.automl_comparison IS
 -- Deploys version `version` of a model (NULL: the version with the best test AUC).
 CREATE FUNCTION healthml.deploy(model_name text, version integer DEFAULT NULL, reason text DEFAULT NULL)
     RETURNS TABLE (model_id bigint, deployed_version integer, deployed_at timestamptz)
-    LANGUAGE plpgsql VOLATILE AS $$
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     chosen healthml.models%ROWTYPE;
 BEGIN
@@ -175,7 +175,7 @@ COMMENT ON FUNCTION healthml.deploy(text, integer, text) IS
 -- Deploys again the model that was deployed before the current one.
 CREATE FUNCTION healthml.rollback(model_name text)
     RETURNS TABLE (model_id bigint, deployed_version integer, deployed_at timestamptz)
-    LANGUAGE plpgsql VOLATILE AS $$
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     current_row healthml.deployments%ROWTYPE;
     previous_row healthml.deployments%ROWTYPE;
@@ -203,7 +203,7 @@ END $$;
 
 -- Drops one version. The deployed version cannot be dropped; its history stays.
 CREATE FUNCTION healthml.drop_model(model_name text, version integer)
-    RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+    RETURNS boolean LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     target_id bigint;
 BEGIN
@@ -246,6 +246,18 @@ COMMENT ON VIEW healthml.model_registry IS 'One row per model name: versions, th
 CREATE PROCEDURE healthml.score_batch(model_name text, source regclass, key_column text, target_table text,
                                       mode text DEFAULT 'replace', top_k integer DEFAULT NULL)
     LANGUAGE plpgsql AS $$
+BEGIN
+    -- Only the target's name is resolved in the caller's search_path, where their own CREATE TABLE
+    -- would put it; everything else runs in _score_batch under a pinned search_path. Every call
+    -- here is schema-qualified, so no object of the caller's can stand in for one of these.
+    CALL healthml._score_batch(model_name, healthml._checked_relation(source), key_column,
+                               healthml._creation_name(target_table), mode, top_k);
+END $$;
+
+-- score_batch's work, with the target table's name already qualified.
+CREATE PROCEDURE healthml._score_batch(model_name text, source regclass, key_column text, target_table text,
+                                       mode text, top_k integer)
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     target_ident text;
     key_type     text;
@@ -266,12 +278,7 @@ BEGIN
         RAISE EXCEPTION 'top_k must be at least 1, got %', top_k
             USING ERRCODE = 'invalid_parameter_value', HINT = 'NULL writes no reasons; 3 or 5 is usual';
     END IF;
-    BEGIN
-        SELECT string_agg(quote_ident(part), '.') INTO target_ident FROM unnest(parse_ident(target_table)) AS part;
-    EXCEPTION WHEN OTHERS THEN
-        RAISE EXCEPTION 'target_table % is not a table name', quote_literal(target_table)
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'pass a name like ''readmission.nightly_scores''';
-    END;
+    target_ident := target_table;
     SELECT format_type(a.atttypid, a.atttypmod) INTO key_type
     FROM pg_attribute a WHERE a.attrelid = source AND a.attname = key_column AND a.attnum > 0 AND NOT a.attisdropped;
     IF NOT FOUND THEN
@@ -318,7 +325,7 @@ COMMENT ON PROCEDURE healthml.score_batch(text, regclass, text, text, text, inte
 
 -- The id of version `version` of a model, or of its deployed version when `version` is NULL.
 CREATE FUNCTION healthml.model_version_id(model_name text, version integer DEFAULT NULL)
-    RETURNS bigint LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+    RETURNS bigint LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     found_id bigint;
 BEGIN
@@ -339,7 +346,7 @@ END $$;
 CREATE FUNCTION healthml.coefficients(model_name text, version integer DEFAULT NULL)
     RETURNS TABLE (feature text, coefficient double precision, std_error double precision, z double precision,
                    p_value double precision, odds_ratio double precision)
-    LANGUAGE plpgsql STABLE AS $$
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     fit jsonb;
     algo text;
@@ -363,13 +370,14 @@ END $$;
 CREATE FUNCTION healthml.feature_importance(model_name text, version integer DEFAULT NULL)
     RETURNS TABLE (feature text, mean_abs_contribution double precision, gain_share double precision,
                    max_abs_coefficient double precision, rows_sampled integer)
-    LANGUAGE sql STABLE AS $$
+    LANGUAGE sql STABLE
+BEGIN ATOMIC
     SELECT i ->> 'column', (i ->> 'mean_abs_contribution')::float8, (i ->> 'gain_share')::float8,
            (i ->> 'max_abs_coefficient')::float8, (m.metrics ->> 'importance_rows')::int
     FROM healthml.models m, jsonb_array_elements(m.metrics -> 'importance') WITH ORDINALITY AS x(i, n)
     WHERE m.id = healthml.model_version_id(feature_importance.model_name, feature_importance.version)
-    ORDER BY x.n
-$$;
+    ORDER BY x.n;
+END;
 
 -- Decision thresholds set by policy (healthml.set_threshold), a history per model version: the
 -- latest row of a model id is its threshold; without one, the F1-optimal threshold of training.
@@ -391,15 +399,16 @@ SELECT pg_catalog.pg_extension_config_dump('healthml.threshold_policies', '');
 
 -- The threshold a model version flags at: its latest policy, or the F1-optimal one of training.
 CREATE FUNCTION healthml.decision_threshold(model_id bigint) RETURNS double precision
-    LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT coalesce((SELECT p.threshold FROM healthml.threshold_policies p WHERE p.model_id = $1 ORDER BY p.id DESC LIMIT 1),
-                    (SELECT (m.metrics #>> '{test,threshold}')::float8 FROM healthml.models m WHERE m.id = $1))
-$$;
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN coalesce((SELECT p.threshold FROM healthml.threshold_policies p
+                     WHERE p.model_id = decision_threshold.model_id ORDER BY p.id DESC LIMIT 1),
+                    (SELECT (m.metrics #>> '{test,threshold}')::float8 FROM healthml.models m
+                     WHERE m.id = decision_threshold.model_id));
 
 -- Scores are probabilities: anything else (NaN included, which PostgreSQL orders above every number)
 -- is refused rather than flagged.
 CREATE FUNCTION healthml.invalid_score(score double precision) RETURNS boolean
-    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RAISE EXCEPTION 'score % is not a probability', score
         USING ERRCODE = 'invalid_parameter_value',
@@ -408,20 +417,20 @@ END $$;
 
 -- Whether a score of the deployed model is flagged (score >= its decision threshold).
 CREATE FUNCTION healthml.flag(model_name text, score double precision) RETURNS boolean
-    LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN NOT $2 BETWEEN 0 AND 1 THEN healthml.invalid_score($2)
-                ELSE $2 >= healthml.decision_threshold(healthml.model_version_id($1)) END
-$$;
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN CASE WHEN NOT flag.score BETWEEN 0 AND 1 THEN healthml.invalid_score(flag.score)
+                ELSE flag.score >= healthml.decision_threshold(healthml.model_version_id(flag.model_name)) END;
 
 -- A score's risk tier under the deployed model's policy: 'high' when flagged, 'medium' when above the
 -- rate of positives among the training rows (more risk than the average patient), else 'low'.
 CREATE FUNCTION healthml.risk_tier(model_name text, score double precision) RETURNS text
-    LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN $2 IS NULL THEN NULL
-                WHEN NOT $2 BETWEEN 0 AND 1 THEN healthml.invalid_score($2)::text
-                WHEN $2 >= healthml.decision_threshold(m.id) THEN 'high'
-                WHEN $2 >= coalesce((m.metrics ->> 'train_positive_rate')::float8,
+    LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT CASE WHEN risk_tier.score IS NULL THEN NULL
+                WHEN NOT risk_tier.score BETWEEN 0 AND 1 THEN healthml.invalid_score(risk_tier.score)::text
+                WHEN risk_tier.score >= healthml.decision_threshold(m.id) THEN 'high'
+                WHEN risk_tier.score >= coalesce((m.metrics ->> 'train_positive_rate')::float8,
                                     (m.metrics #>> '{test,positives}')::float8 / (m.metrics #>> '{test,n}')::float8) THEN 'medium'
                 ELSE 'low' END
-    FROM healthml.models m WHERE m.id = healthml.model_version_id($1)
-$$;
+    FROM healthml.models m WHERE m.id = healthml.model_version_id(risk_tier.model_name);
+END;

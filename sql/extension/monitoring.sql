@@ -81,7 +81,8 @@ COMMENT ON VIEW healthml.scoring_stats IS
 
 -- A dropped version's counters go with it (when the drop commits), whether through
 -- healthml.drop_model or a DELETE: the shared memory holds a fixed number of slots.
-CREATE FUNCTION healthml.models_forget_scoring_stats() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION healthml.models_forget_scoring_stats() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM healthml.forget_scoring_stats(OLD.id);
     RETURN OLD;

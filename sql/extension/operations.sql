@@ -27,22 +27,48 @@ SELECT pg_catalog.pg_extension_config_dump('healthml.training_runs', '');
 -- block (BEGIN ... CALL ...), everything commits or rolls back with the caller's transaction.
 -- A failing run (bad data, a dropped relation) is logged as 'failed' with the error, leaves no model
 -- row behind, and raises the error again so that the caller (or pg_cron's job log) sees it.
+-- The challenger is trained on the champion's stored source and options (test_where included) as
+-- the role that trained the champion (healthml._retrain_challenger): whoever runs retrain (a
+-- superuser's pg_cron job, say) lends it no rights, and must be that role or a member of it.
+-- A procedure that commits cannot carry a SET clause: its body only calls schema-qualified helpers,
+-- which run under a pinned search_path.
 CREATE PROCEDURE healthml.retrain(model_name text, tolerance double precision DEFAULT 0.005,
                                   calibration_tolerance double precision DEFAULT 0.25)
     LANGUAGE plpgsql AS $$
 DECLARE
-    champion    healthml.models;
-    run_id      bigint;
-    challenger  bigint;
-    challenger_version integer;
-    judged      jsonb;
-    champ_auc   double precision;
-    chall_auc   double precision;
-    chall_ratio double precision;
-    verdict     text;
-    why         text;
-    algorithm   text;
+    run_id       bigint;
+    why          text;
     failed_state text;
+    failed_hint  text;
+BEGIN
+    run_id := healthml._retrain_begin(model_name, tolerance, calibration_tolerance);
+    IF NOT healthml.in_transaction_block() THEN
+        COMMIT;
+    END IF;
+    BEGIN
+        PERFORM healthml._retrain_judge(run_id, calibration_tolerance);
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS why = MESSAGE_TEXT, failed_state = RETURNED_SQLSTATE, failed_hint = PG_EXCEPTION_HINT;
+    END;
+    IF failed_state IS NOT NULL THEN
+        failed_hint := healthml._retrain_failed(run_id, why, failed_hint);
+        -- the log row stays, and the caller (pg_cron too) still sees the run fail
+        IF NOT healthml.in_transaction_block() THEN
+            COMMIT;
+        END IF;
+        RAISE EXCEPTION 'healthml.retrain(%) failed: %', model_name, why
+            USING ERRCODE = failed_state, HINT = failed_hint;
+    END IF;
+END $$;
+COMMENT ON PROCEDURE healthml.retrain(text, double precision, double precision) IS
+    'Retrains a deployed model on current data (as the role that trained it) and deploys the challenger when it is not worse than the champion; every run is logged in healthml.training_runs.';
+
+-- retrain's first step: checks the arguments, marks runs whose backend died, logs the new run.
+CREATE FUNCTION healthml._retrain_begin(model_name text, tolerance double precision, calibration_tolerance double precision)
+    RETURNS bigint LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    champion_id bigint;
+    run_id      bigint;
 BEGIN
     IF tolerance IS NULL OR tolerance < 0 OR calibration_tolerance IS NULL OR calibration_tolerance < 0 THEN
         RAISE EXCEPTION 'tolerance and calibration_tolerance must be >= 0, got % and %', tolerance, calibration_tolerance
@@ -53,57 +79,65 @@ BEGIN
         reason = 'the backend running it ended before it finished'
     WHERE r.outcome = 'running'
       AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.backend_pid AND a.backend_start <= r.started_at);
-    SELECT m.* INTO champion FROM healthml.models m
-    WHERE m.id = (SELECT d.model_id FROM healthml.deployments d WHERE d.name = retrain.model_name ORDER BY d.id DESC LIMIT 1);
+    SELECT d.model_id INTO champion_id FROM healthml.deployments d WHERE d.name = _retrain_begin.model_name ORDER BY d.id DESC LIMIT 1;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'model "%" is not deployed', model_name
             USING ERRCODE = 'undefined_object',
                   HINT = 'retrain replaces a deployed champion: train and deploy a first version with healthml.train and healthml.deploy';
     END IF;
     INSERT INTO healthml.training_runs (model_name, champion_id, tolerance)
-    VALUES (retrain.model_name, champion.id, retrain.tolerance) RETURNING id INTO run_id;
-    IF NOT healthml.in_transaction_block() THEN
-        COMMIT;
+    VALUES (_retrain_begin.model_name, champion_id, _retrain_begin.tolerance) RETURNING id INTO run_id;
+    RETURN run_id;
+END $$;
+
+-- retrain's work: trains the challenger, judges both on the challenger's held-out rows, deploys
+-- the challenger or keeps the champion, and records the outcome in the run's row.
+CREATE FUNCTION healthml._retrain_judge(run_id bigint, calibration_tolerance double precision)
+    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    run         healthml.training_runs;
+    challenger  bigint;
+    challenger_version integer;
+    judged      jsonb;
+    champ_auc   double precision;
+    chall_auc   double precision;
+    chall_ratio double precision;
+    verdict     text;
+    why         text;
+BEGIN
+    SELECT * INTO STRICT run FROM healthml.training_runs r WHERE r.id = _retrain_judge.run_id;
+    SELECT c.model_id, c.version INTO challenger, challenger_version FROM healthml._retrain_challenger(run.champion_id) c;
+    judged := healthml.compare_models(run.champion_id, challenger);
+    champ_auc := (judged #>> '{champion,auc}')::float8;
+    chall_auc := (judged #>> '{challenger,auc}')::float8;
+    chall_ratio := (judged #>> '{challenger,calibration_ratio}')::float8;
+    IF chall_auc IS NULL OR chall_auc < champ_auc - run.tolerance THEN
+        verdict := 'kept champion';
+        why := format('challenger AUC %s is below champion AUC %s minus tolerance %s on %s held-out rows',
+                      round(chall_auc::numeric, 4), round(champ_auc::numeric, 4), run.tolerance, judged ->> 'rows');
+    ELSIF chall_ratio IS NULL OR chall_ratio NOT BETWEEN 1 / (1 + calibration_tolerance) AND 1 + calibration_tolerance THEN
+        verdict := 'kept champion';
+        why := format('challenger is not calibrated: mean score / observed rate = %s on %s held-out rows (allowed %s to %s)',
+                      round(chall_ratio::numeric, 3), judged ->> 'rows', round((1 / (1 + calibration_tolerance))::numeric, 3),
+                      1 + calibration_tolerance);
+    ELSE
+        verdict := 'deployed';
+        why := format('challenger AUC %s against champion AUC %s (tolerance %s), calibration ratio %s, on %s held-out rows',
+                      round(chall_auc::numeric, 4), round(champ_auc::numeric, 4), run.tolerance,
+                      round(chall_ratio::numeric, 3), judged ->> 'rows');
+        PERFORM healthml.deploy(run.model_name, challenger_version, 'retrain: ' || why);
     END IF;
-    BEGIN
-        algorithm := CASE WHEN champion.metrics ? 'automl' THEN 'auto' ELSE champion.algorithm END;
-        SELECT t.model_id, t.version INTO challenger, challenger_version
-        FROM healthml.train(retrain.model_name, champion.source::regclass, champion.target, algorithm, champion.options) t;
-        judged := healthml.compare_models(champion.id, challenger);
-        champ_auc := (judged #>> '{champion,auc}')::float8;
-        chall_auc := (judged #>> '{challenger,auc}')::float8;
-        chall_ratio := (judged #>> '{challenger,calibration_ratio}')::float8;
-        IF chall_auc IS NULL OR chall_auc < champ_auc - tolerance THEN
-            verdict := 'kept champion';
-            why := format('challenger AUC %s is below champion AUC %s minus tolerance %s on %s held-out rows',
-                          round(chall_auc::numeric, 4), round(champ_auc::numeric, 4), tolerance, judged ->> 'rows');
-        ELSIF chall_ratio IS NULL OR chall_ratio NOT BETWEEN 1 / (1 + calibration_tolerance) AND 1 + calibration_tolerance THEN
-            verdict := 'kept champion';
-            why := format('challenger is not calibrated: mean score / observed rate = %s on %s held-out rows (allowed %s to %s)',
-                          round(chall_ratio::numeric, 3), judged ->> 'rows', round((1 / (1 + calibration_tolerance))::numeric, 3),
-                          1 + calibration_tolerance);
-        ELSE
-            verdict := 'deployed';
-            why := format('challenger AUC %s against champion AUC %s (tolerance %s), calibration ratio %s, on %s held-out rows',
-                          round(chall_auc::numeric, 4), round(champ_auc::numeric, 4), tolerance,
-                          round(chall_ratio::numeric, 3), judged ->> 'rows');
-            PERFORM healthml.deploy(retrain.model_name, challenger_version, 'retrain: ' || why);
-        END IF;
-        UPDATE healthml.training_runs
-        SET outcome = verdict, reason = why, metrics = judged, challenger_id = challenger, finished_at = clock_timestamp()
-        WHERE id = run_id;
-    EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS why = MESSAGE_TEXT, failed_state = RETURNED_SQLSTATE;
-    END;
-    IF failed_state IS NOT NULL THEN
-        UPDATE healthml.training_runs
-        SET outcome = 'failed', reason = why, finished_at = clock_timestamp()
-        WHERE id = run_id;
-        -- the log row stays, and the caller (pg_cron too) still sees the run fail
-        IF NOT healthml.in_transaction_block() THEN
-            COMMIT;
-        END IF;
-        RAISE EXCEPTION 'healthml.retrain(%) failed: %', model_name, why
-            USING ERRCODE = failed_state, HINT = 'the run is logged in healthml.training_runs';
-    END IF;
+    UPDATE healthml.training_runs r
+    SET outcome = verdict, reason = why, metrics = judged, challenger_id = challenger, finished_at = clock_timestamp()
+    WHERE r.id = _retrain_judge.run_id;
+END $$;
+
+-- retrain's record of a failed run; returns the hint to raise it with (the error's own, if any).
+CREATE FUNCTION healthml._retrain_failed(run_id bigint, why text, hint text)
+    RETURNS text LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    UPDATE healthml.training_runs r
+    SET outcome = 'failed', reason = why, finished_at = clock_timestamp()
+    WHERE r.id = _retrain_failed.run_id;
+    RETURN concat_ws('; ', nullif(hint, ''), 'the run is logged in healthml.training_runs');
 END $$;

@@ -22,15 +22,15 @@ GRANT healthml_analyst TO healthml_admin;
 REVOKE EXECUTE ON ALL ROUTINES IN SCHEMA healthml FROM PUBLIC;
 GRANT USAGE ON SCHEMA healthml TO healthml_analyst;
 
--- for everyone: statistics and pure helpers
+-- for everyone: statistics and pure helpers. The aggregates' support functions stay with the owner:
+-- PostgreSQL checks EXECUTE on them against the aggregate's owner, never against its caller.
 GRANT EXECUTE ON FUNCTION healthml.version(), healthml.icd9_group(text),
-    healthml.skewness(double precision), healthml.kurtosis(double precision), healthml.moments(double precision),
-    healthml.moments_accum(internal, double precision), healthml.moments_combine(internal, internal),
-    healthml.moments_serialize(internal), healthml.moments_deserialize(bytea, internal),
-    healthml.moments_skewness_final(internal), healthml.moments_kurtosis_final(internal),
-    healthml.moments_summary_final(internal), healthml.in_transaction_block(), healthml.invalid_score(double precision)
+    healthml.skewness(double precision), healthml.kurtosis(double precision), healthml.moments(double precision)
     TO PUBLIC;
-GRANT EXECUTE ON FUNCTION healthml.scoring_stats_rows() TO healthml_analyst;
+-- internal helpers, each to the role whose functions call it as the caller (flag and risk_tier
+-- refuse a score that is no probability through invalid_score; the scoring_stats view reads
+-- scoring_stats_rows)
+GRANT EXECUTE ON FUNCTION healthml.scoring_stats_rows(), healthml.invalid_score(double precision) TO healthml_analyst;
 
 -- analysts: scoring, explanations, evaluation and reading
 GRANT EXECUTE ON FUNCTION
@@ -70,6 +70,12 @@ GRANT EXECUTE ON FUNCTION healthml.export_parquet(text, text, jsonb), healthml.i
 GRANT EXECUTE ON PROCEDURE healthml.retrain(text, double precision, double precision),
     healthml.score_batch(text, regclass, text, text, text, integer)
     TO healthml_admin;
+-- what retrain and score_batch call as the caller
+GRANT EXECUTE ON FUNCTION healthml.in_transaction_block(), healthml._retrain_begin(text, double precision, double precision),
+    healthml._retrain_judge(bigint, double precision), healthml._retrain_failed(bigint, text, text), healthml._retrain_challenger(bigint),
+    healthml._checked_relation(regclass), healthml._creation_name(text)
+    TO healthml_admin;
+GRANT EXECUTE ON PROCEDURE healthml._score_batch(text, regclass, text, text, text, integer) TO healthml_admin;
 GRANT SELECT, INSERT, DELETE ON healthml.models TO healthml_admin;
 GRANT SELECT, INSERT ON healthml.recipes, healthml.deployments, healthml.threshold_policies, healthml.automl_leaderboard,
                         healthml.drift_reports, healthml.subgroup_reports

@@ -16,19 +16,24 @@ COMMENT ON VIEW readmission.test_split IS
 -- of readmission.encounters:  SELECT encounter_id, readmission.readmit_score(e) FROM readmission.encounters e;
 -- The encounter's features (history included) are read from readmission.features, where the
 -- patient_nbr condition reaches the patient's rows through the index, and scored as a typed row.
+-- The pack's SQL functions have SQL-standard bodies (BEGIN ATOMIC): PostgreSQL binds every name,
+-- operator and function in them when they are created, so nothing in a caller's search_path can
+-- stand in for what they call.
 CREATE OR REPLACE FUNCTION readmission.readmit_score(e readmission.encounters) RETURNS double precision
-    LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
     SELECT healthml.predict_row('readmission', f)
     FROM readmission.features f
-    WHERE f.patient_nbr = e.patient_nbr AND f.encounter_id = e.encounter_id
-$$;
+    WHERE f.patient_nbr = e.patient_nbr AND f.encounter_id = e.encounter_id;
+END;
 COMMENT ON FUNCTION readmission.readmit_score(readmission.encounters) IS
     'Probability of readmission within 30 days (deployed model "readmission") for an encounter row.';
 
 -- The reasons behind a coded value, in the words of the id mappings: discharge_disposition_id = 1
 -- reads "discharge_disposition = Discharged to home".
 CREATE OR REPLACE FUNCTION readmission.reason_in_words(feature text, value text, OUT feature text, OUT value text)
-    LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
     SELECT CASE WHEN d.description IS NULL THEN $1 ELSE regexp_replace($1, '_id$', '') END,
            coalesce(d.description, $2)
     FROM (SELECT CASE
@@ -39,14 +44,15 @@ CREATE OR REPLACE FUNCTION readmission.reason_in_words(feature text, value text,
                          THEN (SELECT x.description FROM readmission.admission_types x WHERE x.admission_type_id::text = $2)
                      WHEN $1 = 'admission_source_id'
                          THEN (SELECT x.description FROM readmission.admission_sources x WHERE x.admission_source_id::text = $2)
-                 END AS description) d
-$$;
+                 END AS description) d;
+END;
 
 -- Why the deployed model "readmission" scores an encounter as it does:
 --   {"score": 0.31, "reasons": [{"feature": "number_inpatient", "value": "3", "contribution": 0.42}, ...]}
 -- contributions are exact shares of the log-odds (TreeSHAP or logistic coefficients), largest first.
 CREATE OR REPLACE FUNCTION readmission.readmit_explain(e readmission.encounters, top_k integer DEFAULT 5) RETURNS jsonb
-    LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
     SELECT jsonb_build_object(
                'score', healthml.predict_row('readmission', f),
                'reasons', (SELECT jsonb_agg(jsonb_build_object('feature', w.feature, 'value', w.value,
@@ -55,8 +61,8 @@ CREATE OR REPLACE FUNCTION readmission.readmit_explain(e readmission.encounters,
                            FROM healthml.explain_row('readmission', f, top_k) WITH ORDINALITY AS r(feature, value, contribution, rank),
                                 readmission.reason_in_words(r.feature, r.value) AS w))
     FROM readmission.features f
-    WHERE f.patient_nbr = e.patient_nbr AND f.encounter_id = e.encounter_id
-$$;
+    WHERE f.patient_nbr = e.patient_nbr AND f.encounter_id = e.encounter_id;
+END;
 COMMENT ON FUNCTION readmission.readmit_explain(readmission.encounters, integer) IS
     'Score and top reasons (exact contributions to the log-odds, coded values in words) of an encounter under the deployed model "readmission".';
 

@@ -5,11 +5,10 @@ use std::ffi::{CStr, CString};
 
 use healthml_lake::{ColumnType, Export, ExportOptions, Field, Import, Values};
 use pgrx::datum::{Date, Time, Timestamp, TimestampWithTimeZone};
-use pgrx::pg_sys::panic::CaughtError;
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgSqlErrorCode};
 
-use crate::error::OrRaise;
+use crate::error::{hint_on, OrRaise};
 use crate::spi::select_one;
 
 /// Rows per batch: a cursor fetch on export, one INSERT on import. Bounded memory on any table.
@@ -23,6 +22,7 @@ const BATCH_ROWS: usize = 10_000;
 fn export_parquet(query: &str, path: &str, options: default!(JsonB, "'{}'")) -> i64 {
     require_role(pg_sys::ROLE_PG_WRITE_SERVER_FILES, "pg_write_server_files", "export to", "\\copy (query) TO 'file' CSV");
     let options = ExportOptions::from_json(&options.0).or_raise();
+    // The query is the caller's own SQL: it runs as they wrote it, in their search_path.
     Spi::connect(|client| {
         if query.trim().is_empty() {
             raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "the query is empty".into(), "pass a SELECT, e.g. 'SELECT * FROM readmission.encounters'");
@@ -77,7 +77,7 @@ fn export_parquet(query: &str, path: &str, options: default!(JsonB, "'{}'")) -> 
 #[pg_extern(volatile, parallel_unsafe)]
 fn import_parquet(path: &str, table_name: &str) -> i64 {
     require_role(pg_sys::ROLE_PG_READ_SERVER_FILES, "pg_read_server_files", "import from", "\\copy table FROM 'file' CSV");
-    let table = qualified_name(table_name);
+    let table = crate::spi::creation_name(table_name);
     if select_one::<bool>("SELECT to_regclass($1) IS NOT NULL", &[table.as_str().into()]).unwrap_or(false) {
         raise(
             PgSqlErrorCode::ERRCODE_DUPLICATE_TABLE,
@@ -120,7 +120,7 @@ fn import_parquet(path: &str, table_name: &str) -> i64 {
         parameters.join(", "),
         aliases.join(", ")
     );
-    Spi::connect_mut(|client| {
+    crate::spi::connect_mut(|client| {
         client.update(&format!("CREATE TABLE {table} ({})", create.join(", ")), None, &[]).unwrap_or_else(|e| error!("import_parquet: {e}"));
         let mut rows = 0i64;
         while let Some(batch) = input.next_batch() {
@@ -150,28 +150,8 @@ fn require_role(role: u32, role_name: &str, action: &str, instead: &str) {
     }
 }
 
-/// Runs `f`; a PostgreSQL error of class `code` inside it is raised again, same message, with `hint`.
-fn hint_on<R>(code: PgSqlErrorCode, hint: &str, f: impl FnOnce() -> R) -> R {
-    PgTryBuilder::new(std::panic::AssertUnwindSafe(f))
-        .catch_when(code, |cause| match cause {
-            CaughtError::PostgresError(report) => raise(code, report.message().to_string(), hint),
-            other => other.rethrow(),
-        })
-        .execute()
-}
-
 fn raise(code: PgSqlErrorCode, message: String, hint: &str) -> ! {
     crate::error::raise_with(code, message, Some(hint))
-}
-
-/// `schema.table` or `table`, each part quoted by PostgreSQL (parse_ident refuses anything else).
-fn qualified_name(table_name: &str) -> String {
-    let hint = "quote a name with spaces, capitals or symbols inside the string, e.g. 'lake.\"Encounters 2026\"'";
-    hint_on(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, hint, || select_one::<String>(
-        "SELECT string_agg(quote_ident(part), '.' ORDER BY n) FROM unnest(parse_ident($1)) WITH ORDINALITY AS p(part, n)",
-        &[table_name.into()],
-    ))
-    .unwrap_or_else(|| raise(PgSqlErrorCode::ERRCODE_INVALID_NAME, format!("\"{table_name}\" is not a table name"), "pass a name such as lake.encounters"))
 }
 
 fn quote_identifier(name: &str) -> String {

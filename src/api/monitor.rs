@@ -5,7 +5,7 @@ use healthml_core::monitor::{self, DriftLimits, Reference};
 use healthml_core::options::Options;
 use healthml_core::{Error, ErrorClass};
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgRelation};
+use pgrx::JsonB;
 
 use crate::api::score::score_relation;
 use crate::cache::deployed_model;
@@ -19,7 +19,7 @@ use crate::spi::{read_named_relation, select_one};
 #[pg_extern(volatile)]
 fn drift(
     model_name: &str,
-    relation: PgRelation,
+    relation: crate::spi::Relation,
     options: default!(JsonB, "'{}'"),
 ) -> TableIterator<
     'static,
@@ -46,7 +46,7 @@ fn drift(
     let (source, frame) = read_named_relation(relation);
     let scores = model.predict_frame(&frame).or_raise();
     let report = monitor::drift(&reference, &frame, &scores, limits).or_raise();
-    Spi::connect_mut(|client| {
+    crate::spi::connect_mut(|client| {
         let report_id = next_report_id(client, "healthml.drift_report_ids");
         for d in &report {
             client
@@ -109,7 +109,7 @@ fn drift_limits(options: &serde_json::Value) -> DriftLimits {
 #[pg_extern(volatile)]
 fn subgroup_report(
     model_name: &str,
-    relation: PgRelation,
+    relation: crate::spi::Relation,
     by: &str,
 ) -> TableIterator<
     'static,
@@ -155,7 +155,7 @@ fn subgroup_report(
             .with_hint("a subgroup audit compares scores with outcomes: rows need a non-NULL target"));
     }
     let rows = monitor::subgroups(&labels, &scores, &groups, threshold);
-    Spi::connect_mut(|client| {
+    crate::spi::connect_mut(|client| {
         let report_id = next_report_id(client, "healthml.subgroup_report_ids");
         for s in &rows {
             client

@@ -2,7 +2,7 @@
 
 use healthml_core::stats::profile::{profile_frame, ProfileOptions};
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgRelation};
+use pgrx::JsonB;
 
 use crate::error::OrRaise;
 use crate::spi::read_named_relation;
@@ -13,7 +13,7 @@ use crate::spi::read_named_relation;
 /// `max_levels` (distinct values above which a text column is `high_cardinality`, default 50).
 #[pg_extern(stable)]
 fn profile(
-    relation: PgRelation,
+    relation: crate::spi::Relation,
     options: default!(JsonB, "'{}'"),
 ) -> TableIterator<
     'static,

@@ -4,7 +4,7 @@
 use healthml_core::prep::recipe::{fit_recipe, quote_ident, Recipe, RecipeOptions, Step};
 use healthml_core::{Error, ErrorClass};
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgRelation};
+use pgrx::JsonB;
 
 use crate::error::{raise, OrRaise};
 use crate::spi::read_named_relation;
@@ -14,7 +14,7 @@ use crate::spi::read_named_relation;
 /// what it does, with skewness and kurtosis before and after.
 #[pg_extern(volatile)]
 fn standardize(
-    relation: PgRelation,
+    relation: crate::spi::Relation,
     options: default!(JsonB, "'{}'"),
 ) -> TableIterator<
     'static,
@@ -33,10 +33,10 @@ fn standardize(
     ),
 > {
     let parsed = RecipeOptions::from_json(&options.0).or_raise();
-    let name = parsed.name.clone().unwrap_or_else(|| relation.name().to_string());
+    let name = parsed.name.clone().unwrap_or_else(|| relation.name());
     let (source, frame) = read_named_relation(relation);
     let (recipe, reports) = fit_recipe(&frame, &source, &parsed).or_raise();
-    let (id, version) = Spi::connect_mut(|client| {
+    let (id, version) = crate::spi::connect_mut(|client| {
         let row = client
             .update(
                 "INSERT INTO healthml.recipes (name, version, source, options, recipe)
@@ -67,16 +67,20 @@ fn standardize(
 }
 
 /// The latest version of recipe `name`: (id, recipe).
+/// Read as the owner of healthml's tables: analysts may apply a recipe to a row without reading its
+/// training statistics (the table is admins' only), as they score without reading payloads.
 pub(crate) fn load_recipe(name: &str) -> (i64, Recipe) {
-    let found = Spi::connect(|client| {
-        client
-            .select(
-                "SELECT id, recipe FROM healthml.recipes WHERE name = $1 ORDER BY version DESC LIMIT 1",
-                Some(1),
-                &[name.into()],
-            )
-            .and_then(|t| if t.is_empty() { Ok((None, None)) } else { t.first().get_two::<i64, JsonB>() })
-            .unwrap_or_else(|e| error!("reading healthml.recipes failed: {e}"))
+    let found = crate::spi::as_models_owner(|| {
+        crate::spi::connect(|client| {
+            client
+                .select(
+                    "SELECT id, recipe FROM healthml.recipes WHERE name = $1 ORDER BY version DESC LIMIT 1",
+                    Some(1),
+                    &[name.into()],
+                )
+                .and_then(|t| if t.is_empty() { Ok((None, None)) } else { t.first().get_two::<i64, JsonB>() })
+                .unwrap_or_else(|e| error!("reading healthml.recipes failed: {e}"))
+        })
     });
     match found {
         (Some(id), Some(json)) => (id, Recipe::from_json(&json.0).or_raise()),
@@ -109,10 +113,8 @@ fn apply_recipe_row(recipe: &str, row: JsonB) -> JsonB {
 /// excluded (keys, the target) passed through and one float8 column per feature, computed by SQL
 /// generated from the recipe, as the calling user. Returns the number of rows written.
 #[pg_extern(volatile, name = "apply_recipe")]
-fn apply_recipe_table(recipe: &str, source: PgRelation, target_table: &str) -> i64 {
+fn apply_recipe_table(recipe: &str, source: crate::spi::Relation, target_table: &str) -> i64 {
     let (_, fitted) = load_recipe(recipe);
-    let source_oid = source.oid();
-    drop(source);
     let mut select: Vec<String> = fitted
         .steps
         .iter()
@@ -122,24 +124,9 @@ fn apply_recipe_table(recipe: &str, source: PgRelation, target_table: &str) -> i
         })
         .collect();
     select.extend(fitted.sql_select_list().into_iter().map(|(expr, name)| format!("{expr} AS {name}")));
-    Spi::connect_mut(|client| {
-        let target = client
-            .select(
-                "SELECT string_agg(quote_ident(part), '.') FROM unnest(parse_ident($1)) AS part",
-                Some(1),
-                &[target_table.into()],
-            )
-            .and_then(|t| t.first().get_one::<String>())
-            .unwrap_or_else(|e| error!("invalid target table name {target_table:?}: {e}"))
-            .unwrap_or_default();
-        let source_name = client
-            .select("SELECT $1::regclass::text", Some(1), &[source_oid.into()])
-            .and_then(|t| t.first().get_one::<String>())
-            .unwrap_or_else(|e| error!("{e}"))
-            .unwrap_or_default();
-        let sql = format!("CREATE TABLE {target} AS SELECT {} FROM {source_name}", select.join(", "));
-        client.update(&sql, None, &[]).unwrap_or_else(|e| error!("writing {target} failed: {e}")).len() as i64
-    })
+    let target = crate::spi::creation_name(target_table);
+    let sql = format!("CREATE TABLE {target} AS SELECT {} FROM {}", select.join(", "), source.qualified_name());
+    crate::spi::connect_mut(|client| client.update(&sql, None, &[]).unwrap_or_else(|e| error!("writing {target} failed: {e}")).len() as i64)
 }
 extension_sql_file!("../../sql/extension/recipes.sql", name = "recipes_table");
 extension_sql_file!("../../sql/extension/models.sql", name = "models_tables");

@@ -5,7 +5,7 @@ use healthml_core::threshold::ThresholdPolicy;
 use healthml_core::train::{metrics_to_json, target_labels};
 use healthml_core::{Error, ErrorClass};
 use pgrx::prelude::*;
-use pgrx::{AnyElement, JsonB, PgRelation};
+use pgrx::{AnyElement, JsonB};
 
 use crate::cache::deployed_model;
 use crate::error::{raise, OrRaise};
@@ -78,11 +78,11 @@ pub(crate) struct ScoredRelation {
 
 /// Scores every row of `relation` (read as the caller) with the deployed model; the target and its
 /// positive value are the model's own, so the relation needs the target column.
-pub(crate) fn score_relation(model_name: &str, relation: PgRelation) -> ScoredRelation {
+pub(crate) fn score_relation(model_name: &str, relation: crate::spi::Relation) -> ScoredRelation {
     let (id, model) = deployed_model(model_name);
     // the positive value is part of the training options, which analysts cannot read
     let (target, positive) = crate::spi::as_models_owner(|| {
-        Spi::connect(|client| {
+        crate::spi::connect(|client| {
             client
                 .select("SELECT target, options ->> 'positive' FROM healthml.models WHERE id = $1", Some(1), &[id.into()])
                 .and_then(|t| t.first().get_two::<String, String>())
@@ -103,7 +103,7 @@ pub(crate) fn score_relation(model_name: &str, relation: PgRelation) -> ScoredRe
 }
 
 /// Labels and probabilities of the deployed model on every labelled row of `relation`.
-fn scored_rows(model_name: &str, relation: PgRelation) -> (Vec<bool>, Vec<f64>, f64) {
+fn scored_rows(model_name: &str, relation: crate::spi::Relation) -> (Vec<bool>, Vec<f64>, f64) {
     let scored = score_relation(model_name, relation);
     let (labels, scores): (Vec<bool>, Vec<f64>) =
         scored.labels.iter().zip(scored.scores).filter_map(|(l, s)| l.map(|l| (l, s))).unzip();
@@ -121,7 +121,7 @@ fn scored_rows(model_name: &str, relation: PgRelation) -> (Vec<bool>, Vec<f64>, 
 fn set_threshold(
     model_name: &str,
     policy: &str,
-    relation: PgRelation,
+    relation: crate::spi::Relation,
 ) -> TableIterator<
     'static,
     (
@@ -135,13 +135,13 @@ fn set_threshold(
 > {
     let parsed = ThresholdPolicy::parse(policy).or_raise();
     let (id, _) = deployed_model(model_name);
-    let computed_on = format!("{}.{}", relation.namespace(), relation.name());
+    let computed_on = relation.qualified_name();
     let (labels, scores, _) = scored_rows(model_name, relation);
     let threshold = parsed.threshold(&labels, &scores).or_raise();
     let m = metrics::evaluate(&labels, &scores, threshold);
     let flagged = (m.confusion.tp + m.confusion.fp) as f64 / labels.len() as f64;
     let (precision, recall) = (m.confusion.precision(), m.confusion.recall());
-    Spi::connect_mut(|client| {
+    crate::spi::connect_mut(|client| {
         client
             .update(
                 "INSERT INTO healthml.threshold_policies (model_id, policy, threshold, computed_on, rows, flagged_share, precision, recall)
@@ -166,7 +166,7 @@ fn set_threshold(
 /// Metrics of the deployed model on a relation (jsonb: n, positives, auc, average_precision, brier,
 /// log_loss, the confusion matrix, precision and recall at the model's threshold).
 #[pg_extern(stable)]
-fn evaluate(model_name: &str, relation: PgRelation) -> JsonB {
+fn evaluate(model_name: &str, relation: crate::spi::Relation) -> JsonB {
     let (labels, scores, threshold) = scored_rows(model_name, relation);
     JsonB(metrics_to_json(&metrics::evaluate(&labels, &scores, threshold)))
 }
@@ -175,7 +175,7 @@ fn evaluate(model_name: &str, relation: PgRelation) -> JsonB {
 #[pg_extern(stable)]
 fn roc_curve(
     model_name: &str,
-    relation: PgRelation,
+    relation: crate::spi::Relation,
 ) -> TableIterator<'static, (name!(threshold, f64), name!(fpr, f64), name!(tpr, f64))> {
     let (labels, scores, _) = scored_rows(model_name, relation);
     TableIterator::new(metrics::roc_curve(&labels, &scores).into_iter().map(|p| (p.threshold, p.fpr, p.tpr)))
@@ -185,7 +185,7 @@ fn roc_curve(
 #[pg_extern(stable)]
 fn pr_curve(
     model_name: &str,
-    relation: PgRelation,
+    relation: crate::spi::Relation,
 ) -> TableIterator<'static, (name!(threshold, f64), name!(recall, f64), name!(precision, f64))> {
     let (labels, scores, _) = scored_rows(model_name, relation);
     TableIterator::new(metrics::pr_curve(&labels, &scores).into_iter().map(|p| (p.threshold, p.recall, p.precision)))
@@ -195,7 +195,7 @@ fn pr_curve(
 #[pg_extern(stable)]
 fn calibration_curve(
     model_name: &str,
-    relation: PgRelation,
+    relation: crate::spi::Relation,
     bins: default!(i32, 10),
 ) -> TableIterator<
     'static,

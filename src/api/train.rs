@@ -5,11 +5,11 @@ use healthml_core::model::PAYLOAD_FORMAT;
 use healthml_core::train::{train as train_model, Algorithm, RecipeSource, TrainOptions};
 use healthml_core::Error;
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgRelation};
+use pgrx::JsonB;
 
 use crate::api::recipe::load_recipe;
 use crate::error::{raise, OrRaise};
-use crate::spi::read_named_relation_where;
+use crate::spi::{read_named_relation_where, Relation};
 
 /// Trains `algorithm` ('logistic', 'gbdt', or 'auto' for AutoML) to predict `target` from every other
 /// column of `relation` (read as the calling user), evaluates it on held-out rows and stores it as the
@@ -18,7 +18,7 @@ use crate::spi::read_named_relation_where;
 #[pg_extern(volatile)]
 fn train(
     model_name: &str,
-    relation: PgRelation,
+    relation: Relation,
     target: &str,
     algorithm: default!(&str, "'gbdt'"),
     options: default!(JsonB, "'{}'"),
@@ -34,6 +34,30 @@ fn train(
         name!(metrics, JsonB),
     ),
 > {
+    let trained = train_and_store(model_name, relation, target, algorithm, options);
+    TableIterator::once((
+        trained.id,
+        model_name.to_string(),
+        trained.version,
+        trained.algorithm,
+        trained.test_auc,
+        trained.test_ap,
+        JsonB(trained.metrics),
+    ))
+}
+
+struct Trained {
+    id: i64,
+    version: i32,
+    algorithm: String,
+    test_auc: Option<f64>,
+    test_ap: Option<f64>,
+    metrics: serde_json::Value,
+}
+
+/// What `healthml.train` does, for it and for retraining: trains, stores the version (and an AutoML
+/// leaderboard), reports guardrails. The relation and `test_where` are read as the current user.
+fn train_and_store(model_name: &str, relation: Relation, target: &str, algorithm: &str, options: JsonB) -> Trained {
     if model_name.trim().is_empty() {
         raise(Error::invalid_parameter("model_name must not be empty").with_hint("name the model, e.g. 'readmission'"));
     }
@@ -72,7 +96,7 @@ fn train(
     let recipe_json = outcome.model.recipe.to_json();
     let test_auc = outcome.metrics["test"]["auc"].as_f64();
     let test_ap = outcome.metrics["test"]["average_precision"].as_f64();
-    let (id, version) = Spi::connect_mut(|client| {
+    let (id, version) = crate::spi::connect_mut(|client| {
         client
             .update(
                 "INSERT INTO healthml.models (name, version, algorithm, description, tags, source, target, options,
@@ -110,15 +134,7 @@ fn train(
     if let Some(entries) = leaderboard {
         store_leaderboard(id, &entries);
     }
-    TableIterator::once((
-        id,
-        model_name.to_string(),
-        version,
-        algorithm.to_string(),
-        test_auc,
-        test_ap,
-        JsonB(outcome.metrics),
-    ))
+    Trained { id, version, algorithm: algorithm.to_string(), test_auc, test_ap, metrics: outcome.metrics }
 }
 
 /// Guardrail findings reach the caller as they would from any PostgreSQL command: alerts as
@@ -135,7 +151,7 @@ fn report_guardrails(guardrails: &[Guardrail]) {
 }
 
 fn store_leaderboard(model_id: i64, entries: &[Entry]) {
-    Spi::connect_mut(|client| {
+    crate::spi::connect_mut(|client| {
         for e in entries {
             client
                 .update(
@@ -164,26 +180,82 @@ fn store_leaderboard(model_id: i64, entries: &[Entry]) {
     });
 }
 
-/// Both models on the same held-out rows: the test rows of `challenger_id`'s training call, read
-/// again from its source with its split options (as the caller). What `healthml.retrain` decides on.
-#[pg_extern(volatile)]
-fn compare_models(champion_id: i64, challenger_id: i64) -> JsonB {
-    let (source, target, options) = Spi::connect(|client| {
+/// A stored model's training call, as stored: what retraining and comparing replay.
+struct StoredTraining {
+    label: String,
+    name: String,
+    source: String,
+    target: String,
+    algorithm: String,
+    options: JsonB,
+    created_by: String,
+}
+
+fn stored_training(model_id: i64) -> StoredTraining {
+    let row = crate::spi::connect(|client| {
         client
-            .select("SELECT source, target, options FROM healthml.models WHERE id = $1", Some(1), &[challenger_id.into()])
-            .and_then(|t| if t.is_empty() { Ok((None, None, None)) } else { t.first().get_three::<String, String, JsonB>() })
-            .unwrap_or_else(|e| error!("reading model {challenger_id} failed: {e}"))
+            .select(
+                "SELECT name, version, source, target, CASE WHEN metrics ? 'automl' THEN 'auto' ELSE algorithm END,
+                        options, created_by::text
+                 FROM healthml.models WHERE id = $1",
+                Some(1),
+                &[model_id.into()],
+            )
+            .map(|t| {
+                (!t.is_empty()).then(|| {
+                    let r = t.first();
+                    let text = |i: usize| r.get::<String>(i).ok().flatten().unwrap_or_default();
+                    StoredTraining {
+                        label: format!("model \"{}\" version {}", text(1), r.get::<i32>(2).ok().flatten().unwrap_or_default()),
+                        name: text(1),
+                        source: text(3),
+                        target: text(4),
+                        algorithm: text(5),
+                        options: r.get::<JsonB>(6).ok().flatten().unwrap_or(JsonB(serde_json::json!({}))),
+                        created_by: text(7),
+                    }
+                })
+            })
+            .unwrap_or_else(|e| error!("reading model {model_id} failed: {e}"))
     });
-    let (Some(source), Some(target), Some(options)) = (source, target, options) else {
-        raise(Error::new(healthml_core::ErrorClass::UndefinedObject, format!("model id {challenger_id} does not exist"))
+    row.unwrap_or_else(|| {
+        raise(Error::new(healthml_core::ErrorClass::UndefinedObject, format!("model id {model_id} does not exist"))
             .with_hint("pass ids from healthml.models"))
-    };
-    let parsed = TrainOptions::from_json(&options.0).or_raise();
-    let relation = PgRelation::open_with_name_and_share_lock(&source).unwrap_or_else(|_| {
-        raise(Error::new(healthml_core::ErrorClass::UndefinedObject, format!("the training relation {source} no longer exists"))
+    })
+}
+
+/// The training relation a model stored, opened again (its name is schema-qualified).
+fn stored_source(stored: &StoredTraining) -> Relation {
+    let oid = crate::spi::select_one::<pg_sys::Oid>("SELECT to_regclass($1)::oid", &[stored.source.as_str().into()]).unwrap_or_else(|| {
+        raise(Error::new(healthml_core::ErrorClass::UndefinedObject, format!("the training relation {} of {} no longer exists", stored.source, stored.label))
             .with_hint("recreate it, or train a new model on another relation"))
     });
-    let (source, frame, test_mask) = read_named_relation_where(relation, parsed.test_where.as_deref());
+    Relation::open(oid)
+}
+
+/// Trains the next version of the model `champion_id` belongs to, with the champion's stored
+/// relation, target, algorithm and options: as `healthml.retrain` does. The stored SQL (source,
+/// test_where) runs as the role that trained the champion, which also owns the new version.
+#[pg_extern(volatile, name = "_retrain_challenger")]
+fn retrain_challenger(champion_id: i64) -> TableIterator<'static, (name!(model_id, i64), name!(version, i32))> {
+    let stored = stored_training(champion_id);
+    let trained = crate::spi::as_stored_by(&stored.created_by, &stored.label, || {
+        train_and_store(&stored.name, stored_source(&stored), &stored.target, &stored.algorithm, JsonB(stored.options.0.clone()))
+    });
+    TableIterator::once((trained.id, trained.version))
+}
+
+/// Both models on the same held-out rows: the test rows of `challenger_id`'s training call, read
+/// again from its source with its split options, as the role that trained it (its stored SQL is
+/// never replayed with the rights of another role). What `healthml.retrain` decides on.
+#[pg_extern(volatile)]
+fn compare_models(champion_id: i64, challenger_id: i64) -> JsonB {
+    let stored = stored_training(challenger_id);
+    let parsed = TrainOptions::from_json(&stored.options.0).or_raise();
+    let (source, frame, test_mask) = crate::spi::as_stored_by(&stored.created_by, &stored.label, || {
+        read_named_relation_where(stored_source(&stored), parsed.test_where.as_deref())
+    });
+    let target = stored.target;
     let prepared = healthml_core::train::prepare(&frame, &source, &target, &parsed, test_mask.as_deref()).or_raise();
     let test = frame.take_rows(&prepared.split.test_idx);
     let labels = prepared.split.labels_of(&prepared.split.test_idx);
@@ -217,5 +289,5 @@ fn in_transaction_block() -> bool {
 extension_sql_file!(
     "../../sql/extension/operations.sql",
     name = "operations",
-    requires = ["models_tables", train, compare_models, in_transaction_block]
+    requires = ["models_tables", train, compare_models, retrain_challenger, in_transaction_block]
 );

@@ -24,6 +24,13 @@ CREATE TABLE public.bi_text_severity AS SELECT id, patient, severity::text || 'x
 CREATE TEMP TABLE setup_model AS SELECT * FROM healthml.train('bi', 'public.bi', 'readmitted', 'gbdt', '{"group_by": "patient", "exclude": ["id"]}');
 CREATE TEMP TABLE setup_deploy AS SELECT * FROM healthml.deploy('bi');
 CREATE TEMP TABLE setup_undeployed AS SELECT * FROM healthml.train('bi_undeployed', 'public.bi', 'readmitted', 'logistic', '{"group_by": "patient", "exclude": ["id"]}');
+-- relations with no rows to read, or gone
+CREATE SEQUENCE public.bi_sequence;
+CREATE INDEX bi_index ON public.bi (id);
+CREATE TYPE public.bi_type AS (a integer);
+CREATE TABLE public.bi_dropped ();
+CREATE TEMP TABLE dropped AS SELECT 'public.bi_dropped'::regclass::oid AS oid;
+DROP TABLE public.bi_dropped;
 
 CREATE TEMP TABLE cases (name text PRIMARY KEY, expected text NOT NULL, sql text NOT NULL);
 CREATE FUNCTION pg_temp.run_case(sql text, OUT state text, OUT message text, OUT hint text) LANGUAGE plpgsql AS $$
@@ -201,6 +208,29 @@ INSERT INTO cases (name, expected, sql) VALUES
 ('moments: no rows', 'ok', $$SELECT healthml.moments(severity::float8) FROM public.bi_empty$$),
 ('icd9_group: garbage code', 'ok', $$SELECT healthml.icd9_group('💥; DROP TABLE x')$$),
 ('icd9_group: NULL', 'ok', $$SELECT healthml.icd9_group(NULL)$$);
+
+-- every function that takes a regclass, with OID 0 and with one other relation that has no rows to
+-- read (or is gone): 42P01 or 42809, never PostgreSQL's internal "could not open relation"
+INSERT INTO cases (name, expected, sql)
+SELECT format('%s: %s', f.name, k.what), k.expected, format(f.call, k.relation)
+FROM (VALUES (1, 'profile', 'SELECT * FROM healthml.profile(%s)'),
+             (2, 'train', 'SELECT * FROM healthml.train(''t1'', %s, ''readmitted'')'),
+             (3, 'evaluate', 'SELECT healthml.evaluate(''bi'', %s)'),
+             (4, 'roc_curve', 'SELECT * FROM healthml.roc_curve(''bi'', %s)'),
+             (5, 'pr_curve', 'SELECT * FROM healthml.pr_curve(''bi'', %s)'),
+             (6, 'calibration_curve', 'SELECT * FROM healthml.calibration_curve(''bi'', %s)'),
+             (7, 'standardize', 'SELECT * FROM healthml.standardize(%s)'),
+             (8, 'apply_recipe', 'SELECT healthml.apply_recipe(''nope'', %s, ''public.bi_out'')'),
+             (9, 'set_threshold', 'SELECT * FROM healthml.set_threshold(''bi'', ''f1'', %s)'),
+             (10, 'drift', 'SELECT * FROM healthml.drift(''bi'', %s)'),
+             (11, 'subgroup_report', 'SELECT * FROM healthml.subgroup_report(''bi'', %s, ''destination'')'),
+             (12, 'score_batch', 'CALL healthml.score_batch(''bi'', %s, ''id'', ''public.bi_out'')')) AS f(n, name, call),
+     (VALUES (0, 'relation OID 0', '0::oid::regclass', '42P01'),
+             (1, 'dropped relation''s OID', (SELECT oid FROM dropped) || '::oid::regclass', '42P01'),
+             (2, 'a sequence', '''public.bi_sequence''', '42809'),
+             (3, 'an index', '''public.bi_index''', '42809'),
+             (4, 'a composite type', '''public.bi_type''', '42809')) AS k(n, what, relation, expected)
+WHERE k.n = 0 OR k.n = 1 + f.n % 4;
 
 CREATE TEMP TABLE results AS
 SELECT c.name, c.expected, r.state, r.message, r.hint FROM cases c, pg_temp.run_case(c.sql) r;

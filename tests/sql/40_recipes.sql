@@ -61,7 +61,7 @@ SELECT has_column('public', 'ward_std', 'unit=(other)', 'feature columns are nam
 
 -- bad input
 SELECT throws_ok($$SELECT healthml.apply_recipe('ward', '{"scor": 1}')$$, '42703',
-                 'key "scor" is not a column of the recipe''s source public.Ward Stays', 'an unknown key is refused');
+                 'key "scor" is not a column of the recipe''s source public."Ward Stays"', 'an unknown key is refused');
 SELECT throws_ok($$SELECT healthml.apply_recipe('ward', '{"score": "high"}')$$, '22P02', NULL, 'text that is no number is refused');
 SELECT throws_ok($$SELECT healthml.apply_recipe('ward', '{"score": [1]}')$$, '42804', NULL, 'a wrong JSON type is refused');
 SELECT throws_ok($$SELECT healthml.apply_recipe('ward', '[1]')$$, '22023', NULL, 'a row that is not an object is refused');
