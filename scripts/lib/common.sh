@@ -87,11 +87,19 @@ build_and_install() {
     is_root || sudo_flag=(--sudo)
     # a fresh clone has no target/ yet: cargo makes it, but only after this log is opened
     mkdir -p "$HEALTHML_ROOT/target"
+    # A running server maps the installed library (it is preloaded): cargo pgrx writes the new one
+    # into the same file, which would change the code under running processes. Set the old file
+    # aside first (they keep it), so the new library is a new file; put it back if the build fails.
+    local library
+    library=$("$PG_CONFIG" --pkglibdir)/healthml.so
+    [ -e "$library" ] && as_root mv -f "$library" "$library.previous"
     (cd "$HEALTHML_ROOT" && cargo pgrx install --release --pg-config "$PG_CONFIG" "${sudo_flag[@]}") \
         >"$HEALTHML_ROOT/target/pgrx-install.log" 2>&1 || {
+        [ -e "$library.previous" ] && as_root mv -f "$library.previous" "$library"
         tail -n 40 "$HEALTHML_ROOT/target/pgrx-install.log" >&2
         die "building or installing the extension failed (full log: target/pgrx-install.log)"
     }
+    as_root rm -f "$library.previous"
 }
 
 # The directory the server really uses. The server runs as the cluster owner, who must be able to
