@@ -67,6 +67,19 @@ fn first_value<T: FromDatum + IntoDatum>(table: SpiResult<pgrx::spi::SpiTupleTab
     table.and_then(|t| if t.is_empty() { Ok(None) } else { t.first().get_one::<T>() })
 }
 
+/// Refuses `what`, which writes to the database, on a read-only standby: 25006 with where to run
+/// it instead, before any work (training would otherwise run to its end and fail at the INSERT).
+pub fn require_primary(what: &str) {
+    // SAFETY: reads shared recovery state.
+    if unsafe { pg_sys::RecoveryInProgress() } {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+            format!("{what} writes to the database, and this server is a read-only standby"),
+            Some("run it on the primary: a standby scores, explains, runs what-if, evaluates and reads the registry, and uses the primary's deployments from its next statement on"),
+        );
+    }
+}
+
 /// A `regclass` argument, checked before anything opens it: a relation that exists and whose rows
 /// can be read (table, view, materialized view, partitioned or foreign table). Anything else is
 /// refused with a SQLSTATE and a hint instead of PostgreSQL's internal "could not open relation".

@@ -14,7 +14,7 @@ HEALTHML_PGPORT=${HEALTHML_PGPORT:-28815}
 HEALTHML_CLUSTER_DIR=${HEALTHML_CLUSTER_DIR:-$HEALTHML_ROOT/target/pgcluster}
 HEALTHML_DB=${HEALTHML_DB:-healthml}
 APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libclang-dev clang
-              postgresql-15-cron postgresql-15-pgtap pgtap sudo python3-yaml python3-venv)
+              postgresql-15-cron postgresql-15-pgtap pgtap sudo python3-yaml python3-venv binutils)
 
 if [ -t 2 ]; then _bold=$'\033[1m'; _off=$'\033[0m'; else _bold=; _off=; fi
 log() { printf '%s==> %s%s\n' "$_bold" "$*" "$_off" >&2; }
@@ -100,6 +100,35 @@ build_and_install() {
         die "building or installing the extension failed (full log: target/pgrx-install.log)"
     }
     as_root rm -f "$library.previous"
+}
+
+# Released versions, each with the commit it was built from: the upgrade tier starts from each.
+RELEASES=("0.1.0 1177cb6")
+HEALTHML_RELEASE_CACHE=${HEALTHML_RELEASE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/healthml/releases}
+
+# The installable files (cargo pgrx package) of a released version, built once from its commit and
+# kept by commit outside the checkout, so that fresh clones and warm CI runs reuse them. Prints the
+# package's root directory (usr/lib/postgresql/15/lib/healthml.so, usr/share/.../extension/...).
+release_package() { # version, commit
+    local version=$1 commit=$2 cache src
+    cache=$HEALTHML_RELEASE_CACHE/$version-$commit
+    if [ ! -e "$cache/.complete" ]; then
+        log "building healthml $version from commit $commit for the upgrade tier (once; cached in $cache)"
+        git -C "$HEALTHML_ROOT" cat-file -e "$commit^{commit}" 2>/dev/null \
+            || die "commit $commit of release $version is not in this clone: fetch the full history"
+        src=$(mktemp -d)
+        git -C "$HEALTHML_ROOT" archive "$commit" | tar -x -C "$src"
+        (cd "$src" && cargo pgrx package --pg-config "$PG_CONFIG" --out-dir "$src/package") >"$src/build.log" 2>&1 || {
+            tail -n 40 "$src/build.log" >&2
+            die "building healthml $version failed (log: $src/build.log)"
+        }
+        rm -rf "$cache"
+        mkdir -p "$cache"
+        cp -a "$src/package/." "$cache/"
+        touch "$cache/.complete"
+        rm -rf "$src"
+    fi
+    echo "$cache"
 }
 
 # The directory the server really uses. The server runs as the cluster owner, who must be able to
@@ -224,24 +253,35 @@ cluster_wipe() {
     log "wiped the cluster in $HEALTHML_CLUSTER_DIR"
 }
 
-# Creates database $1 if it is missing and gives it the current build of the extension. The SQL
-# objects of an extension are fixed at CREATE EXTENSION time, so when the installed script changed
-# (a new build of the same version with other SQL) the extension is created anew in that database.
+# Creates database $1 if it is missing and gives it the installed version of the extension: created
+# when absent, brought up to date by ALTER EXTENSION healthml UPDATE (the upgrade scripts in sql/ keep
+# every model, deployment and history) when older. The extension is never dropped to update it: when
+# an update is impossible the script stops and says what to do.
 ensure_database() {
-    local db=$1 real script sum stamp
+    local db=$1 real installed version script sum stamp
     real=$(cluster_real_dir)
     if [ -z "$(hm_psql -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
         hm_psql -d postgres -c "CREATE DATABASE \"$db\""
     fi
-    script=$("$PG_CONFIG" --sharedir)/extension/healthml--$(extension_version).sql
-    # pgrx writes the same statements in a different order from one install to the next: compare
-    # the sorted lines, or every rebuild would recreate the extension (and lose the models).
+    version=$(extension_version)
+    installed=$(hm_psql -d "$db" -tAc "SELECT extversion FROM pg_extension WHERE extname = 'healthml'")
+    # pgrx writes the same statements in a different order from one install to the next: the sorted
+    # lines tell whether this database has the SQL of the installed build of its version.
+    script=$("$PG_CONFIG" --sharedir)/extension/healthml--$version.sql
     sum=$(sort "$script" | sha256sum | cut -d' ' -f1)
     stamp="$real/healthml-script.$db.sha256"
-    if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
-        hm_psql -d "$db" -c 'SET client_min_messages = warning' -c 'DROP EXTENSION IF EXISTS healthml CASCADE' -c 'CREATE EXTENSION healthml'
-        echo "$sum" >"$stamp"
+    if [ -z "$installed" ]; then
+        hm_psql -d "$db" -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION healthml'
+    elif [ "$installed" != "$version" ]; then
+        log "updating healthml $installed to $version in database $db (ALTER EXTENSION healthml UPDATE; models are kept)"
+        hm_psql -d "$db" -c "ALTER EXTENSION healthml UPDATE TO '$version'" \
+            || die "healthml $installed in database $db cannot be updated to $version (see the error above); nothing was dropped. See README, Upgrading"
+    elif [ -e "$stamp" ] && [ "$(cat "$stamp")" != "$sum" ]; then
+        die "database $db has healthml $version from another build whose SQL differs (an unreleased version under development).
+Its models cannot be carried over within one version: keep the database and build the commit it was made with, or
+start afresh with 'scripts/cluster wipe' (deletes every database of the private cluster)"
     fi
+    echo "$sum" >"$stamp"
 }
 
 recreate_database() {
@@ -261,5 +301,8 @@ extension_version() {
 if [ "${HEALTHML_USE_PGENV:-}" = 1 ]; then
     hm_psql() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
     cluster_start() { :; }
-    ensure_database() { hm_psql -d "$1" -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION IF NOT EXISTS healthml'; }
+    ensure_database() {
+        hm_psql -d "$1" -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION IF NOT EXISTS healthml' \
+            -c 'ALTER EXTENSION healthml UPDATE'
+    }
 fi

@@ -52,8 +52,12 @@ END $$;
 CREATE TRIGGER deployments_append_only BEFORE UPDATE OR DELETE ON healthml.deployments
     FOR EACH ROW EXECUTE FUNCTION healthml.deployments_are_append_only();
 
+-- Their rows and their identity sequences' positions are dumped by pg_dump (a restored database
+-- must not hand out ids it already used).
 SELECT pg_catalog.pg_extension_config_dump('healthml.models', '');
+SELECT pg_catalog.pg_extension_config_dump('healthml.models_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('healthml.deployments', '');
+SELECT pg_catalog.pg_extension_config_dump('healthml.deployments_id_seq', '');
 
 CREATE TABLE healthml.automl_leaderboard (
     model_id              bigint  NOT NULL REFERENCES healthml.models (id) ON DELETE CASCADE,
@@ -148,6 +152,7 @@ CREATE FUNCTION healthml.deploy(model_name text, version integer DEFAULT NULL, r
 DECLARE
     chosen healthml.models%ROWTYPE;
 BEGIN
+    PERFORM healthml._require_primary('healthml.deploy');
     IF model_name IS NULL THEN
         RAISE EXCEPTION 'model_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
@@ -180,6 +185,7 @@ DECLARE
     current_row healthml.deployments%ROWTYPE;
     previous_row healthml.deployments%ROWTYPE;
 BEGIN
+    PERFORM healthml._require_primary('healthml.rollback');
     SELECT * INTO current_row FROM healthml.deployments d WHERE d.name = model_name ORDER BY d.id DESC LIMIT 1;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'model "%" has never been deployed', model_name
@@ -207,6 +213,7 @@ CREATE FUNCTION healthml.drop_model(model_name text, version integer)
 DECLARE
     target_id bigint;
 BEGIN
+    PERFORM healthml._require_primary('healthml.drop_model');
     SELECT m.id INTO target_id FROM healthml.models m WHERE m.name = model_name AND m.version = drop_model.version;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'model "%" version % does not exist', model_name, version
@@ -269,6 +276,7 @@ DECLARE
     reasons_expr text := '';
     reasons_set  text := '';
 BEGIN
+    PERFORM healthml._require_primary('healthml.score_batch');
     IF mode IS NULL OR mode NOT IN ('replace', 'append') THEN
         RAISE EXCEPTION 'mode must be ''replace'' or ''append'', got %', coalesce(quote_literal(mode), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
@@ -396,6 +404,7 @@ CREATE TABLE healthml.threshold_policies (
 );
 CREATE INDEX threshold_policies_model_idx ON healthml.threshold_policies (model_id, id DESC);
 SELECT pg_catalog.pg_extension_config_dump('healthml.threshold_policies', '');
+SELECT pg_catalog.pg_extension_config_dump('healthml.threshold_policies_id_seq', '');
 
 -- The threshold a model version flags at: its latest policy, or the F1-optimal one of training.
 CREATE FUNCTION healthml.decision_threshold(model_id bigint) RETURNS double precision

@@ -21,6 +21,7 @@ CREATE INDEX training_runs_name_idx ON healthml.training_runs (model_name, id DE
 COMMENT ON TABLE healthml.training_runs IS
     'Every healthml.retrain run: when, by whom, champion and challenger, their figures on the same held-out rows, the outcome and why.';
 SELECT pg_catalog.pg_extension_config_dump('healthml.training_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('healthml.training_runs_id_seq', '');
 
 -- Outside a transaction block, the run's 'running' row is committed first, so a run whose backend
 -- dies (killed, crashed) stays in the log and is marked 'interrupted' by the next retrain. Inside a
@@ -70,6 +71,7 @@ DECLARE
     champion_id bigint;
     run_id      bigint;
 BEGIN
+    PERFORM healthml._require_primary('healthml.retrain');
     IF tolerance IS NULL OR tolerance < 0 OR calibration_tolerance IS NULL OR calibration_tolerance < 0 THEN
         RAISE EXCEPTION 'tolerance and calibration_tolerance must be >= 0, got % and %', tolerance, calibration_tolerance
             USING ERRCODE = 'invalid_parameter_value', HINT = 'for example CALL healthml.retrain(''readmission'', tolerance => 0.005)';

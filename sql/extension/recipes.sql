@@ -15,5 +15,6 @@ CREATE TABLE healthml.recipes (
 COMMENT ON TABLE healthml.recipes IS
     'Standardization recipes fitted by healthml.standardize(): per column the action and the training-time statistics it uses.';
 
--- pg_dump keeps the rows of this extension-owned table.
+-- pg_dump keeps the rows of this extension-owned table, and its identity sequence's position.
 SELECT pg_catalog.pg_extension_config_dump('healthml.recipes', '');
+SELECT pg_catalog.pg_extension_config_dump('healthml.recipes_id_seq', '');

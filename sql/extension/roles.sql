@@ -70,6 +70,8 @@ GRANT EXECUTE ON FUNCTION healthml.export_parquet(text, text, jsonb), healthml.i
 GRANT EXECUTE ON PROCEDURE healthml.retrain(text, double precision, double precision),
     healthml.score_batch(text, regclass, text, text, text, integer)
     TO healthml_admin;
+-- what the writing SQL functions call first (refused on a standby)
+GRANT EXECUTE ON FUNCTION healthml._require_primary(text) TO healthml_admin;
 -- what retrain and score_batch call as the caller
 GRANT EXECUTE ON FUNCTION healthml.in_transaction_block(), healthml._retrain_begin(text, double precision, double precision),
     healthml._retrain_judge(bigint, double precision), healthml._retrain_failed(bigint, text, text), healthml._retrain_challenger(bigint),

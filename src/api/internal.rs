@@ -17,3 +17,10 @@ fn checked_relation(relation: Relation) -> pg_sys::Oid {
 fn creation_name(table_name: &str) -> String {
     crate::spi::creation_name(table_name)
 }
+
+/// Refuses the calling function on a read-only standby (25006, with a hint): what the extension's
+/// SQL functions that write call first.
+#[pg_extern(volatile, parallel_safe, name = "_require_primary")]
+fn require_primary(what: &str) {
+    crate::spi::require_primary(what);
+}

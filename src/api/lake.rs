@@ -76,6 +76,7 @@ fn export_parquet(query: &str, path: &str, options: default!(JsonB, "'{}'")) -> 
 /// of pg_read_server_files.
 #[pg_extern(volatile, parallel_unsafe)]
 fn import_parquet(path: &str, table_name: &str) -> i64 {
+    crate::spi::require_primary("healthml.import_parquet");
     require_role(pg_sys::ROLE_PG_READ_SERVER_FILES, "pg_read_server_files", "import from", "\\copy table FROM 'file' CSV");
     let table = crate::spi::creation_name(table_name);
     if select_one::<bool>("SELECT to_regclass($1) IS NOT NULL", &[table.as_str().into()]).unwrap_or(false) {

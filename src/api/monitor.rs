@@ -33,6 +33,7 @@ fn drift(
         name!(status, String),
     ),
 > {
+    crate::spi::require_primary("healthml.drift");
     let limits = drift_limits(&options.0);
     let (id, model) = deployed_model(model_name);
     let reference: Reference = select_one::<JsonB>("SELECT reference FROM healthml.models WHERE id = $1", &[id.into()])
@@ -131,6 +132,7 @@ fn subgroup_report(
         name!(fpr_gap, Option<f64>),
     ),
 > {
+    crate::spi::require_primary("healthml.subgroup_report");
     let scored = score_relation(model_name, relation);
     let column = scored.frame.column(by).unwrap_or_else(|| {
         raise(

@@ -32,6 +32,7 @@ fn standardize(
         name!(kurtosis_after, Option<f64>),
     ),
 > {
+    crate::spi::require_primary("healthml.standardize");
     let parsed = RecipeOptions::from_json(&options.0).or_raise();
     let name = parsed.name.clone().unwrap_or_else(|| relation.name());
     let (source, frame) = read_named_relation(relation);
@@ -114,6 +115,7 @@ fn apply_recipe_row(recipe: &str, row: JsonB) -> JsonB {
 /// generated from the recipe, as the calling user. Returns the number of rows written.
 #[pg_extern(volatile, name = "apply_recipe")]
 fn apply_recipe_table(recipe: &str, source: crate::spi::Relation, target_table: &str) -> i64 {
+    crate::spi::require_primary("healthml.apply_recipe");
     let (_, fitted) = load_recipe(recipe);
     let mut select: Vec<String> = fitted
         .steps

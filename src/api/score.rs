@@ -133,6 +133,7 @@ fn set_threshold(
         name!(recall, Option<f64>),
     ),
 > {
+    crate::spi::require_primary("healthml.set_threshold");
     let parsed = ThresholdPolicy::parse(policy).or_raise();
     let (id, _) = deployed_model(model_name);
     let computed_on = relation.qualified_name();

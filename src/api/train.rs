@@ -58,6 +58,7 @@ struct Trained {
 /// What `healthml.train` does, for it and for retraining: trains, stores the version (and an AutoML
 /// leaderboard), reports guardrails. The relation and `test_where` are read as the current user.
 fn train_and_store(model_name: &str, relation: Relation, target: &str, algorithm: &str, options: JsonB) -> Trained {
+    crate::spi::require_primary("healthml.train");
     if model_name.trim().is_empty() {
         raise(Error::invalid_parameter("model_name must not be empty").with_hint("name the model, e.g. 'readmission'"));
     }
