@@ -27,7 +27,7 @@ CREATE FUNCTION healthml."_require_primary"("what" TEXT) RETURNS void
 --    get SQL-standard bodies, bound when they are created. The functions that write refuse to run on
 --    a standby.
 ALTER FUNCTION healthml.deployments_are_append_only() SET search_path = pg_catalog, pg_temp;
-
+ALTER FUNCTION healthml.leaderboard(text, integer) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION healthml.model_version_id(text, integer) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION healthml.coefficients(text, integer) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION healthml.invalid_score(double precision) SET search_path = pg_catalog, pg_temp;
