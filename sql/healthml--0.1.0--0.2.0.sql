@@ -294,7 +294,11 @@ DECLARE
     verdict     text;
     why         text;
 BEGIN
-    SELECT * INTO STRICT run FROM healthml.training_runs r WHERE r.id = _retrain_judge.run_id;
+    SELECT * INTO run FROM healthml.training_runs r WHERE r.id = _retrain_judge.run_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'training run % does not exist', run_id
+            USING ERRCODE = 'undefined_object', HINT = 'healthml.retrain calls this with the run it logged; call retrain instead';
+    END IF;
     SELECT c.model_id, c.version INTO challenger, challenger_version FROM healthml._retrain_challenger(run.champion_id) c;
     judged := healthml.compare_models(run.champion_id, challenger);
     champ_auc := (judged #>> '{champion,auc}')::float8;

@@ -207,7 +207,16 @@ INSERT INTO cases (name, expected, sql) VALUES
 ('skewness: NaN and Infinity', 'ok', $$SELECT healthml.skewness(severity) FROM public.bi_nonfinite$$),
 ('moments: no rows', 'ok', $$SELECT healthml.moments(severity::float8) FROM public.bi_empty$$),
 ('icd9_group: garbage code', 'ok', $$SELECT healthml.icd9_group('💥; DROP TABLE x')$$),
-('icd9_group: NULL', 'ok', $$SELECT healthml.icd9_group(NULL)$$);
+('icd9_group: NULL', 'ok', $$SELECT healthml.icd9_group(NULL)$$),
+-- internal helpers an admin can call by hand
+('_retrain_begin: unknown model', '42704', $$SELECT healthml._retrain_begin('nope', 0.005, 0.25)$$),
+('_retrain_judge: unknown run', '42704', $$SELECT healthml._retrain_judge(-1, 0.25)$$),
+('_retrain_failed: unknown run', 'ok', $$SELECT healthml._retrain_failed(-1, 'why', NULL)$$),
+('_retrain_challenger: unknown model', '42704', $$SELECT * FROM healthml._retrain_challenger(-1)$$),
+('_checked_relation: OID 0', '42P01', $$SELECT healthml._checked_relation(0::oid::regclass)$$),
+('_creation_name: not a name', '22023', $$SELECT healthml._creation_name('a.b; DROP TABLE public.bi')$$),
+('_creation_name: empty', '22023', $$SELECT healthml._creation_name('')$$),
+('_require_primary: on the primary', 'ok', $$SELECT healthml._require_primary('a test')$$);
 
 -- every function that takes a regclass, with OID 0 and with one other relation that has no rows to
 -- read (or is gone): 42P01 or 42809, never PostgreSQL's internal "could not open relation"
