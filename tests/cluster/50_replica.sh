@@ -32,14 +32,10 @@ caught_up() { # waits until the standby has replayed everything the primary wrot
 
 plan 13
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
-q >/dev/null <<'SQL'
+q -v root="$HEALTHML_ROOT" >/dev/null <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION healthml;
-CREATE TABLE public.discharges AS
-SELECT i AS discharge_id, i / 2 AS patient_id, (abs(hashint4(i * 3)) % 10000) / 100.0 AS severity,
-       CASE WHEN i % 4 = 0 THEN 'rehab' ELSE 'home' END AS destination,
-       (abs(hashint4(i)) % 1000) / 1000.0 < 1 / (1 + exp(-(-3.0 + 0.04 * ((abs(hashint4(i * 3)) % 10000) / 100.0)))) AS readmitted
-FROM generate_series(1, 3000) i;
+\i :root/tests/bin/discharges.sql
 SELECT count(*) FROM healthml.train('risk', 'public.discharges', 'readmitted', 'logistic', '{"group_by": "patient_id", "exclude": ["discharge_id"]}');
 SELECT count(*) FROM healthml.train('risk', 'public.discharges', 'readmitted', 'gbdt', '{"group_by": "patient_id", "exclude": ["discharge_id"]}');
 SELECT count(*) FROM healthml.deploy('risk', 1);
