@@ -131,6 +131,21 @@ release_package() { # version, commit
     echo "$cache"
 }
 
+# Installs a healthml.so and extension files (control, SQL) into the system PostgreSQL 15 as the
+# only healthml files there, with the private cluster stopped meanwhile: running backends map the
+# library, and writing into it in place would crash them. For the upgrade tier and the fixtures of
+# released versions; the caller puts the current build's files back the same way.
+install_extension_files() { # library, then extension files
+    local library=$1 extdir
+    shift
+    extdir=$("$PG_CONFIG" --sharedir)/extension
+    cluster_stop >/dev/null 2>&1
+    as_root rm -f "$extdir"/healthml--*.sql
+    as_root cp --remove-destination "$library" "$("$PG_CONFIG" --pkglibdir)/healthml.so"
+    as_root cp --remove-destination "$@" "$extdir/"
+    cluster_start >/dev/null
+}
+
 # The directory the server really uses. The server runs as the cluster owner, who must be able to
 # reach it, and a Unix socket path must stay short: a checkout under root's private home directory
 # (mode 700) or a very deep path is served from /var/tmp instead, linked from the usual place.

@@ -21,18 +21,7 @@ q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 # this build's installed files, to put back
 mkdir -p "$work/current"
 cp -a "$libdir/healthml.so" "$extdir"/healthml.control "$extdir"/healthml--*.sql "$work/current/"
-# Files are swapped with the server stopped, each as a new file: running backends map the library,
-# and writing into it in place would crash them.
-install_files() { # library, then extension files
-    local library=$1
-    shift
-    cluster_stop >/dev/null 2>&1
-    rm -f "$extdir"/healthml--*.sql
-    cp --remove-destination "$library" "$libdir/healthml.so"
-    cp --remove-destination "$@" "$extdir/"
-    cluster_start >/dev/null
-}
-install_current() { install_files "$work/current/healthml.so" "$work/current/"healthml.control "$work/current/"healthml--*.sql; }
+install_current() { install_extension_files "$work/current/healthml.so" "$work/current/"healthml.control "$work/current/"healthml--*.sql; }
 restore() {
     install_current
     psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP DATABASE IF EXISTS hm_fresh WITH (FORCE)" >/dev/null 2>&1
@@ -46,7 +35,7 @@ for release in "${RELEASES[@]}"; do
     package=$(release_package "$old" "$commit") || { ok 1 "release $old builds"; continue; }
 
     # the old version's files, alone
-    install_files "$package$libdir/healthml.so" "$package$extdir"/healthml.control "$package$extdir"/healthml--*.sql
+    install_extension_files "$package$libdir/healthml.so" "$package$extdir"/healthml.control "$package$extdir"/healthml--*.sql
     psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
     q -c "CREATE EXTENSION healthml" >/dev/null
     is "$(q -c "SELECT extversion FROM pg_extension WHERE extname = 'healthml'")" "$old" "healthml $old is installed from commit $commit"
