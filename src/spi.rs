@@ -117,10 +117,9 @@ impl Relation {
             pg_sys::RELKIND_TOASTVALUE => "a TOAST table",
             _ => "not a table",
         };
-        let name = select_one::<String>("SELECT $1::pg_catalog.regclass::pg_catalog.text", &[oid.into()]).unwrap_or_default();
         raise_with(
             PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-            format!("{name} is {kind}, not a relation with rows"),
+            format!("{} is {kind}, not a relation with rows", Relation { oid }.qualified_name()),
             Some("pass a table, view, materialized view, partitioned table or foreign table"),
         )
     }
@@ -175,16 +174,24 @@ pub fn creation_name(table_name: &str) -> String {
     let creation_schema = Spi::connect(|client| first_value::<String>(client.select("SELECT pg_catalog.current_schema()::pg_catalog.text", Some(1), &[])))
         .unwrap_or_else(|e| error!("current_schema(): {e}"));
     let hint = "pass a table name such as 'lake.encounters'; quote a name with spaces, capitals or symbols inside the string, e.g. 'lake.\"Encounters 2026\"'";
-    let parts = hint_on(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, hint, || {
-        select_one::<Vec<String>>(
-            "SELECT array_agg(quote_ident(part) ORDER BY n) FROM unnest(parse_ident($1)) WITH ORDINALITY AS p(part, n)",
-            &[table_name.into()],
-        )
-    })
-    .unwrap_or_default();
-    match (parts.as_slice(), creation_schema) {
+    // the name's parts and the creation schema, each quoted, in one statement (pinned)
+    let (parts, schema) = hint_on(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, hint, || {
+        connect(|client| {
+            client
+                .select(
+                    "SELECT array_agg(quote_ident(part) ORDER BY n), quote_ident($2)
+                     FROM unnest(parse_ident($1)) WITH ORDINALITY AS p(part, n)",
+                    Some(1),
+                    &[table_name.into(), creation_schema.into()],
+                )
+                .and_then(|t| t.first().get_two::<Vec<String>, String>())
+                .unwrap_or_else(|e| error!("{e}"))
+        })
+    });
+    let parts = parts.unwrap_or_default();
+    match (parts.as_slice(), schema) {
         ([], _) => raise_with(PgSqlErrorCode::ERRCODE_INVALID_NAME, format!("\"{table_name}\" is not a table name"), Some(hint)),
-        ([table], Some(schema)) => format!("{}.{table}", select_one::<String>("SELECT quote_ident($1)", &[schema.into()]).unwrap_or_default()),
+        ([table], Some(schema)) => format!("{schema}.{table}"),
         ([_], None) => raise_with(
             PgSqlErrorCode::ERRCODE_INVALID_SCHEMA_NAME,
             format!("no schema has been selected to create {table_name} in"),
