@@ -134,7 +134,7 @@ release_package() { # version, commit
 # Installs a healthml.so and extension files (control, SQL) into the system PostgreSQL 15 as the
 # only healthml files there, with the private cluster stopped meanwhile: running backends map the
 # library, and writing into it in place would crash them. For the upgrade tier and the fixtures of
-# released versions; the caller puts the current build's files back the same way.
+# released versions, which put the current build's files back with the two functions below.
 install_extension_files() { # library, then extension files
     local library=$1 extdir
     shift
@@ -144,6 +144,27 @@ install_extension_files() { # library, then extension files
     as_root cp --remove-destination "$library" "$("$PG_CONFIG" --pkglibdir)/healthml.so"
     as_root cp --remove-destination "$@" "$extdir/"
     cluster_start >/dev/null
+}
+
+# Installs the files of a package tree (release_package's, laid out as the system's directories).
+install_package_files() {
+    local libdir extdir
+    libdir=$("$PG_CONFIG" --pkglibdir)
+    extdir=$("$PG_CONFIG" --sharedir)/extension
+    install_extension_files "$1$libdir/healthml.so" "$1$extdir"/healthml.control "$1$extdir"/healthml--*.sql
+}
+
+# Copies the installed healthml files (library, control, SQL scripts) into directory $1.
+save_extension_files() {
+    local extdir
+    extdir=$("$PG_CONFIG" --sharedir)/extension
+    mkdir -p "$1"
+    cp -a "$("$PG_CONFIG" --pkglibdir)/healthml.so" "$extdir"/healthml.control "$extdir"/healthml--*.sql "$1/"
+}
+
+# Installs again the files save_extension_files put in directory $1.
+restore_extension_files() {
+    install_extension_files "$1/healthml.so" "$1"/healthml.control "$1"/healthml--*.sql
 }
 
 # The directory the server really uses. The server runs as the cluster owner, who must be able to

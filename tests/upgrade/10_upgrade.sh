@@ -19,9 +19,8 @@ work=$(mktemp -d)
 q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 
 # this build's installed files, to put back
-mkdir -p "$work/current"
-cp -a "$libdir/healthml.so" "$extdir"/healthml.control "$extdir"/healthml--*.sql "$work/current/"
-install_current() { install_extension_files "$work/current/healthml.so" "$work/current/"healthml.control "$work/current/"healthml--*.sql; }
+save_extension_files "$work/current"
+install_current() { restore_extension_files "$work/current"; }
 restore() {
     install_current
     psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP DATABASE IF EXISTS hm_fresh WITH (FORCE)" >/dev/null 2>&1
@@ -35,7 +34,7 @@ for release in "${RELEASES[@]}"; do
     package=$(release_package "$old" "$commit") || { ok 1 "release $old builds"; continue; }
 
     # the old version's files, alone
-    install_extension_files "$package$libdir/healthml.so" "$package$extdir"/healthml.control "$package$extdir"/healthml--*.sql
+    install_package_files "$package"
     psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
     q -c "CREATE EXTENSION healthml" >/dev/null
     is "$(q -c "SELECT extversion FROM pg_extension WHERE extname = 'healthml'")" "$old" "healthml $old is installed from commit $commit"
