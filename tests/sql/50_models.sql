@@ -22,7 +22,7 @@ SELECT is((SELECT (m.train_rows + m.test_rows)::int FROM healthml.models m WHERE
 SELECT is((SELECT features @> ARRAY['visits', 'ward=A'] AND NOT features && ARRAY['stay_id', 'patient_id', 'outcome'] FROM healthml.models WHERE name = 'stay_risk'),
           true, 'features exclude the key, the group and the target');
 SELECT is((SELECT (created_by, tags, description, format_version, length(payload_sha256)) FROM healthml.models WHERE name = 'stay_risk'),
-          (current_user::name, ARRAY['test'], 'synthetic'::text, 1, 64), 'metadata, format version and sha256 are stored');
+          (current_user::name, ARRAY['test'], 'synthetic'::text, 2, 64), 'metadata, format version and sha256 are stored');
 
 CREATE TEMP TABLE t2 AS SELECT * FROM healthml.train('stay_risk', 'public.stays', 'outcome', 'gbdt',
     '{"group_by": "patient_id", "exclude": ["stay_id"], "seed": 7, "hyperparams": {"iterations": 200}}');

@@ -518,7 +518,7 @@ fn fit_report(model: &TrainedModel) -> Value {
                 .collect();
             json!({"iterations": m.iterations, "converged": m.converged, "coefficients": coefficients})
         }
-        Estimator::Gbdt(m) => json!({"trees": m.trees_used}),
+        Estimator::Gbdt(m) => json!({"trees": m.trees_used()}),
         Estimator::Ensemble(members) => json!({
             "members": members.iter().map(|m| {
                 let mut member = fit_report(&m.model);
@@ -850,42 +850,42 @@ mod tests {
             }
         };
         let gbdt_model = || TrainedModel::from_payload(&gbdt, None).unwrap();
-        fn first_tree(m: &mut TrainedModel) -> &mut forust_ml::tree::Tree {
+        fn first_tree(m: &mut TrainedModel) -> &mut crate::model::gbdt::Tree {
             match &mut m.estimator {
-                crate::model::Estimator::Gbdt(g) => &mut g.booster.trees[0],
+                crate::model::Estimator::Gbdt(g) => &mut g.trees[0],
                 _ => unreachable!(),
             }
         }
-        let split = |m: &mut TrainedModel| first_tree(m).nodes.iter().position(|n| !n.is_leaf).unwrap();
+        let split = |m: &mut TrainedModel| (0..first_tree(m).len()).find(|&i| !first_tree(m).is_leaf(i)).unwrap();
 
         let mut m = gbdt_model();
         let i = split(&mut m);
-        first_tree(&mut m).nodes[i].left_child = i; // a cycle: scoring would never end
+        first_tree(&mut m).left[i] = i as u32; // a cycle: scoring would never end
         refused(&m, "has child");
         let mut m = gbdt_model();
         let i = split(&mut m);
-        first_tree(&mut m).nodes[i].right_child = 1_000_000;
+        first_tree(&mut m).right[i] = 1_000_000;
         refused(&m, "has child");
         let mut m = gbdt_model();
         let i = split(&mut m);
-        first_tree(&mut m).nodes[i].split_feature = 10_000;
+        first_tree(&mut m).feature[i] = 10_000;
         refused(&m, "splits feature");
         let mut m = gbdt_model();
-        first_tree(&mut m).nodes[0].depth = usize::MAX - 1; // would size TreeSHAP's buffers
-        refused(&m, "depth");
-        // a chain deeper than any trained tree: explaining it would recurse that deep
+        first_tree(&mut m).cover.pop();
+        refused(&m, "node arrays");
         let mut m = gbdt_model();
         let i = split(&mut m);
+        first_tree(&mut m).cover[i] = f64::INFINITY;
+        refused(&m, "cover");
+        // a chain deeper than any trained tree: explaining it would recurse that deep
+        let mut m = gbdt_model();
         let tree = first_tree(&mut m);
-        let template = rmp_serde::to_vec_named(&tree.nodes[i]).unwrap();
-        tree.nodes.clear();
-        for d in 0..5000 {
-            tree.nodes.push(rmp_serde::from_slice(&template).unwrap());
-            let n = tree.nodes.last_mut().unwrap();
-            n.depth = d;
-            n.split_feature = 0;
-            (n.left_child, n.right_child, n.missing_node) = (d + 1, d + 1, d + 1);
-            n.is_leaf = d == 4999;
+        *tree = crate::model::gbdt::Tree::default();
+        for d in 0..5000u32 {
+            tree.feature.push(if d == 4999 { -1 } else { 0 });
+            tree.threshold.push(0.5);
+            (tree.left.push(d + 1), tree.right.push(d + 1), tree.missing.push(d + 1));
+            (tree.value.push(0.1), tree.cover.push(1.0), tree.gain.push(1.0));
         }
         refused(&m, "depth");
         let mut m = gbdt_model();
@@ -928,6 +928,57 @@ mod tests {
             Ok(Err(e)) => assert!(e.message().contains("depth limit"), "{e}"),
             _ => panic!("a 100,000-deep payload was not refused"),
         }
+    }
+
+    /// Payload format 1 (0.1.0's, a forust booster inside) is checked as strictly: the committed
+    /// 0.1.0 gbdt payload, altered the ways a crafted one could be.
+    #[test]
+    fn crafted_format_1_payloads_are_refused() {
+        use crate::model::format1::{EstimatorV1, TrainedModelV1};
+        let released: &[u8] = include_bytes!("../../../tests/fixtures/0.1.0/gbdt.payload");
+        assert_eq!(u16::from_le_bytes([released[4], released[5]]), 1);
+        let rows: Vec<Value> = include_str!("../../../tests/fixtures/0.1.0/rows.jsonl").lines().take(50).map(|l| serde_json::from_str(l).unwrap()).collect();
+        let read = || rmp_serde::from_slice::<TrainedModelV1>(&released[6..]).unwrap();
+        let refused = |model: TrainedModelV1, expected: &str| {
+            let mut bytes = released[..6].to_vec();
+            bytes.extend(rmp_serde::to_vec_named(&model).unwrap());
+            let outcome = std::panic::catch_unwind(|| {
+                TrainedModel::from_payload(&bytes, None).map(|m| rows.iter().for_each(|r| drop(m.explain_json(r.as_object().unwrap()))))
+            });
+            match outcome {
+                Ok(Err(e)) => {
+                    assert_eq!(e.class(), ErrorClass::DataCorrupted, "{e}");
+                    assert!(e.message().contains(expected), "{e} (expected {expected:?})");
+                    assert!(e.hint().is_some());
+                }
+                Ok(Ok(())) => panic!("{expected}: not refused"),
+                Err(_) => panic!("{expected}: panicked"),
+            }
+        };
+        fn booster(m: &mut TrainedModelV1) -> &mut forust_ml::gradientbooster::GradientBooster {
+            match &mut m.estimator {
+                EstimatorV1::Gbdt(g) => &mut g.booster,
+                _ => unreachable!(),
+            }
+        }
+        assert!(TrainedModel::from_payload(released, None).is_ok());
+        let mut m = read();
+        let nodes = &mut booster(&mut m).trees[0].nodes;
+        let i = nodes.iter().position(|n| !n.is_leaf).unwrap();
+        nodes[i].left_child = i;
+        refused(m, "has child");
+        let mut m = read();
+        booster(&mut m).trees[1].nodes[0].split_feature = usize::MAX;
+        refused(m, "splits feature");
+        let mut m = read();
+        let b = booster(&mut m);
+        b.prediction_iteration = Some(b.trees.len() + 5);
+        refused(m, "prediction trees");
+        let mut m = read();
+        if let EstimatorV1::Gbdt(g) = &mut m.estimator {
+            g.trees_used += 1;
+        }
+        refused(m, "trees_used");
     }
 
     #[test]

@@ -30,22 +30,28 @@ fn explanations(path: &Path) -> BTreeMap<i64, Vec<(String, String, u64)>> {
     by_row
 }
 
+/// The rows a payload was scored on: `<model>.rows.jsonl`, or the release's `rows.jsonl`.
+fn rows_of(payload: &Path) -> Vec<Map<String, Value>> {
+    let own = payload.with_extension("rows.jsonl");
+    let path = if own.exists() { own } else { payload.with_file_name("rows.jsonl") };
+    lines(&path).iter().map(|l| serde_json::from_str::<Value>(l).unwrap().as_object().unwrap().clone()).collect()
+}
+
 #[test]
 fn released_payloads_score_and_explain_as_their_release_did() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
-    let mut versions: Vec<PathBuf> = fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    // A release's directory is named by its version (format-2/ holds payload_format.rs's goldens).
+    let is_release = |p: &Path| p.is_dir() && p.file_name().unwrap().to_string_lossy().starts_with(|c: char| c.is_ascii_digit());
+    let mut versions: Vec<PathBuf> = fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| is_release(p)).collect();
     versions.sort();
     let mut checked = Vec::new();
     for dir in versions {
-        let rows: Vec<Map<String, Value>> = lines(&dir.join("rows.jsonl"))
-            .iter()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap().as_object().unwrap().clone())
-            .collect();
-        let by_id: BTreeMap<i64, &Map<String, Value>> = rows.iter().map(|r| (r["discharge_id"].as_i64().unwrap(), r)).collect();
         let mut payloads: Vec<PathBuf> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "payload")).collect();
         payloads.sort();
         for payload in payloads {
             let name = format!("{}/{}", dir.file_name().unwrap().to_string_lossy(), payload.file_stem().unwrap().to_string_lossy());
+            let rows = rows_of(&payload);
+            let by_id: BTreeMap<i64, &Map<String, Value>> = rows.iter().map(|r| (r["discharge_id"].as_i64().unwrap(), r)).collect();
             let sha = lines(&payload.with_extension("sha256"))[0].split(' ').next().unwrap().to_string();
             let model = TrainedModel::from_payload(&fs::read(&payload).unwrap(), Some(&sha))
                 .unwrap_or_else(|e| panic!("{name}: a released payload no longer reads: {e}"));
@@ -70,5 +76,7 @@ fn released_payloads_score_and_explain_as_their_release_did() {
             checked.push(name);
         }
     }
-    assert!(checked.len() >= 3, "fixtures checked: {checked:?}");
+    for kind in ["logistic", "gbdt", "ensemble"] {
+        assert!(checked.iter().any(|c| c.ends_with(&format!("/{kind}"))), "no {kind} fixture among {checked:?}");
+    }
 }

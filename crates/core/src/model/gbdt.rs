@@ -1,7 +1,7 @@
 //! Gradient-boosted trees through forust (NaN-aware histogram GBDT with exact TreeSHAP), with early
 //! stopping on a held-out, group-respecting validation slice.
 
-use forust_ml::gradientbooster::{GradientBooster, ImportanceMethod};
+use forust_ml::gradientbooster::GradientBooster;
 
 use crate::model::treeshap::TreeShap;
 use forust_ml::objective::ObjectiveType;
@@ -65,10 +65,14 @@ impl GbdtParams {
     }
 }
 
+/// A trained forest in healthml's own layout (payload format 2, docs/payload-format.md): only the
+/// trees that predict, each as parallel arrays of its nodes. Training uses forust; scoring,
+/// explaining and storing read only this, so no library's internal structs reach a stored model.
 #[derive(Serialize, Deserialize)]
 pub struct GbdtModel {
-    pub booster: GradientBooster,
-    pub trees_used: usize,
+    /// Log-odds every row starts from.
+    pub base_score: f64,
+    pub trees: Vec<Tree>,
     /// The prediction trees laid out for scoring, built on first use (never serialized).
     #[serde(skip)]
     flat: OnceLock<FlatForest>,
@@ -76,10 +80,103 @@ pub struct GbdtModel {
     treeshap: OnceLock<TreeShap>,
 }
 
-/// Every prediction tree's nodes in one array of small nodes. forust keeps ~80-byte nodes in one
-/// allocation per tree, so scoring one row through hundreds of trees is a chain of cache misses;
-/// here a path stays within a few cache lines. Same comparisons and the same summation order as
-/// forust's `predict`, so scores are bit-identical (tested).
+/// One tree, node `i` described by entry `i` of every array; node 0 is the root and every child
+/// comes after its parent. A leaf has `feature` −1 and its log-odds in `value`; an inner node sends
+/// a row with a missing (NaN) feature to `missing`, one below `threshold` to `left`, any other to
+/// `right` (`missing` may equal `left` or `right`). Floats that forust computes in f32 (values,
+/// covers, gains) are stored as the f64 of that f32, so nothing is rounded on the way.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    pub feature: Vec<i32>,
+    pub threshold: Vec<f64>,
+    pub left: Vec<u32>,
+    pub right: Vec<u32>,
+    pub missing: Vec<u32>,
+    /// A leaf's log-odds (an inner node's is the weight it would have as a leaf).
+    pub value: Vec<f64>,
+    /// Sum of the training rows' hessians that reached the node (TreeSHAP weighs paths by it).
+    pub cover: Vec<f64>,
+    /// The split's loss reduction (0 for a leaf): the gain importance.
+    pub gain: Vec<f64>,
+}
+
+impl Tree {
+    pub fn len(&self) -> usize {
+        self.feature.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.feature.is_empty()
+    }
+
+    pub fn is_leaf(&self, node: usize) -> bool {
+        self.feature[node] < 0
+    }
+
+    /// Whether a missing value takes a branch of its own (neither `left` nor `right`).
+    pub fn has_missing_branch(&self, node: usize) -> bool {
+        self.missing[node] != self.left[node] && self.missing[node] != self.right[node]
+    }
+
+    /// The child a row with `value` of the node's feature goes to.
+    pub fn child(&self, node: usize, value: f64) -> usize {
+        (if value.is_nan() {
+            self.missing[node]
+        } else if value < self.threshold[node] {
+            self.left[node]
+        } else {
+            self.right[node]
+        }) as usize
+    }
+
+    /// The cover-weighted mean of the leaves under `node`: the tree's expected value from the root.
+    /// The same f64 arithmetic, in the same order, as forust's `get_average_leaf_weights`.
+    pub fn expected_value(&self, node: usize) -> f64 {
+        if self.is_leaf(node) {
+            return self.value[node];
+        }
+        let (left, right, missing) = (self.left[node] as usize, self.right[node] as usize, self.missing[node] as usize);
+        let mut w = self.cover[left] * self.expected_value(left);
+        w += self.cover[right] * self.expected_value(right);
+        if self.has_missing_branch(node) {
+            w += self.cover[missing] * self.expected_value(missing);
+        }
+        w / self.cover[node]
+    }
+
+    /// A forust tree's nodes, as they are (forust's node indices are kept).
+    fn from_forust(tree: &forust_ml::tree::Tree) -> Result<Tree> {
+        let mut out = Tree::default();
+        for n in &tree.nodes {
+            let index = |i: usize| {
+                u32::try_from(i).map_err(|_| Error::corrupted(format!("a tree node refers to node {i}")))
+            };
+            if n.is_leaf {
+                out.feature.push(-1);
+                out.threshold.push(0.0);
+                out.left.push(0);
+                out.right.push(0);
+                out.missing.push(0);
+            } else {
+                let feature = i32::try_from(n.split_feature)
+                    .map_err(|_| Error::corrupted(format!("a tree node splits feature {}", n.split_feature)))?;
+                out.feature.push(feature);
+                out.threshold.push(n.split_value);
+                out.left.push(index(n.left_child)?);
+                out.right.push(index(n.right_child)?);
+                out.missing.push(index(n.missing_node)?);
+            }
+            out.value.push(f64::from(n.weight_value));
+            out.cover.push(f64::from(n.hessian_sum));
+            out.gain.push(if n.is_leaf { 0.0 } else { f64::from(n.split_gain) });
+        }
+        Ok(out)
+    }
+}
+
+/// Every prediction tree's nodes in one array of small nodes, so that one row's path through
+/// hundreds of trees stays within a few cache lines. Same comparisons and the same summation order
+/// as forust's `predict`, so scores are bit-identical to forust's (tested).
 #[derive(Debug, Default)]
 struct FlatForest {
     base_score: f64,
@@ -100,37 +197,31 @@ struct FlatNode {
 
 const LEAF: u32 = u32::MAX;
 
-/// The trees a booster predicts with: those up to the early-stopping iteration.
-pub fn prediction_trees(booster: &GradientBooster) -> &[forust_ml::tree::Tree] {
-    &booster.trees[..booster.prediction_iteration.unwrap_or(booster.trees.len())]
-}
-
 impl FlatForest {
-    fn new(booster: &GradientBooster) -> Self {
-        let trees = prediction_trees(booster);
-        let mut roots = Vec::with_capacity(trees.len());
-        let mut nodes = Vec::with_capacity(trees.iter().map(|t| t.nodes.len()).sum());
-        for tree in trees {
+    fn new(model: &GbdtModel) -> Self {
+        let mut roots = Vec::with_capacity(model.trees.len());
+        let mut nodes = Vec::with_capacity(model.trees.iter().map(Tree::len).sum());
+        for tree in &model.trees {
             let offset = nodes.len() as u32;
             roots.push(offset);
-            nodes.extend(tree.nodes.iter().map(|n| {
-                if n.is_leaf {
-                    FlatNode { value: n.weight_value as f64, feature: LEAF, left: 0, right: 0, missing: 0 }
+            nodes.extend((0..tree.len()).map(|i| {
+                if tree.is_leaf(i) {
+                    FlatNode { value: tree.value[i], feature: LEAF, left: 0, right: 0, missing: 0 }
                 } else {
                     FlatNode {
-                        value: n.split_value,
-                        feature: n.split_feature as u32,
-                        left: offset + n.left_child as u32,
-                        right: offset + n.right_child as u32,
-                        missing: offset + n.missing_node as u32,
+                        value: tree.threshold[i],
+                        feature: tree.feature[i] as u32,
+                        left: offset + tree.left[i],
+                        right: offset + tree.right[i],
+                        missing: offset + tree.missing[i],
                     }
                 }
             }));
         }
-        FlatForest { base_score: booster.base_score, roots, nodes }
+        FlatForest { base_score: model.base_score, roots, nodes }
     }
 
-    /// `value(feature)` of the row; NaN is missing (forust's default `missing`).
+    /// `value(feature)` of the row; NaN is missing.
     fn score(&self, value: impl Fn(usize) -> f64) -> f64 {
         let mut total = self.base_score;
         for &root in &self.roots {
@@ -154,7 +245,7 @@ impl FlatForest {
 
 impl std::fmt::Debug for GbdtModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GbdtModel").field("trees_used", &self.trees_used).finish()
+        f.debug_struct("GbdtModel").field("trees", &self.trees.len()).finish()
     }
 }
 
@@ -189,6 +280,21 @@ pub fn fit(
     params: &GbdtParams,
     seed: u64,
 ) -> Result<GbdtModel> {
+    GbdtModel::from_forust(&fit_booster(train, train_labels, train_weights, valid, valid_labels, valid_weights, params, seed)?)
+}
+
+/// forust's booster, trained: [`fit`] keeps its prediction trees in healthml's layout.
+#[allow(clippy::too_many_arguments)]
+fn fit_booster(
+    train: &[Vec<f64>],
+    train_labels: &[bool],
+    train_weights: &[f64],
+    valid: &[Vec<f64>],
+    valid_labels: &[bool],
+    valid_weights: &[f64],
+    params: &GbdtParams,
+    seed: u64,
+) -> Result<GradientBooster> {
     let cols = train.len();
     let n = train_labels.len();
     let train_flat = flatten(train, n);
@@ -214,8 +320,7 @@ pub fn fit(
     booster
         .fit(&data, &y, train_weights, evaluation)
         .map_err(|e| Error::new(ErrorClass::InsufficientData, format!("gradient boosting failed: {e}")))?;
-    let trees_used = booster.prediction_iteration.unwrap_or(booster.trees.len());
-    Ok(GbdtModel { booster, trees_used, flat: OnceLock::new(), treeshap: OnceLock::new() })
+    Ok(booster)
 }
 
 /// The deepest tree a payload may hold: training caps `max_depth` at 32, and explaining a row
@@ -223,59 +328,87 @@ pub fn fit(
 const MAX_TREE_DEPTH: usize = 64;
 
 impl GbdtModel {
-    /// Checks what scoring and TreeSHAP index and recurse on, for trees read from a payload that
-    /// `n_features` features feed: the prediction trees' count, every node's children (after the node
-    /// itself, so every walk ends), split features, depths (the stored one, which sizes TreeSHAP's
-    /// buffers, must be the real one) and finite values. The message names the first problem.
-    pub fn check(&self, n_features: usize) -> std::result::Result<(), String> {
-        let booster = &self.booster;
+    pub fn new(base_score: f64, trees: Vec<Tree>) -> Self {
+        GbdtModel { base_score, trees, flat: OnceLock::new(), treeshap: OnceLock::new() }
+    }
+
+    /// The trees a forust booster predicts with (those up to its early-stopping iteration).
+    pub fn from_forust(booster: &GradientBooster) -> Result<Self> {
         let used = booster.prediction_iteration.unwrap_or(booster.trees.len());
-        if used > booster.trees.len() || self.trees_used != used {
-            return Err(format!("{} prediction trees of {} stored (trees_used {})", used, booster.trees.len(), self.trees_used));
+        let trees = booster.trees.get(..used).ok_or_else(|| {
+            Error::corrupted(format!("{used} prediction trees of {} stored", booster.trees.len()))
+        })?;
+        Ok(GbdtModel::new(booster.base_score, trees.iter().map(Tree::from_forust).collect::<Result<_>>()?))
+    }
+
+    /// The depth of every node of a tree, checking on the way what scoring and TreeSHAP index and
+    /// recurse on: parallel arrays of one length, every child after its node and inside the tree
+    /// (so every walk ends), one parent per child, split features below `n_features`, finite values.
+    fn depths(tree: &Tree, t: usize, n_features: usize) -> std::result::Result<Vec<usize>, String> {
+        let n = tree.len();
+        let lengths = [tree.threshold.len(), tree.left.len(), tree.right.len(), tree.missing.len(), tree.value.len(), tree.cover.len(), tree.gain.len()];
+        if n == 0 || lengths.iter().any(|&l| l != n) {
+            return Err(format!("tree {t} has node arrays of lengths {n} and {lengths:?}"));
         }
-        if !booster.base_score.is_finite() {
+        let mut depth = vec![usize::MAX; n];
+        depth[0] = 0;
+        for i in 0..n {
+            if depth[i] == usize::MAX {
+                return Err(format!("node {i} of tree {t} is not reached from its root"));
+            }
+            if depth[i] > MAX_TREE_DEPTH {
+                return Err(format!("node {i} of tree {t} is at depth {} (at most {MAX_TREE_DEPTH})", depth[i]));
+            }
+            if !tree.cover[i].is_finite() {
+                return Err(format!("node {i} of tree {t} has no finite cover"));
+            }
+            if tree.feature[i] < -1 {
+                return Err(format!("node {i} of tree {t} has feature {} (a leaf has -1)", tree.feature[i]));
+            }
+            if tree.is_leaf(i) {
+                if !tree.value[i].is_finite() {
+                    return Err(format!("leaf {i} of tree {t} has no finite value"));
+                }
+                continue;
+            }
+            let feature = tree.feature[i] as usize;
+            if feature >= n_features || tree.threshold[i].is_nan() || !tree.gain[i].is_finite() {
+                return Err(format!("node {i} of tree {t} splits feature {feature} of {n_features} at {}", tree.threshold[i]));
+            }
+            for child in [tree.left[i], tree.right[i], tree.missing[i]] {
+                let child = child as usize;
+                if child <= i || child >= n || (depth[child] != usize::MAX && depth[child] != depth[i] + 1) {
+                    return Err(format!("node {i} of tree {t} has child {child} (of {n} nodes)"));
+                }
+                depth[child] = depth[i] + 1;
+            }
+        }
+        Ok(depth)
+    }
+
+    /// Checks trees read from a payload that `n_features` features feed (see [`Self::depths`]);
+    /// the message names the first problem.
+    pub fn check(&self, n_features: usize) -> std::result::Result<(), String> {
+        if !self.base_score.is_finite() {
             return Err("the base score is not a finite number".into());
         }
-        for (t, tree) in booster.trees[..used].iter().enumerate() {
-            let nodes = &tree.nodes;
-            if nodes.is_empty() {
-                return Err(format!("tree {t} has no nodes"));
-            }
-            let mut depth = vec![usize::MAX; nodes.len()];
-            depth[0] = 0;
-            for (i, node) in nodes.iter().enumerate() {
-                if depth[i] == usize::MAX {
-                    return Err(format!("node {i} of tree {t} is not reached from its root"));
-                }
-                if node.depth != depth[i] || depth[i] > MAX_TREE_DEPTH {
-                    return Err(format!("node {i} of tree {t} is at depth {} (stored {}, at most {MAX_TREE_DEPTH})", depth[i], node.depth));
-                }
-                if node.is_leaf {
-                    if !node.weight_value.is_finite() {
-                        return Err(format!("leaf {i} of tree {t} has no finite value"));
-                    }
-                    continue;
-                }
-                if node.split_feature >= n_features || node.split_value.is_nan() || !node.hessian_sum.is_finite() {
-                    return Err(format!("node {i} of tree {t} splits feature {} of {n_features} at {}", node.split_feature, node.split_value));
-                }
-                for child in [node.left_child, node.right_child, node.missing_node] {
-                    if child <= i || child >= nodes.len() || (depth[child] != usize::MAX && depth[child] != depth[i] + 1) {
-                        return Err(format!("node {i} of tree {t} has child {child} (of {} nodes)", nodes.len()));
-                    }
-                    depth[child] = depth[i] + 1;
-                }
-            }
+        for (t, tree) in self.trees.iter().enumerate() {
+            Self::depths(tree, t, n_features)?;
         }
         Ok(())
     }
 
+    /// How many trees predict.
+    pub fn trees_used(&self) -> usize {
+        self.trees.len()
+    }
+
     fn shap(&self) -> &TreeShap {
-        self.treeshap.get_or_init(|| TreeShap::new(&self.booster))
+        self.treeshap.get_or_init(|| TreeShap::new(self.base_score, &self.trees))
     }
 
     fn forest(&self) -> &FlatForest {
-        self.flat.get_or_init(|| FlatForest::new(&self.booster))
+        self.flat.get_or_init(|| FlatForest::new(self))
     }
 
     /// Log-odds of every row of column-major features.
@@ -288,22 +421,35 @@ impl GbdtModel {
         self.forest().score(|j| row[j])
     }
 
-    /// (feature index, share of the total split gain), for features with any split.
+    /// (feature index, share of the prediction trees' total split gain), for features with any
+    /// split. Sums in f32 in forust's order (depth first: node, left, right, missing), so a model
+    /// gives forust's `TotalGain` importance over the same trees.
     pub fn gain_shares(&self) -> Vec<(usize, f64)> {
-        let mut shares: Vec<(usize, f64)> = self
-            .booster
-            .calculate_feature_importance(ImportanceMethod::TotalGain, true)
-            .into_iter()
-            .map(|(feature, share)| (feature, share as f64))
-            .collect();
-        shares.sort_by_key(|(feature, _)| *feature);
-        shares
+        fn visit(tree: &Tree, node: usize, totals: &mut std::collections::BTreeMap<usize, f32>) {
+            if tree.is_leaf(node) {
+                return;
+            }
+            *totals.entry(tree.feature[node] as usize).or_insert(0.0) += tree.gain[node] as f32;
+            visit(tree, tree.left[node] as usize, totals);
+            visit(tree, tree.right[node] as usize, totals);
+            if tree.has_missing_branch(node) {
+                visit(tree, tree.missing[node] as usize, totals);
+            }
+        }
+        let mut totals = std::collections::BTreeMap::new();
+        for tree in &self.trees {
+            visit(tree, 0, &mut totals);
+        }
+        let mut values: Vec<f32> = totals.values().copied().collect();
+        values.sort_by(f32::total_cmp);
+        let total: f32 = values.iter().sum();
+        totals.into_iter().map(|(feature, gain)| (feature, f64::from(gain / total))).collect()
     }
 
     /// The log-odds of `row` as a base value plus one exact Shapley value per feature (TreeSHAP).
     pub fn contributions(&self, row: &[f64]) -> (f64, Vec<f64>) {
-        let mut values = self.shap().contributions(&self.booster, row);
-        let base = values.pop().unwrap_or(self.booster.base_score);
+        let mut values = self.shap().contributions(&self.trees, row);
+        let base = values.pop().unwrap_or(self.base_score);
         (base, values)
     }
 }
@@ -346,10 +492,12 @@ mod tests {
         let (x, y) = data(3000, 3);
         let (vx, vy) = data(500, 5);
         let params = GbdtParams { iterations: 120, ..GbdtParams::default() };
-        let model = fit(&x, &y, &vec![1.0; y.len()], &vx, &vy, &vec![1.0; vy.len()], &params, 1).unwrap();
+        let booster = fit_booster(&x, &y, &vec![1.0; y.len()], &vx, &vy, &vec![1.0; vy.len()], &params, 1).unwrap();
+        assert!(booster.prediction_iteration.unwrap() < booster.trees.len(), "early stopping kept trees that do not predict");
+        let model = GbdtModel::from_forust(&booster).unwrap();
         let (tx, _) = data(1000, 11);
         let flat = flatten(&tx, 1000);
-        let expected = model.booster.predict(&Matrix::new(&flat, 1000, tx.len()), false);
+        let expected = booster.predict(&Matrix::new(&flat, 1000, tx.len()), false);
         assert_eq!(model.raw_scores(&tx, 1000), expected);
         let row: Vec<f64> = tx.iter().map(|c| c[7]).collect();
         assert_eq!(model.raw_score(&row), expected[7]);
@@ -361,10 +509,11 @@ mod tests {
         let (x, y) = data(3000, 3);
         let (vx, vy) = data(500, 5);
         let params = GbdtParams { iterations: 80, max_depth: 5, ..GbdtParams::default() };
-        let model = fit(&x, &y, &vec![1.0; y.len()], &vx, &vy, &vec![1.0; vy.len()], &params, 1).unwrap();
+        let booster = fit_booster(&x, &y, &vec![1.0; y.len()], &vx, &vy, &vec![1.0; vy.len()], &params, 1).unwrap();
+        let model = GbdtModel::from_forust(&booster).unwrap();
         let (tx, _) = data(200, 11);
         let flat = flatten(&tx, 200);
-        let expected = model.booster.predict_contributions(
+        let expected = booster.predict_contributions(
             &Matrix::new(&flat, 200, tx.len()),
             forust_ml::gradientbooster::ContributionsMethod::Shapley,
             false,
@@ -376,5 +525,37 @@ mod tests {
             assert_eq!(values, want[..tx.len()], "row {r}");
             assert_eq!(base, want[tx.len()], "row {r}");
         }
+    }
+
+    #[test]
+    fn gain_shares_are_forusts_total_gain_over_the_prediction_trees() {
+        let (x, y) = data(3000, 3);
+        let (vx, vy) = data(500, 5);
+        let params = GbdtParams { iterations: 150, ..GbdtParams::default() };
+        let mut booster = fit_booster(&x, &y, &vec![1.0; y.len()], &vx, &vy, &vec![1.0; vy.len()], &params, 1).unwrap();
+        let model = GbdtModel::from_forust(&booster).unwrap();
+        booster.trees.truncate(booster.prediction_iteration.unwrap());
+        let mut expected: Vec<(usize, f64)> = booster
+            .calculate_feature_importance(forust_ml::gradientbooster::ImportanceMethod::TotalGain, true)
+            .into_iter()
+            .map(|(f, v)| (f, f64::from(v)))
+            .collect();
+        expected.sort_by_key(|(f, _)| *f);
+        assert_eq!(model.gain_shares(), expected);
+    }
+
+    #[test]
+    fn the_stored_layout_reads_back_as_it_was_written() {
+        let (x, y) = data(2000, 3);
+        let params = GbdtParams { iterations: 30, ..GbdtParams::default() };
+        let model = fit(&x, &y, &vec![1.0; y.len()], &[], &[], &[], &params, 1).unwrap();
+        assert_eq!(model.trees_used(), 30);
+        let bytes = rmp_serde::to_vec_named(&model).unwrap();
+        let back: GbdtModel = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(back.trees, model.trees);
+        assert_eq!(back.base_score.to_bits(), model.base_score.to_bits());
+        assert!(back.check(4).is_ok());
+        let (tx, _) = data(300, 11);
+        assert_eq!(back.raw_scores(&tx, 300), model.raw_scores(&tx, 300));
     }
 }

@@ -1,6 +1,7 @@
 //! A trained model: the recipe that turns source rows into features, the estimator, and the decision
 //! threshold, stored as versioned bytes with a sha256.
 
+pub(crate) mod format1;
 pub mod gbdt;
 pub mod logistic;
 pub mod treeshap;
@@ -15,8 +16,11 @@ use crate::prep::recipe::{Cell, Recipe};
 
 /// Bytes every payload starts with, so anything else is refused before it is parsed.
 const MAGIC: &[u8; 4] = b"HMLM";
-/// Version of the payload layout. Bump it when the serialized structs change incompatibly.
-pub const PAYLOAD_FORMAT: u16 = 1;
+/// Version of the payload layout healthml writes (docs/payload-format.md). Bump it when the
+/// serialized structs change, and keep a reader for every format a release wrote.
+pub const PAYLOAD_FORMAT: u16 = 2;
+/// The oldest format this healthml reads: format 1 is 0.1.0's (see `format1`).
+pub const OLDEST_PAYLOAD_FORMAT: u16 = 1;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "algorithm", content = "model", rename_all = "snake_case")]
@@ -373,17 +377,29 @@ impl TrainedModel {
                 .with_hint("payloads are written by healthml.train only"));
         }
         let format = u16::from_le_bytes([bytes[4], bytes[5]]);
-        if format != PAYLOAD_FORMAT {
-            return Err(Error::corrupted(format!(
-                "model payload format_version {format} is unknown to this healthml (it reads {PAYLOAD_FORMAT})"
-            ))
-            .with_hint("retrain the model with this version of healthml"));
-        }
+        let unreadable = |e: rmp_serde::decode::Error| {
+            Error::corrupted(format!("model payload cannot be read: {e}")).with_hint("retrain the model")
+        };
         let mut reader = rmp_serde::Deserializer::new(&bytes[6..]);
         // Real payloads nest about 20 levels; a crafted one must not recurse the stack away.
         reader.set_max_depth(MAX_PAYLOAD_NESTING);
-        let model = TrainedModel::deserialize(&mut reader)
-            .map_err(|e| Error::corrupted(format!("model payload cannot be read: {e}")).with_hint("retrain the model"))?;
+        let model = match format {
+            PAYLOAD_FORMAT => TrainedModel::deserialize(&mut reader).map_err(unreadable)?,
+            1 => format1::TrainedModelV1::deserialize(&mut reader).map_err(unreadable)?.upgrade().map_err(|e| {
+                Error::corrupted(format!("model payload is inconsistent: {}", e.message()))
+                    .with_hint("payloads are written by healthml.train only: retrain the model, or restore its row from a backup")
+            })?,
+            _ => {
+                return Err(Error::corrupted(format!(
+                    "model payload format_version {format} is unknown to this healthml (it reads formats {OLDEST_PAYLOAD_FORMAT} to {PAYLOAD_FORMAT})"
+                ))
+                .with_hint(if format > PAYLOAD_FORMAT {
+                    "a newer healthml wrote it: install that version and run ALTER EXTENSION healthml UPDATE, or retrain the model with this one"
+                } else {
+                    "payloads are written by healthml.train only: retrain the model, or restore its row from a backup"
+                }))
+            }
+        };
         model.check(false).map_err(|problem| {
             Error::corrupted(format!("model payload is inconsistent: {problem}"))
                 .with_hint("payloads are written by healthml.train only: retrain the model, or restore its row from a backup")

@@ -1,13 +1,13 @@
-//! Exact TreeSHAP for forust's trees, without allocating per node.
+//! Exact TreeSHAP on healthml's trees, without allocating per node.
 //!
 //! forust's own implementation clones a growing path vector at every node, builds a child list per
 //! node and recomputes each tree's expected value on every call: about 7 ms per row for a few
 //! hundred depth-6 trees. This is the same algorithm (Lundberg et al. 2018, Algorithm 2) with the
 //! same f32 arithmetic in the same order, on preallocated per-depth path buffers, so its values are
-//! bit-identical to forust's (tested) and an explanation costs a fraction of a millisecond.
+//! bit-identical to forust's on the same trees (tested) and an explanation costs a fraction of a
+//! millisecond.
 
-use forust_ml::gradientbooster::GradientBooster;
-use forust_ml::tree::Tree;
+use crate::model::gbdt::Tree;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct PathElement {
@@ -17,10 +17,9 @@ struct PathElement {
     pweight: f32,
 }
 
-/// What explaining rows of one booster needs besides its trees: their expected values.
+/// What explaining rows with a set of trees needs besides the trees: their expected values.
 #[derive(Debug)]
 pub struct TreeShap {
-    trees: usize,
     base_score: f64,
     expected_values: Vec<f64>,
     /// Longest root-to-leaf path + 2: the size of one level's path buffer.
@@ -28,27 +27,22 @@ pub struct TreeShap {
 }
 
 impl TreeShap {
-    pub fn new(booster: &GradientBooster) -> Self {
-        let trees = crate::model::gbdt::prediction_trees(booster);
-        let depth = trees.iter().map(|t| t.nodes.iter().map(|n| n.depth).max().unwrap_or(0)).max().unwrap_or(0);
-        TreeShap {
-            trees: trees.len(),
-            base_score: booster.base_score,
-            expected_values: trees.iter().map(|t| t.get_average_leaf_weights(0)).collect(),
-            width: depth + 2,
-        }
+    /// For trees whose structure is checked (children after their node, depth bounded).
+    pub fn new(base_score: f64, trees: &[Tree]) -> Self {
+        let depth = trees.iter().map(max_depth).max().unwrap_or(0);
+        TreeShap { base_score, expected_values: trees.iter().map(|t| t.expected_value(0)).collect(), width: depth + 2 }
     }
 
     /// One Shapley value per feature, then the bias (base score + expected values), as forust's
     /// `predict_contributions(.., Shapley, ..)` lays them out for one row.
-    /// `booster` is the one this was built from.
-    pub fn contributions(&self, booster: &GradientBooster, row: &[f64]) -> Vec<f64> {
+    /// `trees` are the ones this was built from.
+    pub fn contributions(&self, trees: &[Tree], row: &[f64]) -> Vec<f64> {
         let mut out = vec![0.0; row.len() + 1];
         let bias = row.len();
         out[bias] += self.base_score;
         // One path buffer per recursion level: level d's path is copied into level d + 1's slot.
         let mut paths = vec![PathElement::default(); self.width * (self.width + 1)];
-        for (tree, expected) in booster.trees[..self.trees].iter().zip(&self.expected_values) {
+        for (tree, expected) in trees.iter().zip(&self.expected_values) {
             out[bias] += expected;
             self.recurse(tree, row, &mut out, &mut paths, 0, 0, 0, 1.0, 1.0, row.len() + 100);
         }
@@ -63,44 +57,60 @@ impl TreeShap {
         out: &mut [f64],
         paths: &mut [PathElement],
         level: usize,
-        node_index: usize,
+        node: usize,
         mut unique_depth: usize,
         parent_zero_fraction: f32,
         parent_one_fraction: f32,
         parent_feature: usize,
     ) {
-        let node = &tree.nodes[node_index];
         let current = &mut paths[level * self.width..(level + 1) * self.width];
         extend_path(current, unique_depth, parent_zero_fraction, parent_one_fraction, parent_feature);
-        if node.is_leaf {
+        if tree.is_leaf(node) {
+            // forust keeps leaf values in f32: the stored f64 is that f32, so this is exact.
+            let leaf = tree.value[node] as f32;
             for i in 1..=unique_depth {
                 let w = unwound_path_sum(current, unique_depth, i);
                 let el = current[i];
-                out[el.feature] += f64::from(w * (el.one_fraction - el.zero_fraction) * node.weight_value);
+                out[el.feature] += f64::from(w * (el.one_fraction - el.zero_fraction) * leaf);
             }
             return;
         }
-        let next = node.get_child_idx(&row[node.split_feature], &f64::NAN);
-        let (children, count) =
-            hot_then_cold(next, node.left_child, node.right_child, node.missing_node, node.has_missing_branch());
+        let split_feature = tree.feature[node] as usize;
+        let next = tree.child(node, row[split_feature]);
+        let (left, right, missing) = (tree.left[node] as usize, tree.right[node] as usize, tree.missing[node] as usize);
+        let (children, count) = hot_then_cold(next, left, right, missing, tree.has_missing_branch(node));
         let mut incoming_zero_fraction = 1.0;
         let mut incoming_one_fraction = 1.0;
-        let path_index = (0..=unique_depth).find(|&i| current[i].feature == node.split_feature).unwrap_or(unique_depth + 1);
+        let path_index = (0..=unique_depth).find(|&i| current[i].feature == split_feature).unwrap_or(unique_depth + 1);
         if path_index != unique_depth + 1 {
             incoming_zero_fraction = current[path_index].zero_fraction;
             incoming_one_fraction = current[path_index].one_fraction;
             unwind_path(current, unique_depth, path_index);
             unique_depth -= 1;
         }
+        let cover = tree.cover[node] as f32;
         for (i, &child) in children[..count].iter().enumerate() {
             // Each child starts from this level's path (forust clones it), in the next level's buffer.
             let (current, deeper) = paths[level * self.width..].split_at_mut(self.width);
             deeper[..=unique_depth].copy_from_slice(&current[..=unique_depth]);
-            let zero_fraction = (tree.nodes[child].hessian_sum / node.hessian_sum) * incoming_zero_fraction;
+            let zero_fraction = (tree.cover[child] as f32 / cover) * incoming_zero_fraction;
             let one_fraction = if i == 0 { incoming_one_fraction } else { 0.0 };
-            self.recurse(tree, row, out, paths, level + 1, child, unique_depth + 1, zero_fraction, one_fraction, node.split_feature);
+            self.recurse(tree, row, out, paths, level + 1, child, unique_depth + 1, zero_fraction, one_fraction, split_feature);
         }
     }
+}
+
+/// The longest root-to-leaf path (children come after their node, so one pass finds every depth).
+fn max_depth(tree: &Tree) -> usize {
+    let mut depth = vec![0usize; tree.len()];
+    for i in 0..tree.len() {
+        if !tree.is_leaf(i) {
+            for child in [tree.left[i], tree.right[i], tree.missing[i]] {
+                depth[child as usize] = depth[i] + 1;
+            }
+        }
+    }
+    depth.into_iter().max().unwrap_or(0)
 }
 
 fn hot_then_cold(next: usize, left: usize, right: usize, missing: usize, missing_branch: bool) -> ([usize; 3], usize) {
