@@ -28,7 +28,7 @@ restore() {
 }
 trap restore EXIT
 
-plan $(( ${#RELEASES[@]} * 12 + 1 ))
+plan $(( ${#RELEASES[@]} * 13 + 1 ))
 for release in "${RELEASES[@]}"; do
     read -r old commit <<<"$release"
     package=$(release_package "$old" "$commit") || { ok 1 "release $old builds"; continue; }
@@ -63,7 +63,8 @@ SQL
     # what must survive: the registry's rows and every score and explanation of every model
     remembered() {
         q <<'SQL'
-SELECT 'models ' || string_agg(format('%s:%s:%s:%s:%s', id, version, algorithm, payload_sha256, md5(metrics::text)), ' ' ORDER BY id) FROM healthml.models;
+SELECT 'models ' || string_agg(format('%s:%s:%s:%s:%s:%s:%s', id, version, algorithm, format_version, payload_sha256,
+                                      encode(sha256(payload), 'hex'), md5(metrics::text)), ' ' ORDER BY id) FROM healthml.models;
 SELECT 'deployments ' || string_agg(format('%s:%s:%s:%s', id, model_id, deployed_by, reason), ' ' ORDER BY id) FROM healthml.deployments;
 SELECT 'policies ' || string_agg(format('%s:%s:%s', id, model_id, threshold), ' ' ORDER BY id) FROM healthml.threshold_policies;
 SELECT 'recipes ' || string_agg(format('%s:%s', id, md5(recipe::text)), ' ' ORDER BY id) FROM healthml.recipes;
@@ -106,6 +107,10 @@ SQL
        "the new retrain (stored SQL replayed as its author) retrains an old model"
     is "$(q -c "SELECT count(*) FROM healthml.train('after_upgrade', 'public.cohort_sample', 'readmitted_30d', 'logistic', '{\"group_by\": \"patient_nbr\", \"exclude\": [\"encounter_id\", \"readmitted\", \"in_cohort\"]}')" 2>&1)" 1 \
        "training goes on after the update"
+    # old payloads keep their format and bytes (checked with the registry above); new ones are this build's
+    is "$(q -c "SELECT format_version FROM healthml.models WHERE name = 'after_upgrade'")" \
+       "$(grep -oE '^pub const PAYLOAD_FORMAT: u16 = [0-9]+' "$HEALTHML_ROOT/crates/core/src/model/mod.rs" | grep -oE '[0-9]+$')" \
+       "a model trained after the update is stored in this build's payload format"
     is "$(q -c "SELECT count(*) > 0 FROM healthml.leaderboard('readmission')" -c "SELECT length(healthml.model_card('readmission')) > 100" 2>&1 | tr '\n' ' ')" "t t " \
        "the old AutoML leaderboard and model card read"
 
