@@ -14,10 +14,7 @@ fn main() {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=HEALTHML_GIT_COMMIT={commit}");
-    println!(
-        "cargo:rustc-env=HEALTHML_BUILD_PROFILE={}",
-        std::env::var("PROFILE").unwrap_or_else(|_| "unknown".to_string())
-    );
+    println!("cargo:rustc-env=HEALTHML_BUILD_PROFILE={}", std::env::var("PROFILE").unwrap_or_else(|_| "unknown".to_string()));
 
     // Re-stamp when HEAD moves (checkout or commit), and not on every other file change.
     println!("cargo:rerun-if-changed=build.rs");

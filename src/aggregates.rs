@@ -54,11 +54,7 @@ fn moments_accum(mut state: Internal, value: Option<f64>, fcinfo: pg_sys::Functi
 }
 
 #[pg_extern(immutable, parallel_safe, sql = false)]
-fn moments_combine(
-    mut left: Internal,
-    right: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
+fn moments_combine(mut left: Internal, right: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
     let Some(right_moments) = moments_of(&right) else { return left };
     // SAFETY: as in moments_of.
     match unsafe { left.get_mut::<Moments>() } {
@@ -94,20 +90,16 @@ fn moments_kurtosis_final(state: Internal) -> Option<f64> {
 }
 
 #[pg_extern(immutable, parallel_safe, sql = false)]
-fn moments_summary_final(
-    state: Internal,
-) -> pgrx::composite_type!('static, "healthml.moments_summary") {
+fn moments_summary_final(state: Internal) -> pgrx::composite_type!('static, "healthml.moments_summary") {
     let m = moments_of(&state).unwrap_or_default();
     let mut row = PgHeapTuple::new_composite_type("healthml.moments_summary")
         .unwrap_or_else(|e| error!("healthml.moments_summary is missing: {e}"));
     let set = |row: &mut PgHeapTuple<'static, AllocatedByRust>, name: &str, value: Option<f64>| {
-        row.set_by_name(name, value)
-            .unwrap_or_else(|e| error!("healthml.moments_summary.{name}: {e}"));
+        row.set_by_name(name, value).unwrap_or_else(|e| error!("healthml.moments_summary.{name}: {e}"));
     };
     row.set_by_name("n", m.n as i64).unwrap_or_else(|e| error!("moments_summary.n: {e}"));
     row.set_by_name("nulls", m.nulls as i64).unwrap_or_else(|e| error!("moments_summary.nulls: {e}"));
-    row.set_by_name("nonfinite", m.nonfinite as i64)
-        .unwrap_or_else(|e| error!("moments_summary.nonfinite: {e}"));
+    row.set_by_name("nonfinite", m.nonfinite as i64).unwrap_or_else(|e| error!("moments_summary.nonfinite: {e}"));
     set(&mut row, "mean", m.mean());
     set(&mut row, "stddev", m.stddev());
     set(&mut row, "min", m.min());

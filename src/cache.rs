@@ -37,14 +37,16 @@ pub fn deployed_id(name: &str) -> i64 {
     if let Some(id) = DEPLOYED.with(|d| d.borrow().get(name).filter(|(k, _)| *k == key).map(|(_, id)| *id)) {
         return id;
     }
-    let id = select_one::<i64>("SELECT model_id FROM healthml.deployments WHERE name = $1 ORDER BY id DESC LIMIT 1", &[name.into()])
-        .unwrap_or_else(|| raise(not_deployed(name)));
+    let id =
+        select_one::<i64>("SELECT model_id FROM healthml.deployments WHERE name = $1 ORDER BY id DESC LIMIT 1", &[name.into()])
+            .unwrap_or_else(|| raise(not_deployed(name)));
     DEPLOYED.with(|d| d.borrow_mut().insert(name.to_string(), (key, id)));
     id
 }
 
 fn not_deployed(name: &str) -> Error {
-    let exists = select_one::<bool>("SELECT EXISTS (SELECT 1 FROM healthml.models WHERE name = $1)", &[name.into()]).unwrap_or(false);
+    let exists =
+        select_one::<bool>("SELECT EXISTS (SELECT 1 FROM healthml.models WHERE name = $1)", &[name.into()]).unwrap_or(false);
     if exists {
         Error::new(ErrorClass::UndefinedObject, format!("model \"{name}\" is not deployed"))
             .with_hint(format!("deploy a version with SELECT * FROM healthml.deploy('{name}')"))
@@ -68,8 +70,10 @@ pub fn model(id: i64) -> Rc<TrainedModel> {
         })
     });
     let (Some(payload), Some(sha)) = (payload, sha) else {
-        raise(Error::new(ErrorClass::UndefinedObject, format!("model id {id} does not exist"))
-            .with_hint("it was dropped; deploy another version"))
+        raise(
+            Error::new(ErrorClass::UndefinedObject, format!("model id {id} does not exist"))
+                .with_hint("it was dropped; deploy another version"),
+        )
     };
     let model = Rc::new(TrainedModel::from_payload(&payload, Some(&sha)).or_raise());
     MODELS.with(|m| insert_bounded(&mut m.borrow_mut(), MAX_CACHED_MODELS, id, model.clone()));

@@ -13,10 +13,10 @@ mod cache;
 mod clinical;
 mod error;
 mod row;
-mod spi;
-mod version;
 mod settings;
+mod spi;
 mod stats;
+mod version;
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

@@ -38,7 +38,11 @@ enum Read {
     /// As the `::text` cast prints it: `true` / `false`.
     Bool(usize),
     /// Any other type, through its output function; `char(n)` padding is trimmed as `::text` does.
-    Output { att: usize, function: pg_sys::Oid, trim_padding: bool },
+    Output {
+        att: usize,
+        function: pg_sys::Oid,
+        trim_padding: bool,
+    },
 }
 
 struct RowPlan {
@@ -75,8 +79,11 @@ pub fn with_row_cells<R>(
     // SAFETY: type_is_rowtype only reads the catalog cache.
     if !unsafe { pg_sys::type_is_rowtype(row.oid()) } {
         raise(
-            Error::new(ErrorClass::DatatypeMismatch, format!("{} scores a row, got a value of type {}", model_label(), type_name(row.oid())))
-                .with_hint("pass a whole row: SELECT healthml.predict_row('model', t) FROM my_table t"),
+            Error::new(
+                ErrorClass::DatatypeMismatch,
+                format!("{} scores a row, got a value of type {}", model_label(), type_name(row.oid())),
+            )
+            .with_hint("pass a whole row: SELECT healthml.predict_row('model', t) FROM my_table t"),
         );
     }
     // SAFETY: a composite datum is a (possibly toasted) HeapTupleHeader; detoasting gives a plain
@@ -130,9 +137,9 @@ unsafe fn read_value<'a>(read: Read, values: &'a [pg_sys::Datum], nulls: &[bool]
             Read::Int8(_) => Value::Number(i64::from_datum(d, false).unwrap_or_default() as f64),
             Read::Float4(_) => Value::Number(f32::from_datum(d, false).unwrap_or(f32::NAN) as f64),
             Read::Float8(_) => Value::Number(f64::from_datum(d, false).unwrap_or(f64::NAN)),
-            Read::Numeric(_) => Value::Number(
-                pgrx::direct_function_call::<f64>(pg_sys::numeric_float8, &[Some(d)]).unwrap_or(f64::NAN),
-            ),
+            Read::Numeric(_) => {
+                Value::Number(pgrx::direct_function_call::<f64>(pg_sys::numeric_float8, &[Some(d)]).unwrap_or(f64::NAN))
+            }
             Read::Text(_) => <&str>::from_datum(d, false).map_or(Value::Null, Value::Borrowed),
             Read::Bool(_) => Value::Borrowed(if bool::from_datum(d, false).unwrap_or(false) { "true" } else { "false" }),
             Read::Output { function, trim_padding, .. } => {
@@ -165,7 +172,12 @@ fn plan_for(
 
 /// Every input column of the model must be an attribute of the row: a row of another shape would
 /// otherwise be scored with silently imputed values. Other attributes are ignored.
-fn build_reads(model: &TrainedModel, tupdesc: &PgTupleDesc<'_>, type_id: pg_sys::Oid, model_label: &dyn Fn() -> String) -> Vec<Read> {
+fn build_reads(
+    model: &TrainedModel,
+    tupdesc: &PgTupleDesc<'_>,
+    type_id: pg_sys::Oid,
+    model_label: &dyn Fn() -> String,
+) -> Vec<Read> {
     let attributes: Vec<(usize, &str, pg_sys::Oid)> = tupdesc
         .iter()
         .enumerate()
@@ -185,7 +197,12 @@ fn build_reads(model: &TrainedModel, tupdesc: &PgTupleDesc<'_>, type_id: pg_sys:
                 raise(
                     Error::new(
                         ErrorClass::UndefinedColumn,
-                        format!("row type {} has no column \"{}\", an input of {}", type_name(type_id), step.column(), model_label()),
+                        format!(
+                            "row type {} has no column \"{}\", an input of {}",
+                            type_name(type_id),
+                            step.column(),
+                            model_label()
+                        ),
                     )
                     .with_hint(format!(
                         "pass a row of {} (the training relation) or of a relation with the same column names",

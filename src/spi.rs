@@ -171,8 +171,10 @@ unsafe impl SqlTranslatable for Relation {
 /// caller's own CREATE TABLE would use (the first existing schema of their search_path). That one
 /// look-up runs under the caller's search_path, with every function in it schema-qualified.
 pub fn creation_name(table_name: &str) -> String {
-    let creation_schema = Spi::connect(|client| first_value::<String>(client.select("SELECT pg_catalog.current_schema()::pg_catalog.text", Some(1), &[])))
-        .unwrap_or_else(|e| error!("current_schema(): {e}"));
+    let creation_schema = Spi::connect(|client| {
+        first_value::<String>(client.select("SELECT pg_catalog.current_schema()::pg_catalog.text", Some(1), &[]))
+    })
+    .unwrap_or_else(|e| error!("current_schema(): {e}"));
     let hint = "pass a table name such as 'lake.encounters'; quote a name with spaces, capitals or symbols inside the string, e.g. 'lake.\"Encounters 2026\"'";
     // the name's parts and the creation schema, each quoted, in one statement (pinned)
     let (parts, schema) = hint_on(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, hint, || {
@@ -359,13 +361,14 @@ pub fn as_models_owner<T>(read: impl FnOnce() -> T) -> T {
 /// their owner: the stored SQL cannot SET ROLE back to the caller's identity, nor leave anything
 /// behind for the session (temporary objects, prepared statements).
 pub fn as_stored_by<T>(stored_by: &str, what: &str, run: impl FnOnce() -> T) -> T {
-    let role = select_one::<pg_sys::Oid>("SELECT oid FROM pg_roles WHERE rolname = $1", &[stored_by.into()]).unwrap_or_else(|| {
-        raise_with(
+    let role =
+        select_one::<pg_sys::Oid>("SELECT oid FROM pg_roles WHERE rolname = $1", &[stored_by.into()]).unwrap_or_else(|| {
+            raise_with(
             PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
             format!("role \"{stored_by}\", who stored the SQL of {what}, no longer exists"),
             Some("its stored SQL runs only with the rights of the role that stored it: train a new version as an existing role"),
         )
-    });
+        });
     // SAFETY: plain catalog look-ups of the current user.
     let allowed = unsafe { pg_sys::is_member_of_role(pg_sys::GetUserId(), role) };
     if !allowed {

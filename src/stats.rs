@@ -123,13 +123,14 @@ pub fn record(model_id: i64, function: Function, rows: u64, elapsed: Duration) {
         let slot = &stats.slots[(start + probe) % SLOTS];
         let current = slot.key.load(Relaxed);
         let mine = current == key
-            || (current == 0 && match slot.key.compare_exchange(0, key, Relaxed, Relaxed) {
-                Ok(_) => {
-                    slot.since.store(unsafe { pg_sys::GetCurrentTimestamp() }, Relaxed);
-                    true
-                }
-                Err(other) => other == key,
-            });
+            || (current == 0
+                && match slot.key.compare_exchange(0, key, Relaxed, Relaxed) {
+                    Ok(_) => {
+                        slot.since.store(unsafe { pg_sys::GetCurrentTimestamp() }, Relaxed);
+                        true
+                    }
+                    Err(other) => other == key,
+                });
         if mine {
             let ns = elapsed.as_nanos().min(u64::MAX as u128) as u64;
             slot.calls.fetch_add(1, Relaxed);
@@ -167,7 +168,14 @@ pub fn snapshot() -> Vec<(i64, &'static str, i64, i64, f64, f64, f64, f64, i64)>
         if key == 0 || calls == 0 || key >> 32 != database {
             continue;
         }
-        let sum = sums.entry(key).or_insert_with(|| Sum { calls: 0, rows: 0, total_ns: 0, max_ns: 0, counts: vec![0; BUCKETS], since: 0 });
+        let sum = sums.entry(key).or_insert_with(|| Sum {
+            calls: 0,
+            rows: 0,
+            total_ns: 0,
+            max_ns: 0,
+            counts: vec![0; BUCKETS],
+            since: 0,
+        });
         sum.calls += calls;
         sum.rows += slot.rows.load(Relaxed);
         sum.total_ns += slot.total_ns.load(Relaxed);
@@ -210,7 +218,11 @@ pub fn snapshot() -> Vec<(i64, &'static str, i64, i64, f64, f64, f64, f64, i64)>
 }
 
 pub fn overflow() -> i64 {
-    if enabled() { STATS.get().overflow.load(Relaxed) as i64 } else { 0 }
+    if enabled() {
+        STATS.get().overflow.load(Relaxed) as i64
+    } else {
+        0
+    }
 }
 
 /// Zeroes the counters of this database's models and frees their slots.

@@ -15,7 +15,11 @@ use crate::stats::{self, Function};
 /// The top `top_k` contributions of one row (jsonb: source column → value) to the score of the
 /// model deployed as `model_name`, largest magnitude first. `value` is the row's value as given.
 #[pg_extern(stable, parallel_safe)]
-fn explain(model_name: &str, features: JsonB, top_k: default!(i32, 5)) -> TableIterator<'static, (name!(feature, String), name!(value, Option<String>), name!(contribution, f64))> {
+fn explain(
+    model_name: &str,
+    features: JsonB,
+    top_k: default!(i32, 5),
+) -> TableIterator<'static, (name!(feature, String), name!(value, Option<String>), name!(contribution, f64))> {
     let top_k = checked_top_k(top_k);
     let started = stats::clock();
     let (id, model) = deployed_model(model_name);
@@ -26,7 +30,11 @@ fn explain(model_name: &str, features: JsonB, top_k: default!(i32, 5)) -> TableI
 
 /// As `explain`, for a whole typed row (a table or view alias), read like `predict_row` reads it.
 #[pg_extern(stable, parallel_safe)]
-fn explain_row(model_name: &str, row: AnyElement, top_k: default!(i32, 5)) -> TableIterator<'static, (name!(feature, String), name!(value, Option<String>), name!(contribution, f64))> {
+fn explain_row(
+    model_name: &str,
+    row: AnyElement,
+    top_k: default!(i32, 5),
+) -> TableIterator<'static, (name!(feature, String), name!(value, Option<String>), name!(contribution, f64))> {
     let top_k = checked_top_k(top_k);
     let started = stats::clock();
     let (id, model) = deployed_model(model_name);
@@ -37,7 +45,11 @@ fn explain_row(model_name: &str, row: AnyElement, top_k: default!(i32, 5)) -> Ta
 
 /// As `explain_row`, with one pinned model version (what batch scoring uses).
 #[pg_extern(stable, parallel_safe)]
-fn explain_row_by_id(model_id: i64, row: AnyElement, top_k: default!(i32, 5)) -> TableIterator<'static, (name!(feature, String), name!(value, Option<String>), name!(contribution, f64))> {
+fn explain_row_by_id(
+    model_id: i64,
+    row: AnyElement,
+    top_k: default!(i32, 5),
+) -> TableIterator<'static, (name!(feature, String), name!(value, Option<String>), name!(contribution, f64))> {
     let top_k = checked_top_k(top_k);
     let started = stats::clock();
     let model = crate::cache::model(model_id);
@@ -75,10 +87,8 @@ fn what_if(
     features: JsonB,
     changes: JsonB,
     top_k: default!(i32, 5),
-) -> TableIterator<
-    'static,
-    (name!(score_before, f64), name!(score_after, f64), name!(change, f64), name!(reasons_after, JsonB)),
-> {
+) -> TableIterator<'static, (name!(score_before, f64), name!(score_after, f64), name!(change, f64), name!(reasons_after, JsonB))>
+{
     let top_k = checked_top_k(top_k);
     let (_, model) = deployed_model(model_name);
     let before = json_row(&features);
@@ -103,8 +113,11 @@ fn check_changes(model: &TrainedModel, model_name: &str, changes: &Map<String, V
     let inputs: Vec<&str> = model.recipe.steps.iter().filter(|s| s.is_input()).map(|s| s.column()).collect();
     if let Some(unknown) = changes.keys().find(|k| !inputs.contains(&k.as_str())) {
         raise(
-            Error::new(ErrorClass::UndefinedColumn, format!("changes names \"{unknown}\", which is not an input of model \"{model_name}\""))
-                .with_hint(format!("inputs of the model: {}", inputs.join(", "))),
+            Error::new(
+                ErrorClass::UndefinedColumn,
+                format!("changes names \"{unknown}\", which is not an input of model \"{model_name}\""),
+            )
+            .with_hint(format!("inputs of the model: {}", inputs.join(", "))),
         );
     }
 }
@@ -119,7 +132,10 @@ fn checked_top_k(top_k: i32) -> usize {
     top_k as usize
 }
 
-fn reasons(e: &Explanation, top_k: usize) -> TableIterator<'static, (name!(feature, String), name!(value, Option<String>), name!(contribution, f64))> {
+fn reasons(
+    e: &Explanation,
+    top_k: usize,
+) -> TableIterator<'static, (name!(feature, String), name!(value, Option<String>), name!(contribution, f64))> {
     let rows: Vec<_> = e.top(top_k).into_iter().map(|c| (c.column.clone(), c.value.clone(), c.contribution)).collect();
     TableIterator::new(rows)
 }

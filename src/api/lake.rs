@@ -25,7 +25,11 @@ fn export_parquet(query: &str, path: &str, options: default!(JsonB, "'{}'")) -> 
     // The query is the caller's own SQL: it runs as they wrote it, in their search_path.
     Spi::connect(|client| {
         if query.trim().is_empty() {
-            raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "the query is empty".into(), "pass a SELECT, e.g. 'SELECT * FROM readmission.encounters'");
+            raise(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                "the query is empty".into(),
+                "pass a SELECT, e.g. 'SELECT * FROM readmission.encounters'",
+            );
         }
         let mut cursor = hint_on(
             PgSqlErrorCode::ERRCODE_INVALID_CURSOR_DEFINITION,
@@ -55,7 +59,8 @@ fn export_parquet(query: &str, path: &str, options: default!(JsonB, "'{}'")) -> 
                 }
                 values.resize(readers.len(), pg_sys::Datum::from(0usize));
                 nulls.resize(readers.len(), false);
-                let mut columns: Vec<Values> = out.fields().iter().map(|f| Values::with_capacity(f.column_type, batch.len())).collect();
+                let mut columns: Vec<Values> =
+                    out.fields().iter().map(|f| Values::with_capacity(f.column_type, batch.len())).collect();
                 for &tuple in std::slice::from_raw_parts((*table).vals, batch.len()) {
                     pg_sys::heap_deform_tuple(tuple, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
                     for (i, column) in columns.iter_mut().enumerate() {
@@ -114,7 +119,8 @@ fn import_parquet(path: &str, table_name: &str) -> i64 {
         })
         .collect();
     let aliases: Vec<String> = (0..fields.len()).map(|i| format!("c{i}")).collect();
-    let parameters: Vec<String> = fields.iter().enumerate().map(|(i, f)| format!("${}::{}[]", i + 1, array_element_type(f.column_type))).collect();
+    let parameters: Vec<String> =
+        fields.iter().enumerate().map(|(i, f)| format!("${}::{}[]", i + 1, array_element_type(f.column_type))).collect();
     let insert = format!(
         "INSERT INTO {table} SELECT {} FROM unnest({}) AS u({})",
         select_list.join(", "),
@@ -122,7 +128,9 @@ fn import_parquet(path: &str, table_name: &str) -> i64 {
         aliases.join(", ")
     );
     crate::spi::connect_mut(|client| {
-        client.update(&format!("CREATE TABLE {table} ({})", create.join(", ")), None, &[]).unwrap_or_else(|e| error!("import_parquet: {e}"));
+        client
+            .update(&format!("CREATE TABLE {table} ({})", create.join(", ")), None, &[])
+            .unwrap_or_else(|e| error!("import_parquet: {e}"));
         let mut rows = 0i64;
         while let Some(batch) = input.next_batch() {
             let batch = batch.or_raise();
@@ -157,7 +165,11 @@ fn raise(code: PgSqlErrorCode, message: String, hint: &str) -> ! {
 
 fn quote_identifier(name: &str) -> String {
     let name = CString::new(name).unwrap_or_else(|_| {
-        raise(PgSqlErrorCode::ERRCODE_INVALID_NAME, "a column name of the file contains a NUL byte".into(), "rename the column in the file")
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_NAME,
+            "a column name of the file contains a NUL byte".into(),
+            "rename the column in the file",
+        )
     });
     // SAFETY: quote_identifier returns its argument or a palloc'd copy, both valid C strings here.
     unsafe { CStr::from_ptr(pg_sys::quote_identifier(name.as_ptr())).to_string_lossy().into_owned() }
@@ -186,11 +198,17 @@ fn array_argument(values: Values) -> pgrx::datum::DatumWithOid<'static> {
         Values::Bytes(v) => v.into(),
         // SAFETY: within PostgreSQL's date range (checked by the lake).
         Values::Date(v) => v.into_iter().map(|d| d.map(|d| unsafe { Date::from_pg_epoch_days(d) })).collect::<Vec<_>>().into(),
-        Values::Time(v) => v.into_iter().map(|t| t.map(|t| Time::try_from(t).unwrap_or_else(|e| invalid(&e)))).collect::<Vec<_>>().into(),
-        Values::Timestamp(v) => v.into_iter().map(|t| t.map(|t| Timestamp::try_from(t).unwrap_or_else(|e| invalid(&e)))).collect::<Vec<_>>().into(),
-        Values::TimestampTz(v) => {
-            v.into_iter().map(|t| t.map(|t| TimestampWithTimeZone::try_from(t).unwrap_or_else(|e| invalid(&e)))).collect::<Vec<_>>().into()
+        Values::Time(v) => {
+            v.into_iter().map(|t| t.map(|t| Time::try_from(t).unwrap_or_else(|e| invalid(&e)))).collect::<Vec<_>>().into()
         }
+        Values::Timestamp(v) => {
+            v.into_iter().map(|t| t.map(|t| Timestamp::try_from(t).unwrap_or_else(|e| invalid(&e)))).collect::<Vec<_>>().into()
+        }
+        Values::TimestampTz(v) => v
+            .into_iter()
+            .map(|t| t.map(|t| TimestampWithTimeZone::try_from(t).unwrap_or_else(|e| invalid(&e))))
+            .collect::<Vec<_>>()
+            .into(),
     }
 }
 
@@ -223,7 +241,9 @@ impl Reader {
             Values::Bool(v) => v.push(bool::from_datum(datum, is_null)),
             Values::Int16(v) => v.push(i16::from_datum(datum, is_null)),
             Values::Int32(v) | Values::Date(v) => v.push(i32::from_datum(datum, is_null)),
-            Values::Int64(v) | Values::Time(v) | Values::Timestamp(v) | Values::TimestampTz(v) => v.push(i64::from_datum(datum, is_null)),
+            Values::Int64(v) | Values::Time(v) | Values::Timestamp(v) | Values::TimestampTz(v) => {
+                v.push(i64::from_datum(datum, is_null))
+            }
             Values::Float32(v) => v.push(f32::from_datum(datum, is_null)),
             Values::Float64(v) => v.push(f64::from_datum(datum, is_null)),
             Values::Text(v) => v.push(<&str>::from_datum(datum, is_null).map(str::to_string)),
@@ -269,7 +289,11 @@ unsafe fn describe(tupdesc: pg_sys::TupleDesc) -> (Vec<Field>, Vec<String>, Vec<
                 };
                 (ColumnType::Decimal { precision, scale }, Reader::OutputText(output_function(base)))
             }
-            pg_sys::NUMERICOID => unsupported(&name, &sql_type, "cast it to numeric(precision, scale) or double precision, e.g. avg(x)::numeric(12,4)"),
+            pg_sys::NUMERICOID => unsupported(
+                &name,
+                &sql_type,
+                "cast it to numeric(precision, scale) or double precision, e.g. avg(x)::numeric(12,4)",
+            ),
             pg_sys::TEXTOID | pg_sys::VARCHAROID | pg_sys::BPCHAROID => (ColumnType::Text, Reader::Datum),
             // Text-shaped types: written as strings, the real type kept in the field's metadata.
             pg_sys::NAMEOID | pg_sys::JSONOID | pg_sys::JSONBOID | pg_sys::UUIDOID | pg_sys::CHAROID => {

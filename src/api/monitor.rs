@@ -74,9 +74,9 @@ fn drift(
                 .unwrap_or_else(|e| error!("storing the drift report failed: {e}"));
         }
     });
-    TableIterator::new(report.into_iter().map(|d| {
-        (d.feature, d.kind.to_string(), d.rows as i64, d.psi, d.ks, d.js, d.status.to_string())
-    }))
+    TableIterator::new(
+        report.into_iter().map(|d| (d.feature, d.kind.to_string(), d.rows as i64, d.psi, d.ks, d.js, d.status.to_string())),
+    )
 }
 
 /// One id per report: the rows of one call share it.
@@ -135,15 +135,12 @@ fn subgroup_report(
     crate::spi::require_primary("healthml.subgroup_report");
     let scored = score_relation(model_name, relation);
     let column = scored.frame.column(by).unwrap_or_else(|| {
-        raise(
-            Error::new(ErrorClass::UndefinedColumn, format!("column \"{by}\" does not exist in {}", scored.source))
-                .with_hint(format!(
-                    "group by one of: {}",
-                    scored.frame.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
-                )),
-        )
+        raise(Error::new(ErrorClass::UndefinedColumn, format!("column \"{by}\" does not exist in {}", scored.source)).with_hint(
+            format!("group by one of: {}", scored.frame.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")),
+        ))
     });
-    let threshold = select_one::<f64>("SELECT healthml.decision_threshold($1)", &[scored.model_id.into()]).unwrap_or(scored.threshold);
+    let threshold =
+        select_one::<f64>("SELECT healthml.decision_threshold($1)", &[scored.model_id.into()]).unwrap_or(scored.threshold);
     let (mut labels, mut scores, mut groups) = (Vec::new(), Vec::new(), Vec::new());
     for (r, label) in scored.labels.iter().enumerate() {
         if let Some(y) = label {
@@ -153,8 +150,10 @@ fn subgroup_report(
         }
     }
     if labels.is_empty() {
-        raise(Error::new(ErrorClass::InsufficientData, format!("{} has no labelled rows", scored.source))
-            .with_hint("a subgroup audit compares scores with outcomes: rows need a non-NULL target"));
+        raise(
+            Error::new(ErrorClass::InsufficientData, format!("{} has no labelled rows", scored.source))
+                .with_hint("a subgroup audit compares scores with outcomes: rows need a non-NULL target"),
+        );
     }
     let rows = monitor::subgroups(&labels, &scores, &groups, threshold);
     crate::spi::connect_mut(|client| {

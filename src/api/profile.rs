@@ -7,7 +7,6 @@ use pgrx::JsonB;
 use crate::error::OrRaise;
 use crate::spi::read_named_relation;
 
-
 /// Profiles every column of a table or view, as the calling user. Options: `drop_threshold`
 /// (NULL share above which `drop` is suggested, default 0.3), `top_values` (default 5),
 /// `max_levels` (distinct values above which a text column is `high_cardinality`, default 50).

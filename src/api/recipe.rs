@@ -128,7 +128,9 @@ fn apply_recipe_table(recipe: &str, source: crate::spi::Relation, target_table: 
     select.extend(fitted.sql_select_list().into_iter().map(|(expr, name)| format!("{expr} AS {name}")));
     let target = crate::spi::creation_name(target_table);
     let sql = format!("CREATE TABLE {target} AS SELECT {} FROM {}", select.join(", "), source.qualified_name());
-    crate::spi::connect_mut(|client| client.update(&sql, None, &[]).unwrap_or_else(|e| error!("writing {target} failed: {e}")).len() as i64)
+    crate::spi::connect_mut(|client| {
+        client.update(&sql, None, &[]).unwrap_or_else(|e| error!("writing {target} failed: {e}")).len() as i64
+    })
 }
 extension_sql_file!("../../sql/extension/recipes.sql", name = "recipes_table");
 extension_sql_file!("../../sql/extension/models.sql", name = "models_tables");

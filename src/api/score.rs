@@ -93,8 +93,11 @@ pub(crate) fn score_relation(model_name: &str, relation: crate::spi::Relation) -
     let (source, frame) = read_named_relation(relation);
     let column = frame.column(&target).unwrap_or_else(|| {
         raise(
-            Error::new(ErrorClass::UndefinedColumn, format!("{source} has no column \"{target}\", the target of model \"{model_name}\""))
-                .with_hint("use a relation with the training relation's columns, target included"),
+            Error::new(
+                ErrorClass::UndefinedColumn,
+                format!("{source} has no column \"{target}\", the target of model \"{model_name}\""),
+            )
+            .with_hint("use a relation with the training relation's columns, target included"),
         )
     });
     let labels = target_labels(&frame, column, positive.as_deref(), &source).or_raise();
@@ -108,8 +111,10 @@ fn scored_rows(model_name: &str, relation: crate::spi::Relation) -> (Vec<bool>, 
     let (labels, scores): (Vec<bool>, Vec<f64>) =
         scored.labels.iter().zip(scored.scores).filter_map(|(l, s)| l.map(|l| (l, s))).unzip();
     if labels.is_empty() {
-        raise(Error::new(ErrorClass::InsufficientData, format!("{} has no labelled rows", scored.source))
-            .with_hint("rows need a non-NULL target"));
+        raise(
+            Error::new(ErrorClass::InsufficientData, format!("{} has no labelled rows", scored.source))
+                .with_hint("rows need a non-NULL target"),
+        );
     }
     (labels, scores, scored.threshold)
 }
@@ -213,7 +218,9 @@ fn calibration_curve(
         raise(Error::invalid_parameter(format!("bins must be between 1 and 1000, got {bins}")).with_hint("10 is usual"));
     }
     let (labels, scores, _) = scored_rows(model_name, relation);
-    TableIterator::new(metrics::calibration_curve(&labels, &scores, bins as usize).into_iter().map(|b| {
-        (b.bin as i32, b.lower, b.upper, b.n as i64, b.mean_predicted, b.observed_rate)
-    }))
+    TableIterator::new(
+        metrics::calibration_curve(&labels, &scores, bins as usize)
+            .into_iter()
+            .map(|b| (b.bin as i32, b.lower, b.upper, b.n as i64, b.mean_predicted, b.observed_rate)),
+    )
 }

@@ -220,17 +220,25 @@ fn stored_training(model_id: i64) -> StoredTraining {
             .unwrap_or_else(|e| error!("reading model {model_id} failed: {e}"))
     });
     row.unwrap_or_else(|| {
-        raise(Error::new(healthml_core::ErrorClass::UndefinedObject, format!("model id {model_id} does not exist"))
-            .with_hint("pass ids from healthml.models"))
+        raise(
+            Error::new(healthml_core::ErrorClass::UndefinedObject, format!("model id {model_id} does not exist"))
+                .with_hint("pass ids from healthml.models"),
+        )
     })
 }
 
 /// The training relation a model stored, opened again (its name is schema-qualified).
 fn stored_source(stored: &StoredTraining) -> Relation {
-    let oid = crate::spi::select_one::<pg_sys::Oid>("SELECT to_regclass($1)::oid", &[stored.source.as_str().into()]).unwrap_or_else(|| {
-        raise(Error::new(healthml_core::ErrorClass::UndefinedObject, format!("the training relation {} of {} no longer exists", stored.source, stored.label))
-            .with_hint("recreate it, or train a new model on another relation"))
-    });
+    let oid = crate::spi::select_one::<pg_sys::Oid>("SELECT to_regclass($1)::oid", &[stored.source.as_str().into()])
+        .unwrap_or_else(|| {
+            raise(
+                Error::new(
+                    healthml_core::ErrorClass::UndefinedObject,
+                    format!("the training relation {} of {} no longer exists", stored.source, stored.label),
+                )
+                .with_hint("recreate it, or train a new model on another relation"),
+            )
+        });
     Relation::open(oid)
 }
 

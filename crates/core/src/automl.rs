@@ -53,7 +53,13 @@ pub struct AutomlOptions {
 
 impl Default for AutomlOptions {
     fn default() -> Self {
-        AutomlOptions { budget_seconds: 120.0, folds: 3, leakage_feature_auc: 0.9, leakage_model_auc: 0.72, exclude_flagged: false }
+        AutomlOptions {
+            budget_seconds: 120.0,
+            folds: 3,
+            leakage_feature_auc: 0.9,
+            leakage_model_auc: 0.72,
+            exclude_flagged: false,
+        }
     }
 }
 
@@ -114,7 +120,8 @@ impl Candidate {
 /// families. The gbdt defaults are the ones chosen on the readmission pack's validation rows.
 pub fn candidates() -> Vec<Candidate> {
     let c = |name, algorithm, hyperparams| Candidate { name, algorithm, hyperparams, encoding: None };
-    let target = |name, hyperparams| Candidate { name, algorithm: Algorithm::Gbdt, hyperparams, encoding: Some(Encoding::Target) };
+    let target =
+        |name, hyperparams| Candidate { name, algorithm: Algorithm::Gbdt, hyperparams, encoding: Some(Encoding::Target) };
     vec![
         c("logistic l2=1", Algorithm::Logistic, json!({"l2": 1.0})),
         c("gbdt depth 6", Algorithm::Gbdt, json!({})),
@@ -299,8 +306,7 @@ pub fn automl(
     let best_auc = entries[best].cv_auc.unwrap_or(0.0);
     let use_blend = blend.members.len() > 1 && blend.auc >= best_auc + ENSEMBLE_MIN_GAIN;
     if blend.members.len() > 1 {
-        let names: Vec<String> =
-            blend.members.iter().map(|&(i, w)| format!("{:.2} × {}", w, entries[i].candidate)).collect();
+        let names: Vec<String> = blend.members.iter().map(|&(i, w)| format!("{:.2} × {}", w, entries[i].candidate)).collect();
         entries.push(Entry {
             rank: None,
             candidate: format!("ensemble of {}", names.join(" + ")),
@@ -340,10 +346,8 @@ pub fn automl(
         }
         match TrainedModel::ensemble(members) {
             Ok(model) => {
-                chosen_note = format!(
-                    "ensemble: out-of-fold AUC {:.4} against {:.4} for the best single candidate",
-                    blend.auc, best_auc
-                );
+                chosen_note =
+                    format!("ensemble: out-of-fold AUC {:.4} against {:.4} for the best single candidate", blend.auc, best_auc);
                 Fitted { model, hyperparams: json!({"members": hyperparams}), valid_rows }
             }
             // Members whose recipes read the columns differently cannot share one row of cells.
@@ -631,16 +635,11 @@ fn bin_codes(data: &ColumnData, rows: &[usize], in_valid: &[bool]) -> Vec<usize>
     match data {
         ColumnData::Categorical { codes, .. } => rows.iter().map(|&r| codes[r].map_or(0, |c| c as usize + 1)).collect(),
         ColumnData::Numeric(values) => {
-            let mut fit: Vec<f64> =
-                rows.iter().zip(in_valid).filter(|(_, &v)| !v).filter_map(|(&r, _)| values[r]).collect();
+            let mut fit: Vec<f64> = rows.iter().zip(in_valid).filter(|(_, &v)| !v).filter_map(|(&r, _)| values[r]).collect();
             fit.sort_by(f64::total_cmp);
-            let mut edges: Vec<f64> = (1..LEAKAGE_BINS)
-                .filter_map(|q| fit.get(q * fit.len() / LEAKAGE_BINS).copied())
-                .collect();
+            let mut edges: Vec<f64> = (1..LEAKAGE_BINS).filter_map(|q| fit.get(q * fit.len() / LEAKAGE_BINS).copied()).collect();
             edges.dedup();
-            rows.iter()
-                .map(|&r| values[r].map_or(0, |x| 1 + edges.partition_point(|&e| e <= x)))
-                .collect()
+            rows.iter().map(|&r| values[r].map_or(0, |x| 1 + edges.partition_point(|&e| e <= x))).collect()
         }
     }
 }
@@ -783,8 +782,13 @@ mod tests {
     #[test]
     fn exclude_flagged_leaves_the_leak_out_and_says_so() {
         let f = frame(3000, true);
-        let out = automl(&f, "t", "outcome", &options(json!({"budget_seconds": 0.001, "exclude_flagged": true})), None, None).unwrap();
-        let leak = out.guardrails.iter().find(|g| g.check == "leakage_single_column" && g.column.as_deref() == Some("outcome_copy")).unwrap();
+        let out =
+            automl(&f, "t", "outcome", &options(json!({"budget_seconds": 0.001, "exclude_flagged": true})), None, None).unwrap();
+        let leak = out
+            .guardrails
+            .iter()
+            .find(|g| g.check == "leakage_single_column" && g.column.as_deref() == Some("outcome_copy"))
+            .unwrap();
         assert_eq!(leak.status, "excluded");
         assert!(leak.message.ends_with("derived from it); excluded (exclude_flagged)"), "{}", leak.message);
         assert!(!out.outcome.model.features.iter().any(|c| c == "outcome_copy"), "{:?}", out.outcome.model.features);
@@ -797,14 +801,17 @@ mod tests {
 
     #[test]
     fn bad_options_are_refused() {
-        for bad in [json!({"budget_seconds": 0}), json!({"budget_seconds": -5}), json!({"budget_seconds": "fast"}), json!({"folds": 1})] {
+        for bad in
+            [json!({"budget_seconds": 0}), json!({"budget_seconds": -5}), json!({"budget_seconds": "fast"}), json!({"folds": 1})]
+        {
             let mut o = json!({"positive": "yes"});
             o.as_object_mut().unwrap().extend(bad.as_object().unwrap().clone());
             let e = TrainOptions::from_json(&o).unwrap_err();
             assert!(e.message().contains("budget_seconds") || e.message().contains("folds"), "{e}");
         }
         let f = frame(600, false);
-        let e = train::train(&f, "t", "outcome", Algorithm::Gbdt, &options(json!({"budget_seconds": 5})), None, None).unwrap_err();
+        let e =
+            train::train(&f, "t", "outcome", Algorithm::Gbdt, &options(json!({"budget_seconds": 5})), None, None).unwrap_err();
         assert!(e.message().contains("AutoML"), "{e}");
         let e = automl(&f, "t", "outcome", &options(json!({"hyperparams": {"l2": 3}})), None, None).unwrap_err();
         assert!(e.message().contains("hyperparams"), "{e}");
@@ -853,7 +860,12 @@ mod tests {
                 let row: serde_json::Map<String, Value> = f
                     .columns
                     .iter()
-                    .map(|c| (c.name.clone(), f.cell_text(c, r).map_or(Value::Null, |t| t.parse::<f64>().map_or(json!(t), |x| json!(x)))))
+                    .map(|c| {
+                        (
+                            c.name.clone(),
+                            f.cell_text(c, r).map_or(Value::Null, |t| t.parse::<f64>().map_or(json!(t), |x| json!(x))),
+                        )
+                    })
                     .collect();
                 blend.predict_json(&row).unwrap()
             })

@@ -62,10 +62,9 @@ impl Frame {
                 sql_type: c.sql_type.clone(),
                 data: match &c.data {
                     ColumnData::Numeric(v) => ColumnData::Numeric(rows.iter().map(|&r| v[r]).collect()),
-                    ColumnData::Categorical { codes, levels } => ColumnData::Categorical {
-                        codes: rows.iter().map(|&r| codes[r]).collect(),
-                        levels: levels.clone(),
-                    },
+                    ColumnData::Categorical { codes, levels } => {
+                        ColumnData::Categorical { codes: rows.iter().map(|&r| codes[r]).collect(), levels: levels.clone() }
+                    }
                 },
             })
             .collect();
@@ -80,13 +79,9 @@ impl Frame {
     /// The text of a cell as PostgreSQL would print it (integers without a fraction), or None.
     pub fn cell_text(&self, column: &Column, row: usize) -> Option<String> {
         match &column.data {
-            ColumnData::Numeric(v) => v[row].map(|x| {
-                if x.fract() == 0.0 && x.abs() < 9.0e15 {
-                    format!("{}", x as i64)
-                } else {
-                    format!("{x}")
-                }
-            }),
+            ColumnData::Numeric(v) => {
+                v[row].map(|x| if x.fract() == 0.0 && x.abs() < 9.0e15 { format!("{}", x as i64) } else { format!("{x}") })
+            }
             ColumnData::Categorical { codes, levels } => codes[row].map(|c| levels[c as usize].clone()),
         }
     }

@@ -110,10 +110,7 @@ fn fit(values: &Values) -> Distribution {
             edges.dedup();
             let mut cdf_points: Vec<f64> = (0..CDF_POINTS).filter_map(|i| at(i as f64 / (CDF_POINTS - 1) as f64)).collect();
             cdf_points.dedup();
-            let cdf = cdf_points
-                .iter()
-                .map(|p| sorted.partition_point(|x| x <= p) as f64 / sorted.len().max(1) as f64)
-                .collect();
+            let cdf = cdf_points.iter().map(|p| sorted.partition_point(|x| x <= p) as f64 / sorted.len().max(1) as f64).collect();
             let shares = numeric_shares(v, &edges);
             Distribution::Numeric { edges, shares, cdf_points, cdf }
         }
@@ -175,9 +172,7 @@ pub fn psi(reference: &[f64], current: &[f64]) -> f64 {
 
 /// Jensen-Shannon divergence in bits (0 = same, 1 = disjoint).
 pub fn jensen_shannon(p: &[f64], q: &[f64]) -> f64 {
-    let kl = |a: &[f64], m: &[f64]| -> f64 {
-        a.iter().zip(m).filter(|(x, _)| **x > 0.0).map(|(x, y)| x * (x / y).log2()).sum()
-    };
+    let kl = |a: &[f64], m: &[f64]| -> f64 { a.iter().zip(m).filter(|(x, _)| **x > 0.0).map(|(x, y)| x * (x / y).log2()).sum() };
     let m: Vec<f64> = p.iter().zip(q).map(|(a, b)| (a + b) / 2.0).collect();
     (0.5 * kl(p, &m) + 0.5 * kl(q, &m)).clamp(0.0, 1.0)
 }
@@ -219,7 +214,15 @@ pub fn drift(reference: &Reference, frame: &Frame, scores: &[f64], limits: Drift
         return Err(Error::new(ErrorClass::InsufficientData, "the relation has no rows to compare")
             .with_hint("drift compares a non-empty relation with the training data"));
     }
-    let status = |psi: f64| if psi >= limits.alert { "alert" } else if psi >= limits.warn { "warn" } else { "ok" };
+    let status = |psi: f64| {
+        if psi >= limits.alert {
+            "alert"
+        } else if psi >= limits.warn {
+            "warn"
+        } else {
+            "ok"
+        }
+    };
     let mut out = Vec::new();
     for c in &reference.columns {
         let numeric = matches!(c.distribution, Distribution::Numeric { .. });
@@ -402,8 +405,7 @@ mod tests {
     fn subgroup_figures_and_gaps() {
         let labels = [true, false, false, true, false, false, true, true];
         let scores = [0.9, 0.2, 0.6, 0.7, 0.1, 0.3, 0.4, 0.8];
-        let groups: Vec<Option<String>> =
-            ["a", "a", "a", "a", "b", "b", "b", "b"].iter().map(|g| Some(g.to_string())).collect();
+        let groups: Vec<Option<String>> = ["a", "a", "a", "a", "b", "b", "b", "b"].iter().map(|g| Some(g.to_string())).collect();
         let out = subgroups(&labels, &scores, &groups, 0.5);
         assert_eq!(out.len(), 3);
         assert!(out[0].overall && out[0].n == 8 && out[0].positives == 4);

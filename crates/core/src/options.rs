@@ -68,16 +68,13 @@ impl<'a> Options<'a> {
         let function = self.function;
         match self.take(key) {
             None => Ok(default),
-            Some(value) => value
-                .as_str()
-                .and_then(|v| allowed.iter().find(|a| **a == v).copied())
-                .ok_or_else(|| {
-                    Error::invalid_parameter(format!(
-                        "option \"{key}\" of {function} must be one of {}, got {value}",
-                        allowed.join(", ")
-                    ))
-                    .with_hint(format!("leave \"{key}\" out for its default, {default}"))
-                }),
+            Some(value) => value.as_str().and_then(|v| allowed.iter().find(|a| **a == v).copied()).ok_or_else(|| {
+                Error::invalid_parameter(format!(
+                    "option \"{key}\" of {function} must be one of {}, got {value}",
+                    allowed.join(", ")
+                ))
+                .with_hint(format!("leave \"{key}\" out for its default, {default}"))
+            }),
         }
     }
 
@@ -86,10 +83,10 @@ impl<'a> Options<'a> {
         match self.take(key) {
             None => Ok(default),
             Some(Value::Bool(b)) => Ok(*b),
-            Some(value) => Err(Error::invalid_parameter(format!(
-                "option \"{key}\" of {function} must be true or false, got {value}"
-            ))
-            .with_hint(format!("a JSON boolean without quotes, e.g. {{\"{key}\": true}}; leave it out for {default}"))),
+            Some(value) => {
+                Err(Error::invalid_parameter(format!("option \"{key}\" of {function} must be true or false, got {value}"))
+                    .with_hint(format!("a JSON boolean without quotes, e.g. {{\"{key}\": true}}; leave it out for {default}")))
+            }
         }
     }
 
@@ -132,11 +129,8 @@ impl<'a> Options<'a> {
         unknown.sort();
         match unknown.first() {
             None => Ok(()),
-            Some(key) => Err(Error::invalid_parameter(format!(
-                "unknown option \"{key}\" for {}",
-                self.function
-            ))
-            .with_hint(format!("valid options: {}", self.known.join(", ")))),
+            Some(key) => Err(Error::invalid_parameter(format!("unknown option \"{key}\" for {}", self.function))
+                .with_hint(format!("valid options: {}", self.known.join(", ")))),
         }
     }
 }

@@ -23,8 +23,10 @@ impl ThresholdPolicy {
             let Some(rest) = compact.strip_prefix(prefix) else { return Ok(None) };
             match rest.parse::<f64>() {
                 Ok(x) if x > 0.0 && x <= max => Ok(Some(x)),
-                _ => Err(Error::invalid_parameter(format!("threshold policy \"{text}\" needs a number in (0, {max}] after \"{prefix}\""))
-                    .with_hint(FORMS)),
+                _ => Err(Error::invalid_parameter(format!(
+                    "threshold policy \"{text}\" needs a number in (0, {max}] after \"{prefix}\""
+                ))
+                .with_hint(FORMS)),
             }
         };
         if compact == "f1" {
@@ -62,7 +64,9 @@ impl ThresholdPolicy {
                 .with_hint("lower the requirement, or set the threshold on more rows")
         };
         match *self {
-            ThresholdPolicy::F1 => best_f1_threshold(labels, scores).ok_or_else(|| unreachable("an F1 above 0 (no positive row)".into())),
+            ThresholdPolicy::F1 => {
+                best_f1_threshold(labels, scores).ok_or_else(|| unreachable("an F1 above 0 (no positive row)".into()))
+            }
             // The highest threshold with enough recall: the fewest flags that find that share of positives.
             ThresholdPolicy::RecallAtLeast(r) => metrics::pr_curve(labels, scores)
                 .into_iter()
@@ -116,9 +120,7 @@ mod tests {
         };
         let t = ThresholdPolicy::RecallAtLeast(0.8).threshold(&labels, &scores).unwrap();
         assert!(recall(t) >= 0.8);
-        let precision = |t: f64| {
-            scores.iter().zip(&labels).filter(|(&s, &y)| y && s >= t).count() as f64 / flagged(t) as f64
-        };
+        let precision = |t: f64| scores.iter().zip(&labels).filter(|(&s, &y)| y && s >= t).count() as f64 / flagged(t) as f64;
         let t = ThresholdPolicy::PrecisionAtLeast(0.9).threshold(&labels, &scores).unwrap();
         assert!(precision(t) >= 0.9);
         let e = ThresholdPolicy::PrecisionAtLeast(1.0).threshold(&[false, true], &[0.9, 0.1]).unwrap_err();

@@ -10,10 +10,10 @@ use crate::automl::AutomlOptions;
 use crate::error::{Error, ErrorClass, Result};
 use crate::frame::{ColumnData, Frame};
 use crate::metrics::{self, Confusion};
-use crate::monitor;
 use crate::model::gbdt::{self, GbdtParams};
 use crate::model::logistic::{self, LogisticParams};
 use crate::model::{sha256_hex, sigmoid, Estimator, Platt, TrainedModel};
+use crate::monitor;
 use crate::options::Options;
 use crate::prep::recipe::{fit_recipe, target_encode, Encoding, Recipe, RecipeOptions, Step};
 use crate::split::{group_fraction, in_fraction};
@@ -178,10 +178,9 @@ fn single_name(o: &mut Options<'_>, key: &'static str) -> Result<Option<String>>
     match o.raw(key) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(Error::invalid_parameter(format!(
-            "option \"{key}\" of {} must be a column name, got {other}",
-            o.function()
-        ))),
+        Some(other) => {
+            Err(Error::invalid_parameter(format!("option \"{key}\" of {} must be a column name, got {other}", o.function())))
+        }
     }
 }
 
@@ -315,9 +314,8 @@ pub fn prepare<'a>(
         return Err(Error::new(ErrorClass::InsufficientData, format!("no test rows in {source}"))
             .with_hint("\"test_where\" matched no labelled row, or the table is too small for \"test_fraction\""));
     }
-    let feature_frame = frame.select(|c| {
-        c != target && Some(c) != options.group_by.as_deref() && !options.exclude.iter().any(|e| e == c)
-    });
+    let feature_frame =
+        frame.select(|c| c != target && Some(c) != options.group_by.as_deref() && !options.exclude.iter().any(|e| e == c));
     Ok(Prepared {
         frame,
         source,
@@ -468,13 +466,8 @@ pub fn finish(prepared: &Prepared<'_>, fitted: Fitted, options: &TrainOptions, r
     let sample: Vec<usize> = (0..valid_labels.len().min(IMPORTANCE_ROWS)).collect();
     let importance = model.importance(&valid_x, &sample);
     let train_rows = split.train_idx.len();
-    let inputs: Vec<(String, bool)> = model
-        .recipe
-        .steps
-        .iter()
-        .filter(|s| s.is_input())
-        .map(|s| (s.column().to_string(), s.is_numeric()))
-        .collect();
+    let inputs: Vec<(String, bool)> =
+        model.recipe.steps.iter().filter(|s| s.is_input()).map(|s| (s.column().to_string(), s.is_numeric())).collect();
     let reference = monitor::reference(&prepared.feature_frame.take_rows(&split.train_idx), &inputs, &valid_p)?;
     let mut metrics_json = json!({
         "test": metrics_to_json(&test_metrics),
@@ -589,10 +582,7 @@ pub fn target_labels(
             return Err(Error::invalid_parameter(format!(
                 "target \"{name}\" of {source} is not boolean: say which value is positive"
             ))
-            .with_hint(format!(
-                "pass options '{{\"positive\": \"...\"}}' with one of its values, e.g. {}",
-                seen.join(", ")
-            )));
+            .with_hint(format!("pass options '{{\"positive\": \"...\"}}' with one of its values, e.g. {}", seen.join(", "))));
         }
     };
     if let ColumnData::Numeric(_) = column.data {
@@ -937,13 +927,18 @@ mod tests {
         use crate::model::format1::{EstimatorV1, TrainedModelV1};
         let released: &[u8] = include_bytes!("../../../tests/fixtures/0.1.0/gbdt.payload");
         assert_eq!(u16::from_le_bytes([released[4], released[5]]), 1);
-        let rows: Vec<Value> = include_str!("../../../tests/fixtures/0.1.0/rows.jsonl").lines().take(50).map(|l| serde_json::from_str(l).unwrap()).collect();
+        let rows: Vec<Value> = include_str!("../../../tests/fixtures/0.1.0/rows.jsonl")
+            .lines()
+            .take(50)
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         let read = || rmp_serde::from_slice::<TrainedModelV1>(&released[6..]).unwrap();
         let refused = |model: TrainedModelV1, expected: &str| {
             let mut bytes = released[..6].to_vec();
             bytes.extend(rmp_serde::to_vec_named(&model).unwrap());
             let outcome = std::panic::catch_unwind(|| {
-                TrainedModel::from_payload(&bytes, None).map(|m| rows.iter().for_each(|r| drop(m.explain_json(r.as_object().unwrap()))))
+                TrainedModel::from_payload(&bytes, None)
+                    .map(|m| rows.iter().for_each(|r| drop(m.explain_json(r.as_object().unwrap()))))
             });
             match outcome {
                 Ok(Err(e)) => {
@@ -1011,7 +1006,10 @@ mod tests {
             let importance = out.metrics["importance"].as_array().unwrap();
             assert_eq!(importance.len(), 2, "{algorithm:?}: one entry per input column");
             assert_eq!(importance[0]["column"], "visits", "{algorithm:?}: the strongest signal first");
-            assert!(importance[0]["mean_abs_contribution"].as_f64().unwrap() > importance[1]["mean_abs_contribution"].as_f64().unwrap());
+            assert!(
+                importance[0]["mean_abs_contribution"].as_f64().unwrap()
+                    > importance[1]["mean_abs_contribution"].as_f64().unwrap()
+            );
             let weight = if algorithm == Algorithm::Gbdt { "gain_share" } else { "max_abs_coefficient" };
             assert!(importance.iter().all(|i| i[weight].as_f64().is_some()), "{algorithm:?}: {weight} for each column");
             let validation_rows = out.metrics["validation"]["n"].as_u64().unwrap();

@@ -54,7 +54,8 @@ fn this_writer_gives_the_committed_bytes_and_they_score_as_released() {
         let own_rows = released.with_extension("rows.jsonl");
         let rows_file = if own_rows.exists() { own_rows } else { released.with_file_name("rows.jsonl") };
         let rows: Vec<Value> = fs::read_to_string(rows_file).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        let scores: Vec<f64> = fs::read_to_string(released.with_extension("scores")).unwrap().lines().map(|l| l.parse().unwrap()).collect();
+        let scores: Vec<f64> =
+            fs::read_to_string(released.with_extension("scores")).unwrap().lines().map(|l| l.parse().unwrap()).collect();
         for (row, want) in rows.iter().zip(scores) {
             assert_eq!(read.predict_json(row.as_object().unwrap()).unwrap().to_bits(), want.to_bits(), "{name}: {row}");
         }
@@ -138,7 +139,14 @@ fn the_page_names_every_key_a_payload_holds() {
         Step::Numeric { column: "c".into(), impute: 0.0, lower: None, upper: None, log1p: false, center: 0.0, scale: 1.0 },
         Step::Categorical { column: "c".into(), from_number: false, impute: "i".into(), levels: vec![], other: false },
         Step::Frequency { column: "c".into(), from_number: false, impute: "i".into(), levels: vec![], shares: vec![] },
-        Step::TargetRate { column: "c".into(), from_number: false, impute: "i".into(), levels: vec![], rates: vec![], prior: 0.0 },
+        Step::TargetRate {
+            column: "c".into(),
+            from_number: false,
+            impute: "i".into(),
+            levels: vec![],
+            rates: vec![],
+            prior: 0.0,
+        },
     ];
     for step in &steps {
         let bytes = rmp_serde::to_vec_named(step).unwrap();

@@ -46,12 +46,18 @@ fn released_payloads_score_and_explain_as_their_release_did() {
     versions.sort();
     let mut checked = Vec::new();
     for dir in versions {
-        let mut payloads: Vec<PathBuf> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "payload")).collect();
+        let mut payloads: Vec<PathBuf> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "payload"))
+            .collect();
         payloads.sort();
         for payload in payloads {
-            let name = format!("{}/{}", dir.file_name().unwrap().to_string_lossy(), payload.file_stem().unwrap().to_string_lossy());
+            let name =
+                format!("{}/{}", dir.file_name().unwrap().to_string_lossy(), payload.file_stem().unwrap().to_string_lossy());
             let rows = rows_of(&payload);
-            let by_id: BTreeMap<i64, &Map<String, Value>> = rows.iter().map(|r| (r["discharge_id"].as_i64().unwrap(), r)).collect();
+            let by_id: BTreeMap<i64, &Map<String, Value>> =
+                rows.iter().map(|r| (r["discharge_id"].as_i64().unwrap(), r)).collect();
             let sha = lines(&payload.with_extension("sha256"))[0].split(' ').next().unwrap().to_string();
             let model = TrainedModel::from_payload(&fs::read(&payload).unwrap(), Some(&sha))
                 .unwrap_or_else(|e| panic!("{name}: a released payload no longer reads: {e}"));
@@ -59,7 +65,12 @@ fn released_payloads_score_and_explain_as_their_release_did() {
             assert_eq!(scores.len(), rows.len(), "{name}");
             for (row, want) in rows.iter().zip(&scores) {
                 let got = model.predict_json(row).unwrap();
-                assert_eq!(got.to_bits(), float(want).to_bits(), "{name}: row {} scores {got}, the release scored {want}", row["discharge_id"]);
+                assert_eq!(
+                    got.to_bits(),
+                    float(want).to_bits(),
+                    "{name}: row {} scores {got}, the release scored {want}",
+                    row["discharge_id"]
+                );
             }
             let want = explanations(&payload.with_extension("explanations"));
             assert!(want.len() > 100, "{name}: {} explained rows", want.len());

@@ -29,7 +29,10 @@ pub enum ColumnType {
     Float32,
     Float64,
     /// `numeric(precision, scale)`; values travel as decimal text (PostgreSQL's own numeric format).
-    Decimal { precision: u8, scale: i8 },
+    Decimal {
+        precision: u8,
+        scale: i8,
+    },
     Text,
     Bytes,
     /// Days since 2000-01-01.

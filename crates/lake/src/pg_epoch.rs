@@ -18,8 +18,11 @@ const PG_TIMESTAMP_END: i64 = 9_223_371_331_200_000_000;
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 fn infinite(column: &str, what: &str) -> Error {
-    Error::new(healthml_core::ErrorClass::FeatureNotSupported, format!("column \"{column}\" holds an infinite {what}, which Parquet cannot store"))
-        .with_hint("filter the infinite values out or replace them in the query, e.g. CASE WHEN isfinite(x) THEN x END")
+    Error::new(
+        healthml_core::ErrorClass::FeatureNotSupported,
+        format!("column \"{column}\" holds an infinite {what}, which Parquet cannot store"),
+    )
+    .with_hint("filter the infinite values out or replace them in the query, e.g. CASE WHEN isfinite(x) THEN x END")
 }
 
 fn out_of_range(column: &str, what: &str, value: i64) -> Error {

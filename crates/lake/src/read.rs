@@ -70,7 +70,8 @@ impl Import {
             canonical.push(arrow_type);
         }
         if fields.is_empty() {
-            return Err(Error::new(ErrorClass::BadFileFormat, format!("\"{path}\" has no columns")).with_hint("a table needs at least one column"));
+            return Err(Error::new(ErrorClass::BadFileFormat, format!("\"{path}\" has no columns"))
+                .with_hint("a table needs at least one column"));
         }
         let reader = builder.with_batch_size(batch_rows.max(1)).build().map_err(|e| {
             Error::new(ErrorClass::BadFileFormat, format!("\"{path}\" cannot be read: {e}"))
@@ -117,7 +118,11 @@ impl Import {
                     array.clone()
                 } else {
                     arrow_cast::cast::cast(array, target).map_err(|e| {
-                        Error::invalid_parameter(format!("column \"{}\": {} does not convert to {target}: {e}", field.name, array.data_type()))
+                        Error::invalid_parameter(format!(
+                            "column \"{}\": {} does not convert to {target}: {e}",
+                            field.name,
+                            array.data_type()
+                        ))
                     })?
                 };
                 values_of(field, &array)
@@ -150,11 +155,14 @@ pub fn restored_type(column_type: ColumnType, declared: Option<&str>) -> Option<
 }
 
 fn unsupported(column: &str, data_type: &DataType) -> Error {
-    Error::new(ErrorClass::FeatureNotSupported, format!("column \"{column}\" has Arrow type {data_type}, which healthml does not import"))
-        .with_hint(
-            "supported: booleans, integers, floats, decimals, strings, binary, dates, times and timestamps; \
+    Error::new(
+        ErrorClass::FeatureNotSupported,
+        format!("column \"{column}\" has Arrow type {data_type}, which healthml does not import"),
+    )
+    .with_hint(
+        "supported: booleans, integers, floats, decimals, strings, binary, dates, times and timestamps; \
              convert the column (e.g. a list to a JSON string) or drop it before writing the file",
-        )
+    )
 }
 
 /// The PostgreSQL column type of an Arrow type, and the Arrow type its arrays are cast to first.
@@ -170,7 +178,7 @@ fn column_type_of(column: &str, data_type: &DataType) -> Result<(ColumnType, Dat
         D::UInt64 => (ColumnType::Decimal { precision: 20, scale: 0 }, D::Utf8),
         D::Float16 | D::Float32 => (ColumnType::Float32, D::Float32),
         D::Float64 => (ColumnType::Float64, D::Float64),
-        D::Decimal32(p, s) | D::Decimal64(p, s) | D::Decimal128(p, s) | D::Decimal256(p, s)=> {
+        D::Decimal32(p, s) | D::Decimal64(p, s) | D::Decimal128(p, s) | D::Decimal256(p, s) => {
             // At most 76 digits (Decimal256): PostgreSQL's numeric holds up to 1000.
             (ColumnType::Decimal { precision: *p, scale: *s }, D::Utf8)
         }
@@ -202,7 +210,11 @@ fn values_of(field: &Field, array: &ArrayRef) -> Result<Values> {
         ColumnType::Text => Values::Text(strings(array)),
         ColumnType::Bytes => Values::Bytes(array.as_binary::<i32>().iter().map(|v| v.map(<[u8]>::to_vec)).collect()),
         ColumnType::Date => Values::Date(
-            array.as_primitive::<Date32Type>().iter().map(|v| v.map(|d| pg_epoch::date_from_arrow(name, d)).transpose()).collect::<Result<_>>()?,
+            array
+                .as_primitive::<Date32Type>()
+                .iter()
+                .map(|v| v.map(|d| pg_epoch::date_from_arrow(name, d)).transpose())
+                .collect::<Result<_>>()?,
         ),
         ColumnType::Time => Values::Time(
             array

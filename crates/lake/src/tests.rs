@@ -3,8 +3,8 @@ use std::sync::Arc;
 use arrow_array::builder::{ListBuilder, StringDictionaryBuilder};
 use arrow_array::types::Int32Type;
 use arrow_array::{
-    ArrayRef, Date64Array, Decimal128Array, Int64Array, Int8Array, NullArray, RecordBatch, StringArray,
-    TimestampNanosecondArray, UInt64Array,
+    ArrayRef, Date64Array, Decimal128Array, Int64Array, Int8Array, NullArray, RecordBatch, StringArray, TimestampNanosecondArray,
+    UInt64Array,
 };
 use arrow_schema::{DataType, Field as ArrowField, Schema};
 use healthml_core::ErrorClass;
@@ -107,10 +107,16 @@ fn every_type_round_trips_through_a_file_with_nulls() {
         match (expected, got) {
             // NaN != NaN: compare bit patterns.
             (Values::Float32(a), Values::Float32(b)) => {
-                assert_eq!(a.iter().map(|x| x.map(f32::to_bits)).collect::<Vec<_>>(), b.iter().map(|x| x.map(f32::to_bits)).collect::<Vec<_>>())
+                assert_eq!(
+                    a.iter().map(|x| x.map(f32::to_bits)).collect::<Vec<_>>(),
+                    b.iter().map(|x| x.map(f32::to_bits)).collect::<Vec<_>>()
+                )
             }
             (Values::Float64(a), Values::Float64(b)) => {
-                assert_eq!(a.iter().map(|x| x.map(f64::to_bits)).collect::<Vec<_>>(), b.iter().map(|x| x.map(f64::to_bits)).collect::<Vec<_>>())
+                assert_eq!(
+                    a.iter().map(|x| x.map(f64::to_bits)).collect::<Vec<_>>(),
+                    b.iter().map(|x| x.map(f64::to_bits)).collect::<Vec<_>>()
+                )
             }
             _ => assert_eq!(expected, got),
         }
@@ -140,14 +146,24 @@ fn dates_and_timestamps_are_stored_in_arrows_epoch() {
     let dir = tempfile::tempdir().unwrap();
     let path = path_in(&dir, "epoch.parquet");
     let fields = vec![field("day", ColumnType::Date), field("instant", ColumnType::TimestampTz)];
-    export(&path, fields, vec![vec![Values::Date(vec![Some(0)]), Values::TimestampTz(vec![Some(0)])]], &ExportOptions::default()).unwrap();
+    export(&path, fields, vec![vec![Values::Date(vec![Some(0)]), Values::TimestampTz(vec![Some(0)])]], &ExportOptions::default())
+        .unwrap();
     let file = std::fs::File::open(&path).unwrap();
-    let batch = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap().next().unwrap().unwrap();
+    let batch = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
     // 2000-01-01 is day 10957 and 946684800 s after 1970-01-01.
     assert_eq!(batch.column(0).as_any().downcast_ref::<arrow_array::Date32Array>().unwrap().value(0), 10_957);
     let instants = batch.column(1).as_any().downcast_ref::<arrow_array::TimestampMicrosecondArray>().unwrap();
     assert_eq!(instants.value(0), 946_684_800_000_000);
-    assert_eq!(batch.schema().field(1).data_type(), &DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, Some("UTC".into())));
+    assert_eq!(
+        batch.schema().field(1).data_type(),
+        &DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, Some("UTC".into()))
+    );
     assert_eq!(batch.schema().field(0).metadata().get("postgres.type").map(String::as_str), Some("date"));
 }
 
@@ -155,8 +171,13 @@ fn dates_and_timestamps_are_stored_in_arrows_epoch() {
 fn infinite_dates_and_timestamps_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let path = path_in(&dir, "inf.parquet");
-    let err = export(&path, vec![field("discharged", ColumnType::Date)], vec![vec![Values::Date(vec![Some(i32::MAX)])]], &ExportOptions::default())
-        .unwrap_err();
+    let err = export(
+        &path,
+        vec![field("discharged", ColumnType::Date)],
+        vec![vec![Values::Date(vec![Some(i32::MAX)])]],
+        &ExportOptions::default(),
+    )
+    .unwrap_err();
     assert_eq!(err.class(), ErrorClass::FeatureNotSupported);
     assert!(err.message().contains("\"discharged\"") && err.message().contains("infinite"), "{err}");
     assert!(!std::path::Path::new(&path).exists(), "a failed export leaves no file");
@@ -179,7 +200,13 @@ fn a_failed_or_dropped_export_leaves_the_old_file_and_no_temporary() {
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers.len(), 1, "{leftovers:?}");
     // A finished export replaces it.
-    export(&path, vec![field("id", ColumnType::Int64)], vec![vec![Values::Int64(vec![Some(1), Some(2)])]], &ExportOptions::default()).unwrap();
+    export(
+        &path,
+        vec![field("id", ColumnType::Int64)],
+        vec![vec![Values::Int64(vec![Some(1), Some(2)])]],
+        &ExportOptions::default(),
+    )
+    .unwrap();
     assert_eq!(Import::open(&path, 10).unwrap().rows(), 2);
 }
 
@@ -213,15 +240,21 @@ fn a_file_that_is_not_parquet_is_a_bad_file_format() {
     }
     // A real file cut short: its footer is gone.
     let path = path_in(&dir, "cut.parquet");
-    export(&path, vec![field("id", ColumnType::Int64)], vec![vec![Values::Int64((0..1000).map(Some).collect())]], &ExportOptions::default())
-        .unwrap();
+    export(
+        &path,
+        vec![field("id", ColumnType::Int64)],
+        vec![vec![Values::Int64((0..1000).map(Some).collect())]],
+        &ExportOptions::default(),
+    )
+    .unwrap();
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     assert_eq!(Import::open(&path, 10).err().unwrap().class(), ErrorClass::BadFileFormat);
 }
 
 fn write_arrow(path: &str, columns: Vec<(&str, ArrayRef)>) {
-    let schema = Arc::new(Schema::new(columns.iter().map(|(n, a)| ArrowField::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>()));
+    let schema =
+        Arc::new(Schema::new(columns.iter().map(|(n, a)| ArrowField::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>()));
     let batch = RecordBatch::try_new(schema.clone(), columns.into_iter().map(|(_, a)| a).collect()).unwrap();
     let mut writer = ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, None).unwrap();
     writer.write(&batch).unwrap();
@@ -245,7 +278,10 @@ fn other_writers_types_map_to_postgresql_columns() {
             ("nothing", Arc::new(NullArray::new(3))),
             ("born", Arc::new(Date64Array::from(vec![Some(86_400_000), None, Some(0)]))),
             ("seen", Arc::new(TimestampNanosecondArray::from(vec![Some(1_999), None, Some(-1)]).with_timezone("Europe/Berlin"))),
-            ("price", Arc::new(Decimal128Array::from(vec![Some(-5), None, Some(12_345)]).with_precision_and_scale(7, 3).unwrap())),
+            (
+                "price",
+                Arc::new(Decimal128Array::from(vec![Some(-5), None, Some(12_345)]).with_precision_and_scale(7, 3).unwrap()),
+            ),
             ("code", Arc::new(StringArray::from(vec![Some("250.83"), Some("V57"), None]))),
             ("n", Arc::new(Int64Array::from(vec![1, 2, 3]))),
         ],
@@ -309,7 +345,10 @@ fn decimals_wider_than_38_digits_are_refused() {
 fn duplicate_column_names_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let fields = vec![field("id", ColumnType::Int64), field("id", ColumnType::Int32)];
-    let err = Export::create(&path_in(&dir, "d.parquet"), fields, &["bigint".into(), "integer".into()], &ExportOptions::default()).err().unwrap();
+    let err =
+        Export::create(&path_in(&dir, "d.parquet"), fields, &["bigint".into(), "integer".into()], &ExportOptions::default())
+            .err()
+            .unwrap();
     assert!(err.message().contains("two columns named \"id\""), "{err}");
 }
 
@@ -353,7 +392,15 @@ fn text_shaped_types_are_restored_only_from_the_allowlist() {
     assert_eq!(restored_type(ColumnType::Text, Some("character varying(40)")).as_deref(), Some("character varying(40)"));
     assert_eq!(restored_type(ColumnType::Text, Some("character(4)")).as_deref(), Some("character(4)"));
     assert_eq!(restored_type(ColumnType::Text, Some("uuid")).as_deref(), Some("uuid"));
-    for crafted in ["jsonb); DROP TABLE x; --", "character varying(4) NOT NULL", "character(1e3)", "character()", "ward", "text[]", "integer"] {
+    for crafted in [
+        "jsonb); DROP TABLE x; --",
+        "character varying(4) NOT NULL",
+        "character(1e3)",
+        "character()",
+        "ward",
+        "text[]",
+        "integer",
+    ] {
         assert_eq!(restored_type(ColumnType::Text, Some(crafted)), None, "{crafted}");
     }
     assert_eq!(restored_type(ColumnType::Int64, Some("uuid")), None, "only text columns are restored");
@@ -367,7 +414,8 @@ fn an_export_records_types_that_import_restores() {
     let fields = vec![field("extra", ColumnType::Text), field("ward", ColumnType::Text), field("id", ColumnType::Int64)];
     let sql_types = ["jsonb".to_string(), "ward_kind".to_string(), "bigint".to_string()];
     let mut out = Export::create(&path, fields, &sql_types, &ExportOptions::default()).unwrap();
-    out.write(vec![Values::Text(vec![Some("{}".into())]), Values::Text(vec![Some("A".into())]), Values::Int64(vec![Some(1)])]).unwrap();
+    out.write(vec![Values::Text(vec![Some("{}".into())]), Values::Text(vec![Some("A".into())]), Values::Int64(vec![Some(1)])])
+        .unwrap();
     out.finish().unwrap();
     // an enum's type may not exist where the file is read: text
     assert_eq!(Import::open(&path, 10).unwrap().sql_types(), ["jsonb", "text", "bigint"]);

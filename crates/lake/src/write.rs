@@ -136,7 +136,9 @@ impl Export {
                 .with_hint("create the directory first; it must be writable by the PostgreSQL server's operating-system user")
         })?;
         if fields.is_empty() {
-            return Err(Error::invalid_parameter("the query returns no columns").with_hint("export a query with at least one column"));
+            return Err(
+                Error::invalid_parameter("the query returns no columns").with_hint("export a query with at least one column")
+            );
         }
         let mut seen = std::collections::HashSet::new();
         if let Some(duplicate) = fields.iter().find(|f| !seen.insert(f.name.as_str())) {
@@ -191,7 +193,9 @@ impl Export {
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)
             .map_err(|e| Error::invalid_parameter(format!("a batch does not match the file's columns: {e}")))?;
         let writer = self.writer.as_mut().expect("an Export writes until finish() consumes it");
-        writer.write(&batch).map_err(|e| Error::new(ErrorClass::IoError, format!("writing \"{}\" failed: {e}", self.target.display())))?;
+        writer
+            .write(&batch)
+            .map_err(|e| Error::new(ErrorClass::IoError, format!("writing \"{}\" failed: {e}", self.target.display())))?;
         self.rows += rows as u64;
         Ok(())
     }
@@ -230,7 +234,9 @@ pub(crate) fn absolute_path(path: &str) -> Result<PathBuf> {
 pub(crate) fn io_error(action: &str, path: &Path, e: &std::io::Error) -> Error {
     let class = if e.kind() == std::io::ErrorKind::NotFound { ErrorClass::UndefinedFile } else { ErrorClass::IoError };
     let hint = match e.kind() {
-        std::io::ErrorKind::PermissionDenied => "the file is read and written by the PostgreSQL server's operating-system user: give it access",
+        std::io::ErrorKind::PermissionDenied => {
+            "the file is read and written by the PostgreSQL server's operating-system user: give it access"
+        }
         std::io::ErrorKind::NotFound => "check the path: it is a path on the database server, not on your machine",
         _ => "check the path and the free space of its file system",
     };
@@ -266,7 +272,9 @@ fn to_array(field: &Field, values: Values) -> Result<ArrayRef> {
         )),
         Values::Time(v) => Arc::new(Time64MicrosecondArray::from(v)),
         Values::Timestamp(v) => Arc::new(TimestampMicrosecondArray::from(timestamps_to_arrow(&field.name, v)?)),
-        Values::TimestampTz(v) => Arc::new(TimestampMicrosecondArray::from(timestamps_to_arrow(&field.name, v)?).with_timezone("UTC")),
+        Values::TimestampTz(v) => {
+            Arc::new(TimestampMicrosecondArray::from(timestamps_to_arrow(&field.name, v)?).with_timezone("UTC"))
+        }
     })
 }
 
@@ -282,8 +290,11 @@ fn mismatch(field: &Field, got: &str) -> Error {
 /// digits. NaN and infinities have no decimal representation and are refused.
 pub fn parse_decimal(column: &str, text: &str, precision: u8, scale: i8) -> Result<i128> {
     let bad = || {
-        Error::new(ErrorClass::FeatureNotSupported, format!("column \"{column}\" holds {text}, which a Parquet decimal cannot store"))
-            .with_hint("filter NaN and infinite values out in the query, or cast the column to double precision")
+        Error::new(
+            ErrorClass::FeatureNotSupported,
+            format!("column \"{column}\" holds {text}, which a Parquet decimal cannot store"),
+        )
+        .with_hint("filter NaN and infinite values out in the query, or cast the column to double precision")
     };
     let (negative, digits) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -301,7 +312,9 @@ pub fn parse_decimal(column: &str, text: &str, precision: u8, scale: i8) -> Resu
     } else {
         let cut = point.max(0) as usize;
         if all[cut..].chars().any(|c| c != '0') {
-            return Err(Error::invalid_parameter(format!("column \"{column}\" holds {text}, which has more than {scale} decimal places")));
+            return Err(Error::invalid_parameter(format!(
+                "column \"{column}\" holds {text}, which has more than {scale} decimal places"
+            )));
         }
         all.truncate(cut);
     }

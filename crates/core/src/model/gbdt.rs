@@ -4,8 +4,8 @@
 use forust_ml::gradientbooster::GradientBooster;
 
 use crate::model::treeshap::TreeShap;
-use forust_ml::objective::ObjectiveType;
 use forust_ml::metric::Metric;
+use forust_ml::objective::ObjectiveType;
 use forust_ml::Matrix;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -148,9 +148,7 @@ impl Tree {
     fn from_forust(tree: &forust_ml::tree::Tree) -> Result<Tree> {
         let mut out = Tree::default();
         for n in &tree.nodes {
-            let index = |i: usize| {
-                u32::try_from(i).map_err(|_| Error::corrupted(format!("a tree node refers to node {i}")))
-            };
+            let index = |i: usize| u32::try_from(i).map_err(|_| Error::corrupted(format!("a tree node refers to node {i}")));
             if n.is_leaf {
                 out.feature.push(-1);
                 out.threshold.push(0.0);
@@ -335,9 +333,10 @@ impl GbdtModel {
     /// The trees a forust booster predicts with (those up to its early-stopping iteration).
     pub fn from_forust(booster: &GradientBooster) -> Result<Self> {
         let used = booster.prediction_iteration.unwrap_or(booster.trees.len());
-        let trees = booster.trees.get(..used).ok_or_else(|| {
-            Error::corrupted(format!("{used} prediction trees of {} stored", booster.trees.len()))
-        })?;
+        let trees = booster
+            .trees
+            .get(..used)
+            .ok_or_else(|| Error::corrupted(format!("{used} prediction trees of {} stored", booster.trees.len())))?;
         Ok(GbdtModel::new(booster.base_score, trees.iter().map(Tree::from_forust).collect::<Result<_>>()?))
     }
 
@@ -346,7 +345,15 @@ impl GbdtModel {
     /// (so every walk ends), one parent per child, split features below `n_features`, finite values.
     fn depths(tree: &Tree, t: usize, n_features: usize) -> std::result::Result<Vec<usize>, String> {
         let n = tree.len();
-        let lengths = [tree.threshold.len(), tree.left.len(), tree.right.len(), tree.missing.len(), tree.value.len(), tree.cover.len(), tree.gain.len()];
+        let lengths = [
+            tree.threshold.len(),
+            tree.left.len(),
+            tree.right.len(),
+            tree.missing.len(),
+            tree.value.len(),
+            tree.cover.len(),
+            tree.gain.len(),
+        ];
         if n == 0 || lengths.iter().any(|&l| l != n) {
             return Err(format!("tree {t} has node arrays of lengths {n} and {lengths:?}"));
         }

@@ -352,8 +352,8 @@ impl TrainedModel {
     }
 
     pub fn to_payload(&self) -> Result<Vec<u8>> {
-        let body = rmp_serde::to_vec_named(self)
-            .map_err(|e| Error::corrupted(format!("the model could not be serialized: {e}")))?;
+        let body =
+            rmp_serde::to_vec_named(self).map_err(|e| Error::corrupted(format!("the model could not be serialized: {e}")))?;
         let mut out = Vec::with_capacity(body.len() + 6);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&PAYLOAD_FORMAT.to_le_bytes());
@@ -366,10 +366,8 @@ impl TrainedModel {
         if let Some(expected) = expected_sha256 {
             let actual = sha256_hex(bytes);
             if actual != expected {
-                return Err(Error::corrupted(format!(
-                    "model payload sha256 {actual} does not match the stored {expected}"
-                ))
-                .with_hint("the payload was altered after training: retrain the model or restore it from a backup"));
+                return Err(Error::corrupted(format!("model payload sha256 {actual} does not match the stored {expected}"))
+                    .with_hint("the payload was altered after training: retrain the model or restore it from a backup"));
             }
         }
         if bytes.len() < 6 || &bytes[..4] != MAGIC {
@@ -449,7 +447,9 @@ impl TrainedModel {
                 if members.is_empty() {
                     return Err("the ensemble has no members".into());
                 }
-                let reads = |r: &Recipe| -> Vec<(String, bool)> { r.steps.iter().map(|s| (s.column().to_string(), s.is_numeric())).collect() };
+                let reads = |r: &Recipe| -> Vec<(String, bool)> {
+                    r.steps.iter().map(|s| (s.column().to_string(), s.is_numeric())).collect()
+                };
                 let shape = reads(&self.recipe);
                 let mut total = 0;
                 for (i, m) in members.iter().enumerate() {

@@ -131,12 +131,7 @@ fn hot_then_cold(next: usize, left: usize, right: usize, missing: usize, missing
 }
 
 fn extend_path(path: &mut [PathElement], unique_depth: usize, zero_fraction: f32, one_fraction: f32, feature: usize) {
-    path[unique_depth] = PathElement {
-        feature,
-        zero_fraction,
-        one_fraction,
-        pweight: if unique_depth == 0 { 1.0 } else { 0.0 },
-    };
+    path[unique_depth] = PathElement { feature, zero_fraction, one_fraction, pweight: if unique_depth == 0 { 1.0 } else { 0.0 } };
     for i in (0..unique_depth).rev() {
         path[i + 1].pweight += (one_fraction * path[i].pweight * (i + 1) as f32) / (unique_depth + 1) as f32;
         path[i].pweight = (zero_fraction * path[i].pweight * (unique_depth - i) as f32) / (unique_depth + 1) as f32;

@@ -226,8 +226,13 @@ impl RecipeOptions {
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Step {
     /// Left out of the recipe by the user (keys, the target); passes through untouched.
-    Exclude { column: String },
-    Drop { column: String, reason: String },
+    Exclude {
+        column: String,
+    },
+    Drop {
+        column: String,
+        reason: String,
+    },
     Numeric {
         column: String,
         impute: f64,
@@ -302,11 +307,9 @@ impl Step {
             Step::Numeric { column, .. } | Step::Frequency { column, .. } | Step::TargetRate { column, .. } => {
                 vec![column.clone()]
             }
-            Step::Categorical { column, levels, other, .. } => levels
-                .iter()
-                .map(|l| format!("{column}={l}"))
-                .chain(other.then(|| format!("{column}={OTHER_LEVEL}")))
-                .collect(),
+            Step::Categorical { column, levels, other, .. } => {
+                levels.iter().map(|l| format!("{column}={l}")).chain(other.then(|| format!("{column}={OTHER_LEVEL}"))).collect()
+            }
         }
     }
 }
@@ -340,7 +343,13 @@ pub const TARGET_SMOOTHING: f64 = 20.0;
 /// `labels`. Returns, per converted feature (its index among the recipe's features), the rows'
 /// out-of-fold rates: a row in fold `fold[r]` gets the rate of its level among the other folds' rows,
 /// so a model fitted on them never sees a rate computed from its own label.
-pub fn target_encode(recipe: &mut Recipe, frame: &Frame, labels: &[bool], fold: &[usize], folds: usize) -> Result<Vec<(usize, Vec<f64>)>> {
+pub fn target_encode(
+    recipe: &mut Recipe,
+    frame: &Frame,
+    labels: &[bool],
+    fold: &[usize],
+    folds: usize,
+) -> Result<Vec<(usize, Vec<f64>)>> {
     let rows = frame.rows();
     let mut converted = Vec::new();
     let mut feature = 0;
@@ -355,7 +364,9 @@ pub fn target_encode(recipe: &mut Recipe, frame: &Frame, labels: &[bool], fold: 
                 .map(|r| {
                     let cell = match &data.data {
                         ColumnData::Numeric(v) => v[r].map_or(Cell::Null, Cell::Number),
-                        ColumnData::Categorical { codes, levels } => codes[r].map_or(Cell::Null, |c| Cell::Text(levels[c as usize].as_str())),
+                        ColumnData::Categorical { codes, levels } => {
+                            codes[r].map_or(Cell::Null, |c| Cell::Text(levels[c as usize].as_str()))
+                        }
                     };
                     let mut owned = None;
                     index.get(level_text(cell, *from_number, impute, &mut owned)).copied()
@@ -374,8 +385,7 @@ pub fn target_encode(recipe: &mut Recipe, frame: &Frame, labels: &[bool], fold: 
             let all_positive = labels.iter().filter(|&&y| y).count() as f64;
             let prior = all_positive / all_rows.max(1.0);
             let smoothed = |p: f64, n: f64, prior: f64| (p + TARGET_SMOOTHING * prior) / (n + TARGET_SMOOTHING);
-            let rates: Vec<f64> =
-                (0..width_levels).map(|l| smoothed(sum(&positive, l), sum(&count, l), prior)).collect();
+            let rates: Vec<f64> = (0..width_levels).map(|l| smoothed(sum(&positive, l), sum(&count, l), prior)).collect();
             let fold_rows: Vec<f64> = count.iter().map(|f| f.iter().sum()).collect();
             let fold_positive: Vec<f64> = positive.iter().map(|f| f.iter().sum()).collect();
             let out_of_fold: Vec<f64> = (0..rows)
@@ -477,9 +487,7 @@ pub fn fit_recipe(frame: &Frame, source: &str, options: &RecipeOptions) -> Resul
                 Step::Drop { column: name.clone(), reason: report.detail.clone() }
             } else {
                 match &column.data {
-                    ColumnData::Numeric(values) if !as_categorical => {
-                        fit_numeric(name, values, options, &mut report)?
-                    }
+                    ColumnData::Numeric(values) if !as_categorical => fit_numeric(name, values, options, &mut report)?,
                     ColumnData::Numeric(values) => {
                         let texts: Vec<Option<String>> =
                             values.iter().map(|v| v.filter(|x| x.is_finite()).map(format_code)).collect();
@@ -487,8 +495,7 @@ pub fn fit_recipe(frame: &Frame, source: &str, options: &RecipeOptions) -> Resul
                         fit_categorical(name, true, &refs, options, &mut report)
                     }
                     ColumnData::Categorical { codes, levels } => {
-                        let refs: Vec<Option<&str>> =
-                            codes.iter().map(|c| c.map(|c| levels[c as usize].as_str())).collect();
+                        let refs: Vec<Option<&str>> = codes.iter().map(|c| c.map(|c| levels[c as usize].as_str())).collect();
                         fit_categorical(name, false, &refs, options, &mut report)
                     }
                 }
@@ -555,10 +562,7 @@ fn fit_numeric(name: &str, values: &[Option<f64>], options: &RecipeOptions, repo
         let x = lower.map_or(x, |lo| x.max(lo));
         upper.map_or(x, |hi| x.min(hi))
     };
-    let imputed_clipped: Vec<f64> = values
-        .iter()
-        .map(|v| clip(v.filter(|x| x.is_finite()).unwrap_or(impute)))
-        .collect();
+    let imputed_clipped: Vec<f64> = values.iter().map(|v| clip(v.filter(|x| x.is_finite()).unwrap_or(impute))).collect();
     let clipped_moments: Moments = imputed_clipped.iter().map(|&x| Some(x)).collect();
     let non_negative = clipped_moments.min().is_some_and(|m| m >= 0.0);
     let log1p = match &options.log_transform {
@@ -579,8 +583,7 @@ fn fit_numeric(name: &str, values: &[Option<f64>], options: &RecipeOptions, repo
     if log1p {
         lower = Some(lower.map_or(0.0, |lo| lo.max(0.0)));
     }
-    let transformed: Vec<f64> =
-        imputed_clipped.iter().map(|&x| if log1p { (1.0 + x.max(0.0)).ln() } else { x }).collect();
+    let transformed: Vec<f64> = imputed_clipped.iter().map(|&x| if log1p { (1.0 + x.max(0.0)).ln() } else { x }).collect();
     let (center, scale) = match options.scale {
         Scale::None => (0.0, 1.0),
         Scale::Zscore => {
@@ -729,8 +732,10 @@ impl Recipe {
             ))
             .with_hint("fit the recipe again with healthml.standardize"));
         }
-        serde_json::from_value(value.clone())
-            .map_err(|e| Error::corrupted(format!("stored recipe cannot be read: {e}")).with_hint("fit the recipe again with healthml.standardize"))
+        serde_json::from_value(value.clone()).map_err(|e| {
+            Error::corrupted(format!("stored recipe cannot be read: {e}"))
+                .with_hint("fit the recipe again with healthml.standardize")
+        })
     }
 
     pub fn to_json(&self) -> Value {
@@ -920,7 +925,10 @@ impl Recipe {
                         .zip(rates)
                         .map(|(l, r)| format!("WHEN {} THEN {}", quote_literal(l), float_literal(*r)))
                         .collect();
-                    out.push((format!("CASE {v} {} ELSE {} END", arms.join(" "), float_literal(*prior)), sql_column_name(column)));
+                    out.push((
+                        format!("CASE {v} {} ELSE {} END", arms.join(" "), float_literal(*prior)),
+                        sql_column_name(column),
+                    ));
                 }
                 Step::Categorical { column, impute, levels, other, .. } => {
                     let v = format!("coalesce(({})::text, {})", quote_ident(column), quote_literal(impute));
@@ -1071,8 +1079,16 @@ mod tests {
         assert_eq!(
             recipe.feature_names(),
             [
-                "visits", "delta", "admission_type_id=1", "admission_type_id=2", "admission_type_id=3",
-                "race=Caucasian", "race=AfricanAmerican", "race=(missing)", "race=Asian", "race=(other)"
+                "visits",
+                "delta",
+                "admission_type_id=1",
+                "admission_type_id=2",
+                "admission_type_id=3",
+                "race=Caucasian",
+                "race=AfricanAmerican",
+                "race=(missing)",
+                "race=Asian",
+                "race=(other)"
             ]
         );
     }
@@ -1139,7 +1155,8 @@ mod tests {
             fit_recipe(&f, "t", &RecipeOptions { encoding: Some(Encoding::Frequency), ..Default::default() }).unwrap();
         // Caucasian rows are mostly positive, the others mostly not.
         let race = f.column("race").unwrap();
-        let labels: Vec<bool> = (0..f.rows()).map(|r| (f.cell_text(race, r).as_deref() == Some("Caucasian")) != (r % 7 == 0)).collect();
+        let labels: Vec<bool> =
+            (0..f.rows()).map(|r| (f.cell_text(race, r).as_deref() == Some("Caucasian")) != (r % 7 == 0)).collect();
         let fold: Vec<usize> = (0..f.rows()).map(|r| r % 4).collect();
         let converted = target_encode(&mut recipe, &f, &labels, &fold, 4).unwrap();
         assert_eq!(converted.iter().map(|c| c.0).collect::<Vec<_>>(), [2, 3], "the two level-reading columns");

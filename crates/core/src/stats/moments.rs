@@ -29,17 +29,7 @@ pub struct Moments {
 
 impl Default for Moments {
     fn default() -> Self {
-        Moments {
-            n: 0,
-            nulls: 0,
-            nonfinite: 0,
-            mean: 0.0,
-            m2: 0.0,
-            m3: 0.0,
-            m4: 0.0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-        }
+        Moments { n: 0, nulls: 0, nonfinite: 0, mean: 0.0, m2: 0.0, m3: 0.0, m4: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY }
     }
 }
 
@@ -75,8 +65,7 @@ impl Moments {
         let delta_n2 = delta_n * delta_n;
         let term1 = delta * delta_n * n1;
         self.mean += delta_n;
-        self.m4 += term1 * delta_n2 * (n * n - 3.0 * n + 3.0) + 6.0 * delta_n2 * self.m2
-            - 4.0 * delta_n * self.m3;
+        self.m4 += term1 * delta_n2 * (n * n - 3.0 * n + 3.0) + 6.0 * delta_n2 * self.m2 - 4.0 * delta_n * self.m3;
         self.m3 += term1 * delta_n * (n - 2.0) - 3.0 * delta_n * self.m2;
         self.m2 += term1;
         self.min = self.min.min(x);
@@ -106,10 +95,7 @@ impl Moments {
         let delta4 = delta2 * delta2;
 
         let m2 = self.m2 + other.m2 + delta2 * na * nb / n;
-        let m3 = self.m3
-            + other.m3
-            + delta3 * na * nb * (na - nb) / (n * n)
-            + 3.0 * delta * (na * other.m2 - nb * self.m2) / n;
+        let m3 = self.m3 + other.m3 + delta3 * na * nb * (na - nb) / (n * n) + 3.0 * delta * (na * other.m2 - nb * self.m2) / n;
         let m4 = self.m4
             + other.m4
             + delta4 * na * nb * (na * na - na * nb + nb * nb) / (n * n * n)
@@ -307,8 +293,7 @@ mod tests {
         let serial: Moments = xs.iter().map(|&x| Some(x)).collect();
         for parts in [2usize, 3, 7, 64, 997] {
             let chunk = xs.len().div_ceil(parts);
-            let states: Vec<Moments> =
-                xs.chunks(chunk).map(|c| c.iter().map(|&x| Some(x)).collect()).collect();
+            let states: Vec<Moments> = xs.chunks(chunk).map(|c| c.iter().map(|&x| Some(x)).collect()).collect();
             // left fold, right fold and a balanced tree must all agree with the serial scan
             let mut left = Moments::new();
             states.iter().for_each(|s| left.merge(s));
@@ -369,9 +354,7 @@ mod tests {
     #[test]
     fn nan_and_infinity_are_counted_not_used() {
         let m: Moments =
-            [Some(1.0), Some(f64::NAN), Some(f64::INFINITY), Some(2.0), Some(f64::NEG_INFINITY), None]
-                .into_iter()
-                .collect();
+            [Some(1.0), Some(f64::NAN), Some(f64::INFINITY), Some(2.0), Some(f64::NEG_INFINITY), None].into_iter().collect();
         assert_eq!((m.n, m.nulls, m.nonfinite), (2, 1, 3));
         assert_eq!((m.min(), m.max(), m.mean()), (Some(1.0), Some(2.0), Some(1.5)));
     }

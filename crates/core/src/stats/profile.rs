@@ -163,11 +163,8 @@ pub fn profile_column(column: &Column, options: &ProfileOptions) -> ColumnProfil
                 p.outliers_iqr = Some(finite.iter().filter(|&&x| x < low || x > high).count() as u64);
             }
             if let (Some(mean), Some(sd)) = (p.mean, p.stddev) {
-                let beyond = if sd > 0.0 {
-                    finite.iter().filter(|&&x| ((x - mean) / sd).abs() > Z_OUTLIER).count() as u64
-                } else {
-                    0
-                };
+                let beyond =
+                    if sd > 0.0 { finite.iter().filter(|&&x| ((x - mean) / sd).abs() > Z_OUTLIER).count() as u64 } else { 0 };
                 p.outliers_z = Some(beyond);
             }
         }
@@ -182,8 +179,7 @@ pub fn profile_column(column: &Column, options: &ProfileOptions) -> ColumnProfil
             p.distinct = counts.iter().filter(|&&c| c > 0).count() as u64;
             let mut ranked: Vec<(&String, u64)> = levels.iter().zip(counts).filter(|(_, c)| *c > 0).collect();
             ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-            p.top_values =
-                Some(ranked.into_iter().take(options.top_values).map(|(v, c)| (v.clone(), c)).collect());
+            p.top_values = Some(ranked.into_iter().take(options.top_values).map(|(v, c)| (v.clone(), c)).collect());
         }
     }
     p.null_fraction = if rows == 0 { 0.0 } else { p.nulls as f64 / rows as f64 };
@@ -217,8 +213,7 @@ fn distinct_nonfinite(values: &[Option<f64>]) -> u64 {
 /// Names that announce a key or code rather than a measurement.
 fn looks_like_key(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    name == "id"
-        || ["_id", "_nbr", "_number", "_no", "_key", "_code", "uuid"].iter().any(|s| name.ends_with(s))
+    name == "id" || ["_id", "_nbr", "_number", "_no", "_key", "_code", "uuid"].iter().any(|s| name.ends_with(s))
 }
 
 fn suggest(p: &ColumnProfile, numeric: bool, integer_valued: bool, options: &ProfileOptions) -> (Suggestion, String) {
@@ -229,11 +224,7 @@ fn suggest(p: &ColumnProfile, numeric: bool, integer_valued: bool, options: &Pro
     if p.null_fraction > options.drop_threshold {
         return (
             Suggestion::Drop,
-            format!(
-                "{:.1}% of values are missing (threshold {:.0}%)",
-                100.0 * p.null_fraction,
-                100.0 * options.drop_threshold
-            ),
+            format!("{:.1}% of values are missing (threshold {:.0}%)", 100.0 * p.null_fraction, 100.0 * options.drop_threshold),
         );
     }
     if p.distinct <= 1 {
@@ -263,16 +254,16 @@ fn suggest(p: &ColumnProfile, numeric: bool, integer_valued: bool, options: &Pro
         return (Suggestion::Ok, format!("{} levels", p.distinct));
     }
     if integer_valued && looks_like_key(&p.column) && p.distinct as usize <= options.max_levels {
-        return (
-            Suggestion::Categorical,
-            format!("{} integer codes: treat them as categories, not as a quantity", p.distinct),
-        );
+        return (Suggestion::Categorical, format!("{} integer codes: treat them as categories, not as a quantity", p.distinct));
     }
     let skew = p.skewness.unwrap_or(0.0);
     let kurt = p.kurtosis.unwrap_or(0.0);
     let non_negative = p.min.is_some_and(|m| m >= 0.0);
     if skew.abs() > STRONG_SKEW && non_negative {
-        return (Suggestion::LogTransform, format!("skewness {skew:.2} on non-negative values: log1p makes it closer to symmetric"));
+        return (
+            Suggestion::LogTransform,
+            format!("skewness {skew:.2} on non-negative values: log1p makes it closer to symmetric"),
+        );
     }
     let z_share = p.outliers_z.unwrap_or(0) as f64 / present as f64;
     if skew.abs() > STRONG_SKEW || kurt > HEAVY_TAILS || z_share > 0.001 {
