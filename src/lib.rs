@@ -3,6 +3,10 @@
 //! Each module here converts SQL values, calls the core, and maps core errors to SQLSTATEs through
 //! [`error`]. No statistics or model logic lives in this crate.
 
+// A set-returning function's Rust type is pgrx's `TableIterator<(name!(column, type), ...)>`: the
+// SQL result's column list, which a type alias would only hide.
+#![allow(clippy::type_complexity)]
+
 ::pgrx::pg_module_magic!(name, version);
 
 use pgrx::prelude::*;

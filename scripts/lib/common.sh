@@ -103,6 +103,7 @@ build_and_install() {
 }
 
 # Released versions, each with the commit it was built from: the upgrade tier starts from each.
+# shellcheck disable=SC2034  # read by the scripts that source this file (the upgrade tier)
 RELEASES=("0.1.0 1177cb6")
 HEALTHML_RELEASE_CACHE=${HEALTHML_RELEASE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/healthml/releases}
 

@@ -224,31 +224,34 @@ impl Reader {
     /// # Safety
     /// `datum` must be a datum of the column this reader and `column` were made for.
     unsafe fn push(self, column: &mut Values, datum: pg_sys::Datum, is_null: bool) {
-        if let Reader::OutputText(function) = self {
-            let text = (!is_null).then(|| {
-                let text = pg_sys::OidOutputFunctionCall(function, datum);
-                let owned = CStr::from_ptr(text).to_string_lossy().into_owned();
-                pg_sys::pfree(text.cast());
-                owned
-            });
+        // SAFETY: the caller gives a datum of this reader's column (see above).
+        unsafe {
+            if let Reader::OutputText(function) = self {
+                let text = (!is_null).then(|| {
+                    let text = pg_sys::OidOutputFunctionCall(function, datum);
+                    let owned = CStr::from_ptr(text).to_string_lossy().into_owned();
+                    pg_sys::pfree(text.cast());
+                    owned
+                });
+                match column {
+                    Values::Text(v) | Values::Decimal(v) => v.push(text),
+                    _ => unreachable!("output text goes to text and decimal columns"),
+                }
+                return;
+            }
             match column {
-                Values::Text(v) | Values::Decimal(v) => v.push(text),
-                _ => unreachable!("output text goes to text and decimal columns"),
+                Values::Bool(v) => v.push(bool::from_datum(datum, is_null)),
+                Values::Int16(v) => v.push(i16::from_datum(datum, is_null)),
+                Values::Int32(v) | Values::Date(v) => v.push(i32::from_datum(datum, is_null)),
+                Values::Int64(v) | Values::Time(v) | Values::Timestamp(v) | Values::TimestampTz(v) => {
+                    v.push(i64::from_datum(datum, is_null))
+                }
+                Values::Float32(v) => v.push(f32::from_datum(datum, is_null)),
+                Values::Float64(v) => v.push(f64::from_datum(datum, is_null)),
+                Values::Text(v) => v.push(<&str>::from_datum(datum, is_null).map(str::to_string)),
+                Values::Bytes(v) => v.push(<&[u8]>::from_datum(datum, is_null).map(<[u8]>::to_vec)),
+                Values::Decimal(_) => unreachable!("numeric is read through its output function"),
             }
-            return;
-        }
-        match column {
-            Values::Bool(v) => v.push(bool::from_datum(datum, is_null)),
-            Values::Int16(v) => v.push(i16::from_datum(datum, is_null)),
-            Values::Int32(v) | Values::Date(v) => v.push(i32::from_datum(datum, is_null)),
-            Values::Int64(v) | Values::Time(v) | Values::Timestamp(v) | Values::TimestampTz(v) => {
-                v.push(i64::from_datum(datum, is_null))
-            }
-            Values::Float32(v) => v.push(f32::from_datum(datum, is_null)),
-            Values::Float64(v) => v.push(f64::from_datum(datum, is_null)),
-            Values::Text(v) => v.push(<&str>::from_datum(datum, is_null).map(str::to_string)),
-            Values::Bytes(v) => v.push(<&[u8]>::from_datum(datum, is_null).map(<[u8]>::to_vec)),
-            Values::Decimal(_) => unreachable!("numeric is read through its output function"),
         }
     }
 }
@@ -259,61 +262,64 @@ impl Reader {
 /// # Safety
 /// `tupdesc` must be a valid tuple descriptor.
 unsafe fn describe(tupdesc: pg_sys::TupleDesc) -> (Vec<Field>, Vec<String>, Vec<Reader>) {
-    let mut fields = Vec::new();
-    let mut sql_types = Vec::new();
-    let mut readers = Vec::new();
-    let attributes = (*tupdesc).attrs.as_slice((*tupdesc).natts as usize);
-    for attribute in attributes.iter().filter(|a| !a.attisdropped) {
-        let name = CStr::from_ptr(attribute.attname.data.as_ptr()).to_string_lossy().into_owned();
-        let formatted = pg_sys::format_type_with_typemod(attribute.atttypid, attribute.atttypmod);
-        let sql_type = CStr::from_ptr(formatted).to_string_lossy().into_owned();
-        let mut typmod = attribute.atttypmod;
-        let base = pg_sys::getBaseTypeAndTypmod(attribute.atttypid, &mut typmod);
-        let (column_type, reader) = match base {
-            pg_sys::BOOLOID => (ColumnType::Bool, Reader::Datum),
-            pg_sys::INT2OID => (ColumnType::Int16, Reader::Datum),
-            pg_sys::INT4OID => (ColumnType::Int32, Reader::Datum),
-            pg_sys::INT8OID => (ColumnType::Int64, Reader::Datum),
-            pg_sys::FLOAT4OID => (ColumnType::Float32, Reader::Datum),
-            pg_sys::FLOAT8OID => (ColumnType::Float64, Reader::Datum),
-            pg_sys::NUMERICOID if typmod >= pg_sys::VARHDRSZ as i32 => {
-                let packed = typmod - pg_sys::VARHDRSZ as i32;
-                let precision = ((packed >> 16) & 0xffff) as u8;
-                // PostgreSQL 15 packs a signed 11-bit scale (negative scales round to tens, hundreds...).
-                let scale = (((packed & 0x7ff) ^ 1024) - 1024) as i8;
-                // Parquet wants 0 <= scale <= precision: widen to the digits the values can have.
-                let (precision, scale) = if scale < 0 {
-                    (precision.saturating_add(scale.unsigned_abs()), 0)
-                } else {
-                    (precision.max(scale as u8), scale)
-                };
-                (ColumnType::Decimal { precision, scale }, Reader::OutputText(output_function(base)))
-            }
-            pg_sys::NUMERICOID => unsupported(
-                &name,
-                &sql_type,
-                "cast it to numeric(precision, scale) or double precision, e.g. avg(x)::numeric(12,4)",
-            ),
-            pg_sys::TEXTOID | pg_sys::VARCHAROID | pg_sys::BPCHAROID => (ColumnType::Text, Reader::Datum),
-            // Text-shaped types: written as strings, the real type kept in the field's metadata.
-            pg_sys::NAMEOID | pg_sys::JSONOID | pg_sys::JSONBOID | pg_sys::UUIDOID | pg_sys::CHAROID => {
-                (ColumnType::Text, Reader::OutputText(output_function(base)))
-            }
-            _ if pg_sys::get_typtype(base) == pg_sys::TYPTYPE_ENUM as std::ffi::c_char => {
-                (ColumnType::Text, Reader::OutputText(output_function(base)))
-            }
-            pg_sys::BYTEAOID => (ColumnType::Bytes, Reader::Datum),
-            pg_sys::DATEOID => (ColumnType::Date, Reader::Datum),
-            pg_sys::TIMEOID => (ColumnType::Time, Reader::Datum),
-            pg_sys::TIMESTAMPOID => (ColumnType::Timestamp, Reader::Datum),
-            pg_sys::TIMESTAMPTZOID => (ColumnType::TimestampTz, Reader::Datum),
-            _ => unsupported(&name, &sql_type, "cast it in the query to a supported type, e.g. x::text"),
-        };
-        fields.push(Field { name, column_type, nullable: true });
-        sql_types.push(sql_type);
-        readers.push(reader);
+    // SAFETY: the caller gives a valid tuple descriptor; the catalog lookups take its type oids.
+    unsafe {
+        let mut fields = Vec::new();
+        let mut sql_types = Vec::new();
+        let mut readers = Vec::new();
+        let attributes = (*tupdesc).attrs.as_slice((*tupdesc).natts as usize);
+        for attribute in attributes.iter().filter(|a| !a.attisdropped) {
+            let name = CStr::from_ptr(attribute.attname.data.as_ptr()).to_string_lossy().into_owned();
+            let formatted = pg_sys::format_type_with_typemod(attribute.atttypid, attribute.atttypmod);
+            let sql_type = CStr::from_ptr(formatted).to_string_lossy().into_owned();
+            let mut typmod = attribute.atttypmod;
+            let base = pg_sys::getBaseTypeAndTypmod(attribute.atttypid, &mut typmod);
+            let (column_type, reader) = match base {
+                pg_sys::BOOLOID => (ColumnType::Bool, Reader::Datum),
+                pg_sys::INT2OID => (ColumnType::Int16, Reader::Datum),
+                pg_sys::INT4OID => (ColumnType::Int32, Reader::Datum),
+                pg_sys::INT8OID => (ColumnType::Int64, Reader::Datum),
+                pg_sys::FLOAT4OID => (ColumnType::Float32, Reader::Datum),
+                pg_sys::FLOAT8OID => (ColumnType::Float64, Reader::Datum),
+                pg_sys::NUMERICOID if typmod >= pg_sys::VARHDRSZ as i32 => {
+                    let packed = typmod - pg_sys::VARHDRSZ as i32;
+                    let precision = ((packed >> 16) & 0xffff) as u8;
+                    // PostgreSQL 15 packs a signed 11-bit scale (negative scales round to tens, hundreds...).
+                    let scale = (((packed & 0x7ff) ^ 1024) - 1024) as i8;
+                    // Parquet wants 0 <= scale <= precision: widen to the digits the values can have.
+                    let (precision, scale) = if scale < 0 {
+                        (precision.saturating_add(scale.unsigned_abs()), 0)
+                    } else {
+                        (precision.max(scale as u8), scale)
+                    };
+                    (ColumnType::Decimal { precision, scale }, Reader::OutputText(output_function(base)))
+                }
+                pg_sys::NUMERICOID => unsupported(
+                    &name,
+                    &sql_type,
+                    "cast it to numeric(precision, scale) or double precision, e.g. avg(x)::numeric(12,4)",
+                ),
+                pg_sys::TEXTOID | pg_sys::VARCHAROID | pg_sys::BPCHAROID => (ColumnType::Text, Reader::Datum),
+                // Text-shaped types: written as strings, the real type kept in the field's metadata.
+                pg_sys::NAMEOID | pg_sys::JSONOID | pg_sys::JSONBOID | pg_sys::UUIDOID | pg_sys::CHAROID => {
+                    (ColumnType::Text, Reader::OutputText(output_function(base)))
+                }
+                _ if pg_sys::get_typtype(base) == pg_sys::TYPTYPE_ENUM as std::ffi::c_char => {
+                    (ColumnType::Text, Reader::OutputText(output_function(base)))
+                }
+                pg_sys::BYTEAOID => (ColumnType::Bytes, Reader::Datum),
+                pg_sys::DATEOID => (ColumnType::Date, Reader::Datum),
+                pg_sys::TIMEOID => (ColumnType::Time, Reader::Datum),
+                pg_sys::TIMESTAMPOID => (ColumnType::Timestamp, Reader::Datum),
+                pg_sys::TIMESTAMPTZOID => (ColumnType::TimestampTz, Reader::Datum),
+                _ => unsupported(&name, &sql_type, "cast it in the query to a supported type, e.g. x::text"),
+            };
+            fields.push(Field { name, column_type, nullable: true });
+            sql_types.push(sql_type);
+            readers.push(reader);
+        }
+        (fields, sql_types, readers)
     }
-    (fields, sql_types, readers)
 }
 
 fn unsupported(name: &str, sql_type: &str, hint: &str) -> ! {
@@ -327,9 +333,11 @@ fn unsupported(name: &str, sql_type: &str, hint: &str) -> ! {
     )
 }
 
-unsafe fn output_function(type_oid: pg_sys::Oid) -> pg_sys::Oid {
+fn output_function(type_oid: pg_sys::Oid) -> pg_sys::Oid {
     let mut function = pg_sys::Oid::INVALID;
     let mut is_varlena = false;
-    pg_sys::getTypeOutputInfo(type_oid, &mut function, &mut is_varlena);
+    // SAFETY: a catalog lookup of a type oid taken from a tuple descriptor; it raises an ERROR (no
+    // undefined behaviour) for an oid that does not exist.
+    unsafe { pg_sys::getTypeOutputInfo(type_oid, &mut function, &mut is_varlena) };
     function
 }

@@ -114,5 +114,5 @@ is "$(q "SELECT lab_299 FROM public.lake_py_wide ORDER BY lab_299 NULLS LAST LIM
 q "SELECT healthml.export_parquet('SELECT 1 AS one', '$work/kept.parquet')" >/dev/null
 out=$(q "SET statement_timeout = '300ms'; SELECT healthml.export_parquet('SELECT i, pg_sleep(0.0001) FROM generate_series(1, 1000000) i', '$work/kept.parquet')")
 like "$out" 'canceling statement due to statement timeout' "an export can be cancelled"
-is "$(ls -A "$work" | grep -c '\.tmp$'; "$py" -c "import pyarrow.parquet as pq, sys; print(pq.read_table(sys.argv[1]).num_rows)" "$work/kept.parquet")" \
+is "$(find "$work" -maxdepth 1 -name '*.tmp' | wc -l; "$py" -c "import pyarrow.parquet as pq, sys; print(pq.read_table(sys.argv[1]).num_rows)" "$work/kept.parquet")" \
    "$(printf '0\n1')" "a cancelled export leaves no temporary file and the previous file whole"

@@ -20,7 +20,8 @@ tmp=$(mktemp -d)
 [ -n "${KEEP_TMP:-}" ] || trap 'rm -rf "$tmp"' EXIT; echo "# outputs in $tmp" >&2
 
 # --- setup, as the superuser -------------------------------------------------------------------
-psql_as -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+setup_ok=true
+psql_as -v ON_ERROR_STOP=1 >/dev/null <<'SQL' || setup_ok=false
 SET client_min_messages = warning;
 -- the pack's functions score with the deployed model "readmission" (the e2e tier deploys it)
 SELECT healthml.model_version_id('readmission');
@@ -134,7 +135,7 @@ SELECT count(*) FROM healthml.deploy('hostile_gbdt', 1);
 SELECT count(*) FROM healthml.standardize('work.sample', '{"name": "hostile_recipe", "exclude": ["encounter_id", "readmitted", "readmitted_30d"]}');
 RESET ROLE;
 SQL
-[ $? -eq 0 ] || { echo "1..1"; echo "not ok 1 - setup"; exit 1; }
+$setup_ok || { echo "1..1"; echo "not ok 1 - setup"; exit 1; }
 
 # --- the calls: role | object | SQL ---------------------------------------------------------------
 # The SQL of a call uses nothing the shadows replace (qualified functions, OPERATOR(pg_catalog.=)),

@@ -88,8 +88,8 @@ SQL
     # this build, and the update
     install_current
     new=$(extension_version)
-    missing=$(for s in $symbols; do nm -D --defined-only "$libdir/healthml.so" | grep -qw "$s" || echo "$s"; done)
-    is "$missing" "" "every C function the $old SQL names ($(echo "$symbols" | wc -w)) is in this build's library"
+    missing_symbols=$(for s in $symbols; do nm -D --defined-only "$libdir/healthml.so" | grep -qw "$s" || echo "$s"; done)
+    is "$missing_symbols" "" "every C function the $old SQL names ($(echo "$symbols" | wc -w)) is in this build's library"
     out=$(q -c "ALTER EXTENSION healthml UPDATE" 2>&1)
     is "$out:$(q -c "SELECT extversion FROM pg_extension WHERE extname = 'healthml'")" ":$new" \
        "ALTER EXTENSION healthml UPDATE takes $old to $new"

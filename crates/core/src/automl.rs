@@ -524,7 +524,7 @@ fn data_guardrails(prepared: &Prepared<'_>, options: &TrainOptions, settings: &A
     let in_valid: Vec<bool> = rows
         .iter()
         .map(|&r| {
-            crate::split::in_fraction(split.group_keys[r].as_bytes(), options.seed ^ 0x1EA7_A6E, VALIDATION_FRACTION.max(0.2))
+            crate::split::in_fraction(split.group_keys[r].as_bytes(), options.seed ^ 0x01EA_7A6E, VALIDATION_FRACTION.max(0.2))
         })
         .collect();
     let labels = split.labels_of(rows);

@@ -359,7 +359,7 @@ mod tests {
         for i in 0..n {
             let u = ((i * 7919) % 1000) as f64 / 1000.0;
             age.push(if i % 50 == 0 { None } else { Some(20.0 + 70.0 * u + shift) });
-            ward.push(Some(if (i + (shift as usize)) % 3 == 0 { "B" } else { "A" }));
+            ward.push(Some(if (i + (shift as usize)).is_multiple_of(3) { "B" } else { "A" }));
         }
         Frame {
             columns: vec![

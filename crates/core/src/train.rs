@@ -88,9 +88,9 @@ pub const IMPORTANCE_ROWS: usize = 500;
 pub const VALIDATION_FRACTION: f64 = 0.15;
 /// Folds (by group) of the out-of-fold target rates a model fits on, and their hash salt.
 const TARGET_FOLDS: usize = 5;
-const TARGET_FOLD_SALT: u64 = 0x7A46_E7;
+const TARGET_FOLD_SALT: u64 = 0x007A_46E7;
 /// Salt of the validation slice's group hash, so it is independent of the test split's.
-const VALIDATION_SALT: u64 = 0x5EED_0F_7A11;
+const VALIDATION_SALT: u64 = 0x005E_ED0F_7A11;
 
 impl TrainOptions {
     pub fn from_json(options: &Value) -> Result<Self> {
@@ -874,8 +874,12 @@ mod tests {
         for d in 0..5000u32 {
             tree.feature.push(if d == 4999 { -1 } else { 0 });
             tree.threshold.push(0.5);
-            (tree.left.push(d + 1), tree.right.push(d + 1), tree.missing.push(d + 1));
-            (tree.value.push(0.1), tree.cover.push(1.0), tree.gain.push(1.0));
+            for children in [&mut tree.left, &mut tree.right, &mut tree.missing] {
+                children.push(d + 1);
+            }
+            for (values, x) in [(&mut tree.value, 0.1), (&mut tree.cover, 1.0), (&mut tree.gain, 1.0)] {
+                values.push(x);
+            }
         }
         refused(&m, "depth");
         let mut m = gbdt_model();

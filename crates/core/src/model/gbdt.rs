@@ -472,7 +472,7 @@ mod tests {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (state >> 11) as f64 / (1u64 << 53) as f64
         };
-        let mut columns = vec![Vec::with_capacity(rows); 4];
+        let mut columns: Vec<Vec<f64>> = (0..4).map(|_| Vec::with_capacity(rows)).collect();
         let mut labels = Vec::with_capacity(rows);
         for _ in 0..rows {
             let x: Vec<f64> = (0..4).map(|j| if j == 1 && next() < 0.1 { f64::NAN } else { next() * 10.0 }).collect();
