@@ -11,7 +11,28 @@ SELECT pg_catalog.pg_extension_config_dump('healthml.threshold_policies_id_seq',
 SELECT pg_catalog.pg_extension_config_dump('healthml.recipes_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('healthml.training_runs_id_seq', '');
 
--- 2. Helpers: a checked regclass, a table name qualified where the caller's CREATE TABLE would put it,
+-- 2. One SQL API (docs/sql-api.md). Internal helpers get a leading underscore; 0.1.0's
+--    explanation and compare_models(bigint, bigint) become explain_jsonb and compare_models_by_id
+--    (the same C functions), and decision_threshold(bigint) decision_threshold_by_id. The old names
+--    come back as deprecated wrappers in section 7.
+ALTER FUNCTION healthml.in_transaction_block() RENAME TO _in_transaction_block;
+ALTER FUNCTION healthml.invalid_score(double precision) RENAME TO _invalid_score;
+ALTER FUNCTION healthml.scoring_stats_rows() RENAME TO _scoring_stats_rows;
+ALTER FUNCTION healthml.forget_scoring_stats(bigint) RENAME TO _forget_scoring_stats;
+ALTER FUNCTION healthml.deployments_are_append_only() RENAME TO _deployments_are_append_only;
+ALTER FUNCTION healthml.models_forget_scoring_stats() RENAME TO _models_forget_scoring_stats;
+ALTER FUNCTION healthml.moments_accum(internal, double precision) RENAME TO _moments_accum;
+ALTER FUNCTION healthml.moments_combine(internal, internal) RENAME TO _moments_combine;
+ALTER FUNCTION healthml.moments_serialize(internal) RENAME TO _moments_serialize;
+ALTER FUNCTION healthml.moments_deserialize(bytea, internal) RENAME TO _moments_deserialize;
+ALTER FUNCTION healthml.moments_skewness_final(internal) RENAME TO _moments_skewness_final;
+ALTER FUNCTION healthml.moments_kurtosis_final(internal) RENAME TO _moments_kurtosis_final;
+ALTER FUNCTION healthml.moments_summary_final(internal) RENAME TO _moments_summary_final;
+ALTER FUNCTION healthml.explanation(text, jsonb) RENAME TO explain_jsonb;
+ALTER FUNCTION healthml.compare_models(bigint, bigint) RENAME TO compare_models_by_id;
+ALTER FUNCTION healthml.decision_threshold(bigint) RENAME TO decision_threshold_by_id;
+
+-- 3. Helpers: a checked regclass, a table name qualified where the caller's CREATE TABLE would put it,
 --    the challenger trained as the role that trained the champion, and the standby check of the
 --    functions that write.
 CREATE FUNCTION healthml."_checked_relation"("relation" regclass) RETURNS oid
@@ -23,15 +44,15 @@ CREATE FUNCTION healthml."_retrain_challenger"("champion_id" bigint) RETURNS TAB
 CREATE FUNCTION healthml."_require_primary"("what" TEXT) RETURNS void
     STRICT VOLATILE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'require_primary_wrapper';
 
--- 3. No caller's object stands in for healthml's: PL/pgSQL functions pin search_path, SQL functions
+-- 4. No caller's object stands in for healthml's: PL/pgSQL functions pin search_path, SQL functions
 --    get SQL-standard bodies, bound when they are created. The functions that write refuse to run on
 --    a standby.
-ALTER FUNCTION healthml.deployments_are_append_only() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION healthml._deployments_are_append_only() SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION healthml.leaderboard(text, integer) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION healthml.model_version_id(text, integer) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION healthml.coefficients(text, integer) SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION healthml.invalid_score(double precision) SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION healthml.models_forget_scoring_stats() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION healthml._invalid_score(double precision) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION healthml._models_forget_scoring_stats() SET search_path = pg_catalog, pg_temp;
 CREATE OR REPLACE FUNCTION healthml.deploy(model_name text, version integer DEFAULT NULL, reason text DEFAULT NULL)
     RETURNS TABLE (model_id bigint, deployed_version integer, deployed_at timestamptz)
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
@@ -117,29 +138,29 @@ BEGIN ATOMIC
     WHERE m.id = healthml.model_version_id(feature_importance.model_name, feature_importance.version)
     ORDER BY x.n;
 END;
-CREATE OR REPLACE FUNCTION healthml.decision_threshold(model_id bigint) RETURNS double precision
+CREATE OR REPLACE FUNCTION healthml.decision_threshold_by_id(model_id bigint) RETURNS double precision
     LANGUAGE sql STABLE PARALLEL SAFE
     RETURN coalesce((SELECT p.threshold FROM healthml.threshold_policies p
-                     WHERE p.model_id = decision_threshold.model_id ORDER BY p.id DESC LIMIT 1),
+                     WHERE p.model_id = decision_threshold_by_id.model_id ORDER BY p.id DESC LIMIT 1),
                     (SELECT (m.metrics #>> '{test,threshold}')::float8 FROM healthml.models m
-                     WHERE m.id = decision_threshold.model_id));
+                     WHERE m.id = decision_threshold_by_id.model_id));
 CREATE OR REPLACE FUNCTION healthml.flag(model_name text, score double precision) RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN CASE WHEN NOT flag.score BETWEEN 0 AND 1 THEN healthml.invalid_score(flag.score)
-                ELSE flag.score >= healthml.decision_threshold(healthml.model_version_id(flag.model_name)) END;
+    RETURN CASE WHEN NOT flag.score BETWEEN 0 AND 1 THEN healthml._invalid_score(flag.score)
+                ELSE flag.score >= healthml.decision_threshold_by_id(healthml.model_version_id(flag.model_name)) END;
 CREATE OR REPLACE FUNCTION healthml.risk_tier(model_name text, score double precision) RETURNS text
     LANGUAGE sql STABLE PARALLEL SAFE
 BEGIN ATOMIC
     SELECT CASE WHEN risk_tier.score IS NULL THEN NULL
-                WHEN NOT risk_tier.score BETWEEN 0 AND 1 THEN healthml.invalid_score(risk_tier.score)::text
-                WHEN risk_tier.score >= healthml.decision_threshold(m.id) THEN 'high'
+                WHEN NOT risk_tier.score BETWEEN 0 AND 1 THEN healthml._invalid_score(risk_tier.score)::text
+                WHEN risk_tier.score >= healthml.decision_threshold_by_id(m.id) THEN 'high'
                 WHEN risk_tier.score >= coalesce((m.metrics ->> 'train_positive_rate')::float8,
                                     (m.metrics #>> '{test,positives}')::float8 / (m.metrics #>> '{test,n}')::float8) THEN 'medium'
                 ELSE 'low' END
     FROM healthml.models m WHERE m.id = healthml.model_version_id(risk_tier.model_name);
 END;
 
--- 4. score_batch resolves only the target's name in the caller's search_path; retrain replays stored
+-- 5. score_batch resolves only the target's name in the caller's search_path; retrain replays stored
 --    SQL as its author. Both call schema-qualified helpers that pin search_path.
 CREATE OR REPLACE PROCEDURE healthml.score_batch(model_name text, source regclass, key_column text, target_table text,
                                       mode text DEFAULT 'replace', top_k integer DEFAULT NULL)
@@ -230,7 +251,7 @@ DECLARE
     failed_hint  text;
 BEGIN
     run_id := healthml._retrain_begin(model_name, tolerance, calibration_tolerance);
-    IF NOT healthml.in_transaction_block() THEN
+    IF NOT healthml._in_transaction_block() THEN
         COMMIT;
     END IF;
     BEGIN
@@ -241,7 +262,7 @@ BEGIN
     IF failed_state IS NOT NULL THEN
         failed_hint := healthml._retrain_failed(run_id, why, failed_hint);
         -- the log row stays, and the caller (pg_cron too) still sees the run fail
-        IF NOT healthml.in_transaction_block() THEN
+        IF NOT healthml._in_transaction_block() THEN
             COMMIT;
         END IF;
         RAISE EXCEPTION 'healthml.retrain(%) failed: %', model_name, why
@@ -300,7 +321,7 @@ BEGIN
             USING ERRCODE = 'undefined_object', HINT = 'healthml.retrain calls this with the run it logged; call retrain instead';
     END IF;
     SELECT c.model_id, c.version INTO challenger, challenger_version FROM healthml._retrain_challenger(run.champion_id) c;
-    judged := healthml.compare_models(run.champion_id, challenger);
+    judged := healthml.compare_models_by_id(run.champion_id, challenger);
     champ_auc := (judged #>> '{champion,auc}')::float8;
     chall_auc := (judged #>> '{challenger,auc}')::float8;
     chall_ratio := (judged #>> '{challenger,calibration_ratio}')::float8;
@@ -335,21 +356,307 @@ BEGIN
     RETURN concat_ws('; ', nullif(hint, ''), 'the run is logged in healthml.training_runs');
 END $$;
 
--- 5. PUBLIC keeps version, icd9_group and the moment aggregates only; helpers go to their callers.
-REVOKE EXECUTE ON FUNCTION healthml.moments_accum(internal, double precision), healthml.moments_combine(internal, internal),
-    healthml.moments_serialize(internal), healthml.moments_deserialize(bytea, internal),
-    healthml.moments_skewness_final(internal), healthml.moments_kurtosis_final(internal),
-    healthml.moments_summary_final(internal), healthml.in_transaction_block(), healthml.invalid_score(double precision)
+-- 6. PUBLIC keeps version, icd9_group and the moment aggregates only; helpers go to their callers.
+REVOKE EXECUTE ON FUNCTION healthml._moments_accum(internal, double precision), healthml._moments_combine(internal, internal),
+    healthml._moments_serialize(internal), healthml._moments_deserialize(bytea, internal),
+    healthml._moments_skewness_final(internal), healthml._moments_kurtosis_final(internal),
+    healthml._moments_summary_final(internal), healthml._in_transaction_block(), healthml._invalid_score(double precision)
     FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION healthml._checked_relation(regclass), healthml._creation_name(text), healthml._retrain_challenger(bigint),
     healthml._require_primary(text), healthml._retrain_begin(text, double precision, double precision),
     healthml._retrain_judge(bigint, double precision), healthml._retrain_failed(bigint, text, text)
     FROM PUBLIC;
 REVOKE EXECUTE ON PROCEDURE healthml._score_batch(text, regclass, text, text, text, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION healthml.invalid_score(double precision) TO healthml_analyst;
+GRANT EXECUTE ON FUNCTION healthml._invalid_score(double precision) TO healthml_analyst;
 GRANT EXECUTE ON FUNCTION healthml._require_primary(text) TO healthml_admin;
-GRANT EXECUTE ON FUNCTION healthml.in_transaction_block(), healthml._retrain_begin(text, double precision, double precision),
+GRANT EXECUTE ON FUNCTION healthml._in_transaction_block(), healthml._retrain_begin(text, double precision, double precision),
     healthml._retrain_judge(bigint, double precision), healthml._retrain_failed(bigint, text, text), healthml._retrain_challenger(bigint),
     healthml._checked_relation(regclass), healthml._creation_name(text)
     TO healthml_admin;
 GRANT EXECUTE ON PROCEDURE healthml._score_batch(text, regclass, text, text, text, integer) TO healthml_admin;
+
+-- 7. New in 0.2.0's API: explain_by_id, set_decision_threshold (model, relation, policy: the order of
+--    every other function), decision_threshold and compare_models by model name; 0.1.0's names as
+--    deprecated wrappers; the bodies that call renamed helpers; a comment on every public object.
+CREATE FUNCTION healthml."explain_by_id"("model_id" bigint, "features" jsonb, "top_k" INT DEFAULT 5)
+    RETURNS TABLE ("feature" TEXT, "value" TEXT, "contribution" double precision)
+    STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'explain_by_id_wrapper';
+CREATE FUNCTION healthml."set_decision_threshold"("model_name" TEXT, "relation" regclass, "policy" TEXT)
+    RETURNS TABLE ("model_id" bigint, "policy" TEXT, "threshold" double precision, "flagged_share" double precision,
+                   "precision" double precision, "recall" double precision)
+    STRICT VOLATILE LANGUAGE c AS 'MODULE_PATHNAME', 'set_decision_threshold_wrapper';
+CREATE FUNCTION healthml.decision_threshold(model_name text, version integer DEFAULT NULL) RETURNS double precision
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN healthml.decision_threshold_by_id(healthml.model_version_id(decision_threshold.model_name, decision_threshold.version));
+CREATE FUNCTION healthml.compare_models(model_name text, champion_version integer, challenger_version integer)
+    RETURNS jsonb LANGUAGE sql VOLATILE
+    RETURN healthml.compare_models_by_id(healthml.model_version_id(compare_models.model_name, compare_models.champion_version),
+                                         healthml.model_version_id(compare_models.model_name, compare_models.challenger_version));
+CREATE FUNCTION healthml.decision_threshold(model_id bigint) RETURNS double precision
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN healthml.decision_threshold_by_id(decision_threshold.model_id);
+COMMENT ON FUNCTION healthml.decision_threshold(bigint) IS
+    'Deprecated (removed in 0.3.0): use healthml.decision_threshold_by_id(model_id), or healthml.decision_threshold(model_name, version).';
+
+CREATE FUNCTION healthml.compare_models(champion_id bigint, challenger_id bigint) RETURNS jsonb
+    LANGUAGE sql VOLATILE
+    RETURN healthml.compare_models_by_id(compare_models.champion_id, compare_models.challenger_id);
+COMMENT ON FUNCTION healthml.compare_models(bigint, bigint) IS
+    'Deprecated (removed in 0.3.0): use healthml.compare_models_by_id(champion_id, challenger_id), or healthml.compare_models(model_name, champion_version, challenger_version).';
+
+CREATE FUNCTION healthml.explanation(model_name text, features jsonb) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN healthml.explain_jsonb(explanation.model_name, explanation.features);
+COMMENT ON FUNCTION healthml.explanation(text, jsonb) IS
+    'Deprecated (removed in 0.3.0): use healthml.explain_jsonb(model_name, features).';
+CREATE OR REPLACE FUNCTION healthml.model_card(model_name text, version integer DEFAULT NULL) RETURNS text
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m       healthml.models;
+    card    text;
+    line    record;
+    section text;
+    fmt4    CONSTANT text := 'FM0.0000';
+BEGIN
+    SELECT * INTO m FROM healthml.models x
+    WHERE x.name = model_name
+      AND x.id = coalesce((SELECT y.id FROM healthml.models y WHERE y.name = model_name AND y.version = model_card.version),
+                          CASE WHEN model_card.version IS NULL THEN
+                              coalesce((SELECT d.model_id FROM healthml.deployments d WHERE d.name = model_name ORDER BY d.id DESC LIMIT 1),
+                                       (SELECT max(y.id) FROM healthml.models y WHERE y.name = model_name)) END);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%"% does not exist', model_name, coalesce(' version ' || model_card.version, '')
+            USING ERRCODE = 'undefined_object', HINT = 'list models with SELECT name, version FROM healthml.model_registry';
+    END IF;
+
+    card := format(E'# Model card: %s, version %s\n\n', m.name, m.version);
+    card := card || format(E'**Purpose.** %s\n\n', coalesce(m.description, '(no description: pass "description" when training)'));
+    card := card || format(E'- Predicts `%s`%s from `%s` (%s).\n', m.target,
+                           CASE WHEN m.options ? 'positive' THEN format(' = %L', m.options ->> 'positive') ELSE '' END, m.source,
+                           CASE WHEN m.metrics ? 'automl' THEN 'AutoML, chose ' || m.algorithm ELSE m.algorithm END);
+    card := card || format(E'- Trained %s by %s; tags: %s.\n', to_char(m.created_at, 'YYYY-MM-DD HH24:MI TZ'), m.created_by,
+                           coalesce(nullif(array_to_string(m.tags, ', '), ''), 'none'));
+    card := card || format(E'- Deployed: %s.\n\n',
+                           CASE WHEN m.id = (SELECT d.model_id FROM healthml.deployments d WHERE d.name = m.name ORDER BY d.id DESC LIMIT 1)
+                                THEN 'yes' ELSE 'no' END);
+
+    card := card || E'## Data\n\n';
+    card := card || format(E'- Source `%s`, %s training rows, %s test rows, data fingerprint `%s`.\n',
+                           m.source, m.train_rows, m.test_rows, left(m.data_fingerprint, 16));
+    card := card || format(E'- Test rows: %s; groups kept on one side: %s.\n',
+                           coalesce(format('`%s`', m.options ->> 'test_where'),
+                                    format('%s%% of groups by seeded hash', round(100 * coalesce((m.options ->> 'test_fraction')::numeric, 0.2)))),
+                           coalesce(format('`%s`', m.options ->> 'group_by'), 'none (rows)'));
+    card := card || format(E'- Not features: %s.\n\n',
+                           coalesce((SELECT string_agg(format('`%s`', e), ', ') FROM jsonb_array_elements_text(
+                                        CASE jsonb_typeof(m.options -> 'exclude') WHEN 'array' THEN m.options -> 'exclude'
+                                             WHEN 'string' THEN jsonb_build_array(m.options -> 'exclude') ELSE '[]' END) e), 'none'));
+
+    card := card || E'## Recipe\n\n';
+    SELECT string_agg(format('%s %s', n, action), ', ' ORDER BY n DESC, action) INTO section
+    FROM (SELECT s ->> 'action' AS action, count(*) AS n FROM jsonb_array_elements(m.recipe -> 'steps') s GROUP BY 1) a;
+    card := card || format(E'%s source columns: %s; %s features.\n\n', jsonb_array_length(m.recipe -> 'steps'), section,
+                           cardinality(m.features));
+
+    card := card || E'## Test metrics\n\n| AUC | average precision | Brier | log loss | threshold | precision | recall |\n|---|---|---|---|---|---|---|\n';
+    card := card || format(E'| %s | %s | %s | %s | %s | %s | %s |\n\n',
+                           to_char((m.metrics #>> '{test,auc}')::numeric, fmt4), to_char((m.metrics #>> '{test,average_precision}')::numeric, fmt4),
+                           to_char((m.metrics #>> '{test,brier}')::numeric, fmt4), to_char((m.metrics #>> '{test,log_loss}')::numeric, fmt4),
+                           to_char((m.metrics #>> '{test,threshold}')::numeric, fmt4), to_char((m.metrics #>> '{test,precision}')::numeric, fmt4),
+                           to_char((m.metrics #>> '{test,recall}')::numeric, fmt4));
+    card := card || format(E'Calibration: %s.\n',
+                           CASE m.metrics #>> '{calibration,method}'
+                               WHEN 'platt' THEN format('Platt scaling on %s validation rows (validation Brier %s before, %s after)',
+                                                        m.metrics #>> '{calibration,fitted_on_rows}',
+                                                        to_char((m.metrics #>> '{calibration,validation_brier_before}')::numeric, fmt4),
+                                                        to_char((m.metrics #>> '{calibration,validation_brier_after}')::numeric, fmt4))
+                               ELSE 'none (the model was fitted without class weights)' END);
+    IF m.metrics ? 'automl' THEN
+        card := card || format(E'AutoML: %s; %s of %s candidates cross-validated in %s s.\n',
+                               m.metrics #>> '{automl,chosen}', m.metrics #>> '{automl,evaluated}', m.metrics #>> '{automl,candidates}',
+                               round((m.metrics #>> '{automl,search_seconds}')::numeric));
+    END IF;
+    card := card || E'\n## Threshold policy\n\n';
+    SELECT * INTO line FROM healthml.threshold_policies p WHERE p.model_id = m.id ORDER BY p.id DESC LIMIT 1;
+    IF FOUND THEN
+        card := card || format(E'`%s` set %s by %s on `%s`: threshold %s flags %s%% of rows, precision %s, recall %s.\n\n',
+                               line.policy, to_char(line.set_at, 'YYYY-MM-DD'), line.set_by, line.computed_on,
+                               to_char(line.threshold, fmt4), round(100 * line.flagged_share::numeric, 1),
+                               to_char(line.precision::numeric, fmt4), to_char(line.recall::numeric, fmt4));
+    ELSE
+        card := card || format(E'F1-optimal on the validation rows: %s.\n\n', to_char(healthml.decision_threshold_by_id(m.id)::numeric, fmt4));
+    END IF;
+
+    card := card || E'## Subgroup audit\n\n';
+    section := NULL;
+    SELECT string_agg(format('| %s | %s | %s | %s | %s | %s | %s |', r.by_column, coalesce(r.subgroup, 'NULL'), r.n,
+                             coalesce(to_char(r.auc::numeric, 'FM0.000'), '-'), coalesce(to_char(r.auc_gap::numeric, 'FMS0.000'), '-'),
+                             coalesce(to_char(r.calibration_ratio::numeric, 'FM0.00'), '-'), coalesce(to_char(r.tpr_gap::numeric, 'FMS0.000'), '-')),
+                      E'\n' ORDER BY r.by_column, r.n DESC)
+    INTO section
+    FROM healthml.subgroup_reports r
+    WHERE r.model_id = m.id AND NOT r.overall AND r.n >= 100
+      AND r.report_id = (SELECT max(x.report_id) FROM healthml.subgroup_reports x WHERE x.model_id = m.id AND x.by_column = r.by_column);
+    card := card || coalesce(E'| by | group | n | AUC | AUC gap | calibration | TPR gap |\n|---|---|---|---|---|---|---|\n' || section || E'\n\n',
+                             E'No subgroup audit yet: run healthml.subgroup_report.\n\n');
+
+    card := card || E'## Drift\n\n';
+    SELECT format('Latest report (%s, on `%s`): %s ok, %s warn, %s alert%s.', to_char(max(d.computed_at), 'YYYY-MM-DD HH24:MI'), max(d.relation),
+                  count(*) FILTER (WHERE d.status = 'ok'), count(*) FILTER (WHERE d.status = 'warn'), count(*) FILTER (WHERE d.status = 'alert'),
+                  coalesce('; worst: ' || string_agg(format('%s (PSI %s)', d.feature, to_char(d.psi::numeric, 'FM0.000')), ', ')
+                                          FILTER (WHERE d.status <> 'ok'), ''))
+    INTO section
+    FROM healthml.drift_reports d
+    WHERE d.report_id = (SELECT max(x.report_id) FROM healthml.drift_reports x WHERE x.model_id = m.id);
+    card := card || CASE WHEN section IS NULL OR section LIKE 'Latest report (,%' OR section LIKE 'Latest report (%: 0 ok, 0 warn, 0 alert.'
+                         THEN E'No drift report yet: run healthml.drift.\n\n' ELSE section || E'\n\n' END;
+
+    card := card || E'## Top global features\n\n| column | mean abs contribution |\n|---|---|\n';
+    SELECT string_agg(format('| %s | %s |', i ->> 'column', to_char((i ->> 'mean_abs_contribution')::numeric, 'FM0.0000')), E'\n' ORDER BY n)
+    INTO section
+    FROM jsonb_array_elements(m.metrics -> 'importance') WITH ORDINALITY AS x(i, n) WHERE n <= 10;
+    card := card || coalesce(section, '') || E'\n\n';
+
+    card := card || E'## Version history\n\n| version | algorithm | trained | by | test AUC | deployments |\n|---|---|---|---|---|---|\n';
+    FOR line IN
+        SELECT v.version, v.algorithm, v.created_at, v.created_by, (v.metrics #>> '{test,auc}')::numeric AS auc,
+               (SELECT string_agg(format('%s (%s)', to_char(d.deployed_at, 'YYYY-MM-DD HH24:MI'), d.reason), '; ' ORDER BY d.id)
+                FROM healthml.deployments d WHERE d.model_id = v.id) AS deployments
+        FROM healthml.models v WHERE v.name = m.name ORDER BY v.version
+    LOOP
+        card := card || format(E'| %s%s | %s | %s | %s | %s | %s |\n', line.version, CASE WHEN line.version = m.version THEN ' (this card)' ELSE '' END,
+                               line.algorithm, to_char(line.created_at, 'YYYY-MM-DD HH24:MI'), line.created_by,
+                               to_char(line.auc, fmt4), coalesce(line.deployments, '-'));
+    END LOOP;
+    RETURN card;
+END $$;
+CREATE OR REPLACE FUNCTION healthml._models_forget_scoring_stats() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM healthml._forget_scoring_stats(OLD.id);
+    RETURN OLD;
+END $$;
+COMMENT ON TYPE healthml.moments_summary IS 'Result of healthml.moments(float8).';
+COMMENT ON AGGREGATE healthml.skewness(double precision) IS
+    'Sample skewness (adjusted Fisher-Pearson G1, as pandas Series.skew()); NULL below 3 values, '
+    '0 for a constant column. NULL, NaN and Infinity inputs are skipped.';
+COMMENT ON AGGREGATE healthml.kurtosis(double precision) IS
+    'Sample excess kurtosis (bias-corrected G2, as pandas Series.kurt()); NULL below 4 values, '
+    '0 for a constant column. NULL, NaN and Infinity inputs are skipped.';
+COMMENT ON AGGREGATE healthml.moments(double precision) IS
+    'n, nulls, nonfinite, mean, stddev, min, max, skewness and kurtosis of a column in one pass.';
+COMMENT ON TABLE healthml.automl_leaderboard IS
+    'Every candidate of an AutoML run (healthml.train(..., ''auto'')): patient-grouped cross-validated AUC, status, and the chosen one.';
+COMMENT ON FUNCTION healthml.leaderboard(text, integer) IS
+    'The candidates of an AutoML version of a model (NULL: its latest), ranked by cross-validated AUC, with the blend and what the budget cut.';
+COMMENT ON VIEW healthml.automl_comparison IS
+    'Each AutoML model against every hand-trained model evaluated on the same test rows (same data, target and split).';
+COMMENT ON FUNCTION healthml.train(text, regclass, text, text, jsonb) IS
+    'Trains a model version on a relation (algorithm logistic, gbdt or auto) with a patient-grouped test split; returns its test metrics.';
+COMMENT ON FUNCTION healthml.compare_models_by_id(bigint, bigint) IS
+    'Two model versions by id on the same held-out rows (the challenger''s test rows, read as the role that trained it): AUC, calibration and more, as jsonb.';
+COMMENT ON FUNCTION healthml.version() IS 'The installed healthml version (the library''s).';
+COMMENT ON FUNCTION healthml.predict(text, jsonb) IS
+    'Probability from the deployed model for one row given as jsonb (source column to value).';
+COMMENT ON FUNCTION healthml.predict_by_id(bigint, jsonb) IS
+    'Probability from one model version by id (deployed or not) for one row given as jsonb.';
+COMMENT ON FUNCTION healthml.predict_row(text, anyelement) IS
+    'Probability from the deployed model for a whole typed row (a table or view alias), read without a jsonb round trip.';
+COMMENT ON FUNCTION healthml.predict_row_by_id(bigint, anyelement) IS
+    'Probability from one model version by id for a whole typed row: what batch scoring uses to pin a model.';
+COMMENT ON FUNCTION healthml.set_decision_threshold(text, regclass, text) IS
+    'Sets the deployed model''s decision threshold by a policy (f1, recall>=0.7, precision>=0.3, top_percent=10) measured on a labelled relation.';
+COMMENT ON FUNCTION healthml.set_threshold(text, text, regclass) IS
+    'Deprecated (removed in 0.3.0): use healthml.set_decision_threshold(model_name, relation, policy).';
+COMMENT ON FUNCTION healthml.explain(text, jsonb, integer) IS
+    'The top_k contributions of one row (jsonb) to the deployed model''s log-odds, largest magnitude first.';
+COMMENT ON FUNCTION healthml.explain_by_id(bigint, jsonb, integer) IS
+    'The top_k contributions of one row (jsonb) to one model version''s log-odds, by id.';
+COMMENT ON FUNCTION healthml.explain_row(text, anyelement, integer) IS
+    'The top_k contributions of a whole typed row to the deployed model''s log-odds.';
+COMMENT ON FUNCTION healthml.explain_row_by_id(bigint, anyelement, integer) IS
+    'The top_k contributions of a whole typed row to one model version''s log-odds, by id.';
+COMMENT ON FUNCTION healthml.explain_jsonb(text, jsonb) IS
+    'The whole explanation of one row as jsonb: probability, raw_score, base and every column''s contribution (base + contributions = raw_score).';
+COMMENT ON FUNCTION healthml.what_if(text, jsonb, jsonb, integer) IS
+    'The deployed model''s score of a row before and after changing some of its values, and the top reasons after.';
+COMMENT ON FUNCTION healthml.evaluate(text, regclass) IS
+    'The deployed model''s metrics on a labelled relation: AUC, average precision, Brier, log loss, confusion at its threshold.';
+COMMENT ON FUNCTION healthml.roc_curve(text, regclass) IS 'The deployed model''s ROC curve on a labelled relation.';
+COMMENT ON FUNCTION healthml.pr_curve(text, regclass) IS 'The deployed model''s precision-recall curve on a labelled relation.';
+COMMENT ON FUNCTION healthml.calibration_curve(text, regclass, integer) IS
+    'The deployed model''s reliability diagram on a labelled relation: mean score against observed rate per probability bin.';
+COMMENT ON FUNCTION healthml.profile(regclass, jsonb) IS
+    'One row per column of a relation: type, missing share, distinct values, moments, quantiles, top levels and what to do about it.';
+COMMENT ON FUNCTION healthml.standardize(regclass, jsonb) IS
+    'Fits a named recipe (imputation, clipping, log, scaling, encodings) on a relation and stores it in healthml.recipes.';
+COMMENT ON FUNCTION healthml.apply_recipe(text, jsonb) IS 'A stored recipe''s features of one row given as jsonb.';
+COMMENT ON FUNCTION healthml.apply_recipe(text, regclass, text) IS
+    'Writes a stored recipe''s features of every row of a relation into a new table.';
+COMMENT ON FUNCTION healthml.icd9_group(text) IS 'The Strack et al. (2014) group of an ICD-9 diagnosis code (Circulatory, Respiratory, Diabetes, ...; Missing, Invalid).';
+COMMENT ON FUNCTION healthml.export_parquet(text, text, jsonb) IS
+    'Writes a query''s result to a Parquet file on the server (needs the rights server-side COPY needs).';
+COMMENT ON FUNCTION healthml.import_parquet(text, text) IS
+    'Loads a Parquet file on the server into a new table (needs the rights server-side COPY needs).';
+COMMENT ON FUNCTION healthml.drift(text, regclass, jsonb) IS
+    'Drift of a relation from the deployed model''s training rows, per input column and of the score (PSI, Kolmogorov-Smirnov, Jensen-Shannon); stored in healthml.drift_reports.';
+COMMENT ON FUNCTION healthml.subgroup_report(text, regclass, text) IS
+    'The deployed model on each subgroup of a labelled relation (by a column): AUC, calibration and error-rate gaps; stored in healthml.subgroup_reports.';
+COMMENT ON FUNCTION healthml.reset_scoring_stats() IS
+    'Zeroes the scoring statistics of this database''s models; returns whether statistics are kept.';
+COMMENT ON FUNCTION healthml.deploy(text, integer, text) IS
+    'Deploys a model version (NULL: the best test AUC); takes effect for the next statement.';
+COMMENT ON FUNCTION healthml.rollback(text) IS
+    'Deploys again the version deployed before the current one; takes effect for the next statement.';
+COMMENT ON FUNCTION healthml.model_card(text, integer) IS
+    'A model version''s card in Markdown (NULL version: the deployed one): purpose, data lineage, recipe, test metrics, threshold policy, subgroup audit, drift, top features, version history.';
+COMMENT ON TABLE healthml.drift_reports IS
+    'Every healthml.drift call: per input column and for the score, PSI, Kolmogorov-Smirnov, Jensen-Shannon and a status.';
+COMMENT ON VIEW healthml.drift_latest IS 'The latest drift report of each model name, one row per feature and the score.';
+COMMENT ON TABLE healthml.subgroup_reports IS
+    'Every healthml.subgroup_report call: per subgroup, scores against outcomes and the gaps to the whole relation.';
+COMMENT ON VIEW healthml.scoring_stats IS
+    'Calls, rows scored and latency (mean, p95, p99, max in microseconds) per model version and scoring function, from counters kept by the extension.';
+COMMENT ON TABLE healthml.training_runs IS
+    'Every healthml.retrain run: when, by whom, champion and challenger, their figures on the same held-out rows, the outcome and why.';
+COMMENT ON PROCEDURE healthml.retrain(text, double precision, double precision) IS
+    'Retrains a deployed model on current data (as the role that trained it) and deploys the challenger when it is not worse than the champion; every run is logged in healthml.training_runs.';
+COMMENT ON FUNCTION healthml.compare_models(text, integer, integer) IS
+    'Two versions of a model on the same held-out rows (the challenger''s test rows), as retrain judges them: AUC, calibration and more, as jsonb.';
+COMMENT ON TABLE healthml.recipes IS
+    'Standardization recipes fitted by healthml.standardize(): per column the action and the training-time statistics it uses.';
+COMMENT ON TABLE healthml.models IS
+    'Trained models, one row per version: metadata, test metrics, the recipe, and the versioned payload with its sha256.';
+COMMENT ON TABLE healthml.deployments IS
+    'Append-only deployment history: the latest row of a name is the deployed model.';
+COMMENT ON FUNCTION healthml.model_version_id(text, integer) IS
+    'The id of a model version (NULL: the deployed one): what the _by_id functions take.';
+COMMENT ON FUNCTION healthml.coefficients(text, integer) IS
+    'A logistic model version''s inference table: coefficients, standard errors, z, p-values and odds ratios (NULL version: the deployed one).';
+COMMENT ON FUNCTION healthml.feature_importance(text, integer) IS
+    'Global importance of each input column of a model version, measured at training: mean |contribution|, gain share or largest |coefficient|.';
+COMMENT ON FUNCTION healthml.drop_model(text, integer) IS
+    'Drops one model version (never the deployed one); its deployment history stays.';
+COMMENT ON VIEW healthml.model_registry IS 'One row per model name: versions, the deployed version and its headline test metrics.';
+COMMENT ON PROCEDURE healthml.score_batch(text, regclass, text, text, text, integer) IS
+    'Nightly batch scoring: CALL healthml.score_batch(''readmission'', ''readmission.cohort'', ''encounter_id'', ''readmission.scores'', top_k => 3);';
+COMMENT ON TABLE healthml.threshold_policies IS
+    'Decision thresholds set by policy, a history per model version: the latest row of a version is its threshold.';
+COMMENT ON FUNCTION healthml.decision_threshold_by_id(bigint) IS
+    'The threshold a model version flags at, by id: its latest policy, or the F1-optimal threshold of its training.';
+COMMENT ON FUNCTION healthml.decision_threshold(text, integer) IS
+    'The threshold a model flags at (NULL version: the deployed one): its latest policy, or the F1-optimal threshold of its training.';
+COMMENT ON FUNCTION healthml.flag(text, double precision) IS
+    'Whether a score of the deployed model is flagged: at or above its decision threshold.';
+COMMENT ON FUNCTION healthml.risk_tier(text, double precision) IS
+    'A score''s risk tier under the deployed model: high when flagged, medium above the training positive rate, else low.';
+REVOKE EXECUTE ON FUNCTION healthml.explain_by_id(bigint, jsonb, integer), healthml.set_decision_threshold(text, regclass, text),
+    healthml.decision_threshold(text, integer), healthml.compare_models(text, integer, integer),
+    healthml.decision_threshold(bigint), healthml.compare_models(bigint, bigint), healthml.explanation(text, jsonb)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION healthml.explain_by_id(bigint, jsonb, integer), healthml.decision_threshold(text, integer),
+    healthml.decision_threshold(bigint), healthml.explanation(text, jsonb)
+    TO healthml_analyst;
+GRANT EXECUTE ON FUNCTION healthml.set_decision_threshold(text, regclass, text), healthml.compare_models(text, integer, integer),
+    healthml.compare_models(bigint, bigint)
+    TO healthml_admin;

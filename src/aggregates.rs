@@ -109,4 +109,3 @@ fn moments_summary_final(state: Internal) -> pgrx::composite_type!('static, "hea
     row
 }
 
-extension_sql_file!("../sql/extension/aggregates.sql", name = "moments_aggregates");

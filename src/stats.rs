@@ -255,7 +255,7 @@ fn free_slots(matches: impl Fn(u64) -> bool) {
 /// Frees the slots of model `model_id` of this database once the current transaction commits (a
 /// rolled-back drop keeps its statistics). Called by the trigger on healthml.models, so that
 /// retraining and dropping old versions does not fill the fixed number of slots.
-#[pg_extern(volatile)]
+#[pg_extern(volatile, name = "_forget_scoring_stats")]
 fn forget_scoring_stats(model_id: i64) {
     if !enabled() {
         return;
@@ -271,7 +271,7 @@ fn forget_scoring_stats(model_id: i64) {
 /// The counters behind `healthml.scoring_stats`: per model id and scoring function, calls, rows
 /// scored, and mean / 95th / 99th percentile / max latency of a call in microseconds (percentiles
 /// from quarter-octave buckets of measured latencies: within 9%).
-#[pg_extern(volatile, parallel_safe)]
+#[pg_extern(volatile, parallel_safe, name = "_scoring_stats_rows")]
 fn scoring_stats_rows() -> TableIterator<
     'static,
     (

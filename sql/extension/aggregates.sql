@@ -2,17 +2,17 @@
 -- The transition and combine functions are not STRICT: they count NULLs and must handle a NULL
 -- (not yet created) internal state themselves, as PostgreSQL requires for STYPE internal.
 
-CREATE FUNCTION healthml.moments_accum(internal, double precision) RETURNS internal
+CREATE FUNCTION healthml._moments_accum(internal, double precision) RETURNS internal
     LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'moments_accum_wrapper';
-CREATE FUNCTION healthml.moments_combine(internal, internal) RETURNS internal
+CREATE FUNCTION healthml._moments_combine(internal, internal) RETURNS internal
     LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'moments_combine_wrapper';
-CREATE FUNCTION healthml.moments_serialize(internal) RETURNS bytea
+CREATE FUNCTION healthml._moments_serialize(internal) RETURNS bytea
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'moments_serialize_wrapper';
-CREATE FUNCTION healthml.moments_deserialize(bytea, internal) RETURNS internal
+CREATE FUNCTION healthml._moments_deserialize(bytea, internal) RETURNS internal
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'moments_deserialize_wrapper';
-CREATE FUNCTION healthml.moments_skewness_final(internal) RETURNS double precision
+CREATE FUNCTION healthml._moments_skewness_final(internal) RETURNS double precision
     LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'moments_skewness_final_wrapper';
-CREATE FUNCTION healthml.moments_kurtosis_final(internal) RETURNS double precision
+CREATE FUNCTION healthml._moments_kurtosis_final(internal) RETURNS double precision
     LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'moments_kurtosis_final_wrapper';
 
 CREATE TYPE healthml.moments_summary AS (
@@ -28,17 +28,17 @@ CREATE TYPE healthml.moments_summary AS (
 );
 COMMENT ON TYPE healthml.moments_summary IS 'Result of healthml.moments(float8).';
 
-CREATE FUNCTION healthml.moments_summary_final(internal) RETURNS healthml.moments_summary
+CREATE FUNCTION healthml._moments_summary_final(internal) RETURNS healthml.moments_summary
     LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'moments_summary_final_wrapper';
 
 CREATE AGGREGATE healthml.skewness(double precision) (
-    SFUNC = healthml.moments_accum,
+    SFUNC = healthml._moments_accum,
     STYPE = internal,
     SSPACE = 80,
-    FINALFUNC = healthml.moments_skewness_final,
-    COMBINEFUNC = healthml.moments_combine,
-    SERIALFUNC = healthml.moments_serialize,
-    DESERIALFUNC = healthml.moments_deserialize,
+    FINALFUNC = healthml._moments_skewness_final,
+    COMBINEFUNC = healthml._moments_combine,
+    SERIALFUNC = healthml._moments_serialize,
+    DESERIALFUNC = healthml._moments_deserialize,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE healthml.skewness(double precision) IS
@@ -46,13 +46,13 @@ COMMENT ON AGGREGATE healthml.skewness(double precision) IS
     '0 for a constant column. NULL, NaN and Infinity inputs are skipped.';
 
 CREATE AGGREGATE healthml.kurtosis(double precision) (
-    SFUNC = healthml.moments_accum,
+    SFUNC = healthml._moments_accum,
     STYPE = internal,
     SSPACE = 80,
-    FINALFUNC = healthml.moments_kurtosis_final,
-    COMBINEFUNC = healthml.moments_combine,
-    SERIALFUNC = healthml.moments_serialize,
-    DESERIALFUNC = healthml.moments_deserialize,
+    FINALFUNC = healthml._moments_kurtosis_final,
+    COMBINEFUNC = healthml._moments_combine,
+    SERIALFUNC = healthml._moments_serialize,
+    DESERIALFUNC = healthml._moments_deserialize,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE healthml.kurtosis(double precision) IS
@@ -60,13 +60,13 @@ COMMENT ON AGGREGATE healthml.kurtosis(double precision) IS
     '0 for a constant column. NULL, NaN and Infinity inputs are skipped.';
 
 CREATE AGGREGATE healthml.moments(double precision) (
-    SFUNC = healthml.moments_accum,
+    SFUNC = healthml._moments_accum,
     STYPE = internal,
     SSPACE = 80,
-    FINALFUNC = healthml.moments_summary_final,
-    COMBINEFUNC = healthml.moments_combine,
-    SERIALFUNC = healthml.moments_serialize,
-    DESERIALFUNC = healthml.moments_deserialize,
+    FINALFUNC = healthml._moments_summary_final,
+    COMBINEFUNC = healthml._moments_combine,
+    SERIALFUNC = healthml._moments_serialize,
+    DESERIALFUNC = healthml._moments_deserialize,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE healthml.moments(double precision) IS

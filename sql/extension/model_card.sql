@@ -78,7 +78,7 @@ BEGIN
                                to_char(line.threshold, fmt4), round(100 * line.flagged_share::numeric, 1),
                                to_char(line.precision::numeric, fmt4), to_char(line.recall::numeric, fmt4));
     ELSE
-        card := card || format(E'F1-optimal on the validation rows: %s.\n\n', to_char(healthml.decision_threshold(m.id)::numeric, fmt4));
+        card := card || format(E'F1-optimal on the validation rows: %s.\n\n', to_char(healthml.decision_threshold_by_id(m.id)::numeric, fmt4));
     END IF;
 
     card := card || E'## Subgroup audit\n\n';
@@ -125,3 +125,5 @@ BEGIN
     RETURN card;
 END $$;
 REVOKE EXECUTE ON FUNCTION healthml.model_card(text, integer) FROM PUBLIC;
+COMMENT ON FUNCTION healthml.model_card(text, integer) IS
+    'A model version''s card in Markdown (NULL version: the deployed one): purpose, data lineage, recipe, test metrics, threshold policy, subgroup audit, drift, top features, version history.';

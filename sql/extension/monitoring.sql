@@ -74,18 +74,18 @@ SELECT m.name, m.version, s.model_id, s.function, s.calls, s.rows_scored,
        round(s.mean_us::numeric, 1) AS mean_us, round(s.p95_us::numeric, 1) AS p95_us,
        round(s.p99_us::numeric, 1) AS p99_us, round(s.max_us::numeric, 1) AS max_us,
        timestamptz '2000-01-01 00:00:00+00' + make_interval(secs => s.counting_since_us / 1e6) AS since
-FROM healthml.scoring_stats_rows() s
+FROM healthml._scoring_stats_rows() s
 LEFT JOIN healthml.models m ON m.id = s.model_id;
 COMMENT ON VIEW healthml.scoring_stats IS
     'Calls, rows scored and latency (mean, p95, p99, max in microseconds) per model version and scoring function, from counters kept by the extension.';
 
 -- A dropped version's counters go with it (when the drop commits), whether through
 -- healthml.drop_model or a DELETE: the shared memory holds a fixed number of slots.
-CREATE FUNCTION healthml.models_forget_scoring_stats() RETURNS trigger
+CREATE FUNCTION healthml._models_forget_scoring_stats() RETURNS trigger
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM healthml.forget_scoring_stats(OLD.id);
+    PERFORM healthml._forget_scoring_stats(OLD.id);
     RETURN OLD;
 END $$;
 CREATE TRIGGER models_forget_scoring_stats AFTER DELETE ON healthml.models
-    FOR EACH ROW EXECUTE FUNCTION healthml.models_forget_scoring_stats();
+    FOR EACH ROW EXECUTE FUNCTION healthml._models_forget_scoring_stats();

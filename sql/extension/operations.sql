@@ -43,7 +43,7 @@ DECLARE
     failed_hint  text;
 BEGIN
     run_id := healthml._retrain_begin(model_name, tolerance, calibration_tolerance);
-    IF NOT healthml.in_transaction_block() THEN
+    IF NOT healthml._in_transaction_block() THEN
         COMMIT;
     END IF;
     BEGIN
@@ -54,7 +54,7 @@ BEGIN
     IF failed_state IS NOT NULL THEN
         failed_hint := healthml._retrain_failed(run_id, why, failed_hint);
         -- the log row stays, and the caller (pg_cron too) still sees the run fail
-        IF NOT healthml.in_transaction_block() THEN
+        IF NOT healthml._in_transaction_block() THEN
             COMMIT;
         END IF;
         RAISE EXCEPTION 'healthml.retrain(%) failed: %', model_name, why
@@ -113,7 +113,7 @@ BEGIN
             USING ERRCODE = 'undefined_object', HINT = 'healthml.retrain calls this with the run it logged; call retrain instead';
     END IF;
     SELECT c.model_id, c.version INTO challenger, challenger_version FROM healthml._retrain_challenger(run.champion_id) c;
-    judged := healthml.compare_models(run.champion_id, challenger);
+    judged := healthml.compare_models_by_id(run.champion_id, challenger);
     champ_auc := (judged #>> '{champion,auc}')::float8;
     chall_auc := (judged #>> '{challenger,auc}')::float8;
     chall_ratio := (judged #>> '{challenger,calibration_ratio}')::float8;
@@ -147,3 +147,12 @@ BEGIN
     WHERE r.id = _retrain_failed.run_id;
     RETURN concat_ws('; ', nullif(hint, ''), 'the run is logged in healthml.training_runs');
 END $$;
+
+-- Two versions of a model on the same held-out rows (those of the challenger's training), as
+-- retrain judges them: compare_models_by_id with the versions' ids.
+CREATE FUNCTION healthml.compare_models(model_name text, champion_version integer, challenger_version integer)
+    RETURNS jsonb LANGUAGE sql VOLATILE
+    RETURN healthml.compare_models_by_id(healthml.model_version_id(compare_models.model_name, compare_models.champion_version),
+                                         healthml.model_version_id(compare_models.model_name, compare_models.challenger_version));
+COMMENT ON FUNCTION healthml.compare_models(text, integer, integer) IS
+    'Two versions of a model on the same held-out rows (the challenger''s test rows), as retrain judges them: AUC, calibration and more, as jsonb.';

@@ -28,23 +28,26 @@ GRANT EXECUTE ON FUNCTION healthml.version(), healthml.icd9_group(text),
     healthml.skewness(double precision), healthml.kurtosis(double precision), healthml.moments(double precision)
     TO PUBLIC;
 -- internal helpers, each to the role whose functions call it as the caller (flag and risk_tier
--- refuse a score that is no probability through invalid_score; the scoring_stats view reads
--- scoring_stats_rows)
-GRANT EXECUTE ON FUNCTION healthml.scoring_stats_rows(), healthml.invalid_score(double precision) TO healthml_analyst;
+-- refuse a score that is no probability through _invalid_score; the scoring_stats view reads
+-- _scoring_stats_rows)
+GRANT EXECUTE ON FUNCTION healthml._scoring_stats_rows(), healthml._invalid_score(double precision) TO healthml_analyst;
 
 -- analysts: scoring, explanations, evaluation and reading
 GRANT EXECUTE ON FUNCTION
     healthml.predict(text, jsonb), healthml.predict_by_id(bigint, jsonb),
     healthml.predict_row(text, anyelement), healthml.predict_row_by_id(bigint, anyelement),
-    healthml.explain(text, jsonb, integer), healthml.explain_row(text, anyelement, integer),
-    healthml.explain_row_by_id(bigint, anyelement, integer), healthml.explanation(text, jsonb),
-    healthml.what_if(text, jsonb, jsonb, integer),
-    healthml.flag(text, double precision), healthml.risk_tier(text, double precision), healthml.decision_threshold(bigint),
+    healthml.explain(text, jsonb, integer), healthml.explain_by_id(bigint, jsonb, integer),
+    healthml.explain_row(text, anyelement, integer), healthml.explain_row_by_id(bigint, anyelement, integer),
+    healthml.explain_jsonb(text, jsonb), healthml.what_if(text, jsonb, jsonb, integer),
+    healthml.flag(text, double precision), healthml.risk_tier(text, double precision),
+    healthml.decision_threshold(text, integer), healthml.decision_threshold_by_id(bigint),
     healthml.model_version_id(text, integer), healthml.coefficients(text, integer), healthml.feature_importance(text, integer),
     healthml.leaderboard(text, integer),
     healthml.evaluate(text, regclass), healthml.roc_curve(text, regclass), healthml.pr_curve(text, regclass),
     healthml.calibration_curve(text, regclass, integer),
-    healthml.profile(regclass, jsonb), healthml.apply_recipe(text, jsonb), healthml.model_card(text, integer)
+    healthml.profile(regclass, jsonb), healthml.apply_recipe(text, jsonb), healthml.model_card(text, integer),
+    -- 0.1.0's names, deprecated (deprecated.sql)
+    healthml.explanation(text, jsonb), healthml.decision_threshold(bigint)
     TO healthml_analyst;
 GRANT SELECT (id, name, version, algorithm, created_at, created_by, description, tags, source, target, features,
               hyperparams, metrics, train_rows, test_rows, data_fingerprint, format_version, payload_sha256)
@@ -58,10 +61,12 @@ GRANT SELECT ON healthml.deployments, healthml.threshold_policies, healthml.auto
 GRANT EXECUTE ON FUNCTION
     healthml.train(text, regclass, text, text, jsonb), healthml.deploy(text, integer, text), healthml.rollback(text),
     healthml.drop_model(text, integer), healthml.standardize(regclass, jsonb), healthml.apply_recipe(text, regclass, text),
-    healthml.set_threshold(text, text, regclass), healthml.drift(text, regclass, jsonb),
-    healthml.subgroup_report(text, regclass, text), healthml.compare_models(bigint, bigint),
-    healthml.deployments_are_append_only(), healthml.reset_scoring_stats(), healthml.forget_scoring_stats(bigint),
-    healthml.models_forget_scoring_stats()
+    healthml.set_decision_threshold(text, regclass, text), healthml.drift(text, regclass, jsonb),
+    healthml.subgroup_report(text, regclass, text), healthml.compare_models(text, integer, integer),
+    healthml.compare_models_by_id(bigint, bigint), healthml.reset_scoring_stats(),
+    healthml._deployments_are_append_only(), healthml._forget_scoring_stats(bigint), healthml._models_forget_scoring_stats(),
+    -- 0.1.0's names, deprecated (deprecated.sql, set_threshold in src/api/score.rs)
+    healthml.set_threshold(text, text, regclass), healthml.compare_models(bigint, bigint)
     TO healthml_admin;
 -- the lake: admins may call it, and the file system then needs what server-side COPY needs
 -- (superuser, pg_write_server_files to export, pg_read_server_files to import), checked inside
@@ -73,7 +78,7 @@ GRANT EXECUTE ON PROCEDURE healthml.retrain(text, double precision, double preci
 -- what the writing SQL functions call first (refused on a standby)
 GRANT EXECUTE ON FUNCTION healthml._require_primary(text) TO healthml_admin;
 -- what retrain and score_batch call as the caller
-GRANT EXECUTE ON FUNCTION healthml.in_transaction_block(), healthml._retrain_begin(text, double precision, double precision),
+GRANT EXECUTE ON FUNCTION healthml._in_transaction_block(), healthml._retrain_begin(text, double precision, double precision),
     healthml._retrain_judge(bigint, double precision), healthml._retrain_failed(bigint, text, text), healthml._retrain_challenger(bigint),
     healthml._checked_relation(regclass), healthml._creation_name(text)
     TO healthml_admin;

@@ -43,6 +43,21 @@ fn explain_row(
     reasons(&e, top_k)
 }
 
+/// As `explain`, with one model version by id (deployed or not), as `predict_by_id` scores.
+#[pg_extern(stable, parallel_safe)]
+fn explain_by_id(
+    model_id: i64,
+    features: JsonB,
+    top_k: default!(i32, 5),
+) -> TableIterator<'static, (name!(feature, String), name!(value, Option<String>), name!(contribution, f64))> {
+    let top_k = checked_top_k(top_k);
+    let started = stats::clock();
+    let model = crate::cache::model(model_id);
+    let e = model.explain_json(json_row(&features)).or_raise();
+    stats::done(started, model_id, Function::Explain, 1);
+    reasons(&e, top_k)
+}
+
 /// As `explain_row`, with one pinned model version (what batch scoring uses).
 #[pg_extern(stable, parallel_safe)]
 fn explain_row_by_id(
@@ -64,8 +79,8 @@ fn explain_typed_row(model_id: i64, model: &TrainedModel, row: &AnyElement, mode
 
 /// The whole explanation of one row as jsonb: probability, raw_score (log-odds), base (the log-odds
 /// of an average training row) and every column's contribution, largest first. base + the sum of the
-/// contributions = raw_score.
-#[pg_extern(stable, parallel_safe)]
+/// contributions = raw_score. (0.1.0 called it `explanation`; the C symbol keeps that name.)
+#[pg_extern(stable, parallel_safe, name = "explain_jsonb")]
 fn explanation(model_name: &str, features: JsonB) -> JsonB {
     let started = stats::clock();
     let (id, model) = deployed_model(model_name);

@@ -213,10 +213,4 @@ fn subgroup_report(
     }))
 }
 
-extension_sql_file!(
-    "../../sql/extension/monitoring.sql",
-    name = "monitoring_tables",
-    requires = ["models_tables", scoring_stats_rows, forget_scoring_stats]
-);
 
-extension_sql_file!("../../sql/extension/model_card.sql", name = "model_card", requires = ["models_tables", "monitoring_tables"]);

@@ -132,5 +132,3 @@ fn apply_recipe_table(recipe: &str, source: crate::spi::Relation, target_table: 
         client.update(&sql, None, &[]).unwrap_or_else(|e| error!("writing {target} failed: {e}")).len() as i64
     })
 }
-extension_sql_file!("../../sql/extension/recipes.sql", name = "recipes_table");
-extension_sql_file!("../../sql/extension/models.sql", name = "models_tables");

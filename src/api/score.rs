@@ -123,6 +123,28 @@ fn scored_rows(model_name: &str, relation: crate::spi::Relation) -> (Vec<bool>, 
 /// 'precision>=0.3', 'top_percent=10') measured on a labelled relation (read as the caller), and
 /// records it in healthml.threshold_policies, where `healthml.flag` and `healthml.risk_tier` read it.
 #[pg_extern(volatile)]
+fn set_decision_threshold(
+    model_name: &str,
+    relation: crate::spi::Relation,
+    policy: &str,
+) -> TableIterator<
+    'static,
+    (
+        name!(model_id, i64),
+        name!(policy, String),
+        name!(threshold, f64),
+        name!(flagged_share, f64),
+        name!(precision, Option<f64>),
+        name!(recall, Option<f64>),
+    ),
+> {
+    choose_threshold(model_name, relation, policy, "healthml.set_decision_threshold")
+}
+
+/// 0.1.0's name and argument order of `set_decision_threshold`, deprecated (removed in 0.3.0). A
+/// function of its own, not a SQL wrapper: until `ALTER EXTENSION healthml UPDATE` runs, 0.1.0's
+/// definition calls this symbol with this order.
+#[pg_extern(volatile)]
 fn set_threshold(
     model_name: &str,
     policy: &str,
@@ -138,7 +160,26 @@ fn set_threshold(
         name!(recall, Option<f64>),
     ),
 > {
-    crate::spi::require_primary("healthml.set_threshold");
+    choose_threshold(model_name, relation, policy, "healthml.set_threshold")
+}
+
+fn choose_threshold(
+    model_name: &str,
+    relation: crate::spi::Relation,
+    policy: &str,
+    what: &str,
+) -> TableIterator<
+    'static,
+    (
+        name!(model_id, i64),
+        name!(policy, String),
+        name!(threshold, f64),
+        name!(flagged_share, f64),
+        name!(precision, Option<f64>),
+        name!(recall, Option<f64>),
+    ),
+> {
+    crate::spi::require_primary(what);
     let parsed = ThresholdPolicy::parse(policy).or_raise();
     let (id, _) = deployed_model(model_name);
     let computed_on = relation.qualified_name();

@@ -257,7 +257,8 @@ fn retrain_challenger(champion_id: i64) -> TableIterator<'static, (name!(model_i
 /// Both models on the same held-out rows: the test rows of `challenger_id`'s training call, read
 /// again from its source with its split options, as the role that trained it (its stored SQL is
 /// never replayed with the rights of another role). What `healthml.retrain` decides on.
-#[pg_extern(volatile)]
+/// (`healthml.compare_models` takes the versions of a model by name.)
+#[pg_extern(volatile, name = "compare_models_by_id")]
 fn compare_models(champion_id: i64, challenger_id: i64) -> JsonB {
     let stored = stored_training(challenger_id);
     let parsed = TrainOptions::from_json(&stored.options.0).or_raise();
@@ -290,13 +291,8 @@ fn compare_models(champion_id: i64, challenger_id: i64) -> JsonB {
 
 /// Whether the caller is inside an explicit transaction block (BEGIN ... COMMIT), where a procedure
 /// cannot commit on its own.
-#[pg_extern(volatile, parallel_safe)]
+#[pg_extern(volatile, parallel_safe, name = "_in_transaction_block")]
 fn in_transaction_block() -> bool {
     unsafe { pg_sys::IsTransactionBlock() }
 }
 
-extension_sql_file!(
-    "../../sql/extension/operations.sql",
-    name = "operations",
-    requires = ["models_tables", train, compare_models, retrain_challenger, in_transaction_block]
-);

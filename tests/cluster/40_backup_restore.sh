@@ -37,7 +37,7 @@ SELECT count(*) FROM healthml.train('risk', 'public.discharges', 'readmitted', '
 SELECT count(*) FROM healthml.train('risk', 'public.discharges', 'readmitted', 'gbdt', '{"group_by": "patient_id", "exclude": ["discharge_id"]}');
 SELECT count(*) FROM healthml.deploy('risk', 1);
 SELECT count(*) FROM healthml.deploy('risk', 2);
-SELECT count(*) FROM healthml.set_threshold('risk', 'top_percent=10', 'public.discharges');
+SELECT count(*) FROM healthml.set_decision_threshold('risk', 'public.discharges', 'top_percent=10');
 SELECT count(*) FROM healthml.standardize('public.discharges', '{"name": "discharges", "exclude": ["discharge_id", "readmitted"]}');
 SELECT count(*) FROM healthml.drift('risk', 'public.discharges');
 SELECT count(*) FROM healthml.subgroup_report('risk', 'public.discharges', 'destination');

@@ -75,7 +75,7 @@ calls=(
     "SELECT * FROM healthml.deploy('risk', 2)"
     "SELECT * FROM healthml.rollback('risk')"
     "SELECT healthml.drop_model('risk', 2)"
-    "SELECT * FROM healthml.set_threshold('risk', 'f1', 'public.discharges')"
+    "SELECT * FROM healthml.set_decision_threshold('risk', 'public.discharges', 'f1')"
     "SELECT * FROM healthml.drift('risk', 'public.discharges')"
     "SELECT * FROM healthml.subgroup_report('risk', 'public.discharges', 'destination')"
     "SELECT * FROM healthml.standardize('public.discharges')"

@@ -11,7 +11,7 @@ CREATE TEMP TABLE sample AS SELECT * FROM readmission.cohort WHERE encounter_id 
 CREATE FUNCTION pg_temp.worst_gap() RETURNS float8 LANGUAGE sql AS $$
     SELECT max(abs((x ->> 'base')::float8 + (SELECT sum((c ->> 'contribution')::float8) FROM jsonb_array_elements(x -> 'contributions') c)
                    - (x ->> 'raw_score')::float8))
-    FROM (SELECT healthml.explanation('readmission', to_jsonb(s)) AS x FROM sample s) t $$;
+    FROM (SELECT healthml.explain_jsonb('readmission', to_jsonb(s)) AS x FROM sample s) t $$;
 
 SELECT is((SELECT algorithm FROM healthml.models WHERE id = (SELECT model_id FROM healthml.deployments WHERE name = 'readmission' ORDER BY id DESC LIMIT 1)),
           'gbdt', 'gbdt is deployed');

@@ -39,7 +39,7 @@ SELECT is((SELECT count(*) FROM sample f WHERE healthml.predict_row('readmission
           0::bigint, 'predict_row equals predict(to_jsonb(row)) on a twentieth of the cohort');
 SELECT cmp_ok((SELECT max(abs((x ->> 'base')::float8 + (SELECT sum((c ->> 'contribution')::float8) FROM jsonb_array_elements(x -> 'contributions') c)
                               - (x ->> 'raw_score')::float8))
-               FROM (SELECT healthml.explanation('readmission', to_jsonb(s)) AS x FROM sample s LIMIT 1000) t),
+               FROM (SELECT healthml.explain_jsonb('readmission', to_jsonb(s)) AS x FROM sample s LIMIT 1000) t),
               '<', 1e-6::float8, 'explanations add up to the log-odds on 1000 cohort rows');
 SELECT ok((SELECT bool_and(jsonb_array_length(readmission.readmit_explain(e, 3) -> 'reasons') = 3)
            FROM readmission.encounters e WHERE encounter_id % 5000 = 0), 'readmit_explain works on the AutoML model');

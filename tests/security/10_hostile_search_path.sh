@@ -158,11 +158,15 @@ analyst|healthml.predict_row_by_id(bigint,anyelement)|SELECT healthml.predict_ro
 analyst|healthml.explain(text,jsonb,integer)|SELECT * FROM healthml.explain('hostile_gbdt', $jrow, 3)
 analyst|healthml.explain_row(text,anyelement,integer)|SELECT * FROM healthml.explain_row('hostile_logit', $row, 3)
 analyst|healthml.explain_row_by_id(bigint,anyelement,integer)|SELECT * FROM healthml.explain_row_by_id(($ids)[1], $row, 3)
+analyst|healthml.explain_by_id(bigint,jsonb,integer)|SELECT * FROM healthml.explain_by_id(($ids)[2], $jrow, 3)
+analyst|healthml.explain_jsonb(text,jsonb)|SELECT healthml.explain_jsonb('hostile_gbdt', $jrow)
 analyst|healthml.explanation(text,jsonb)|SELECT healthml.explanation('hostile_gbdt', $jrow)
 analyst|healthml.what_if(text,jsonb,jsonb,integer)|SELECT healthml.what_if('hostile_gbdt', $jrow, '{"number_inpatient": 3}', 3)
 analyst|healthml.flag(text,double precision)|SELECT healthml.flag('hostile_logit', 0.05), healthml.flag('hostile_logit', 0.9)
 analyst|healthml.risk_tier(text,double precision)|SELECT healthml.risk_tier('hostile_logit', 0.01), healthml.risk_tier('hostile_logit', 0.95)
-analyst|healthml.invalid_score(double precision)|SELECT healthml.flag('hostile_logit', 'NaN')
+analyst|healthml._invalid_score(double precision)|SELECT healthml.flag('hostile_logit', 'NaN')
+analyst|healthml.decision_threshold(text,integer)|SELECT healthml.decision_threshold('hostile_gbdt'), healthml.decision_threshold('hostile_gbdt', 1)
+analyst|healthml.decision_threshold_by_id(bigint)|SELECT healthml.decision_threshold_by_id(healthml.model_version_id('hostile_gbdt'))
 analyst|healthml.decision_threshold(bigint)|SELECT healthml.decision_threshold(healthml.model_version_id('hostile_gbdt'))
 analyst|healthml.model_version_id(text,integer)|SELECT healthml.model_version_id('hostile_gbdt', 2) OPERATOR(pg_catalog.=) ($ids)[2]
 analyst|healthml.coefficients(text,integer)|SELECT * FROM healthml.coefficients('hostile_logit') LIMIT 5
@@ -175,7 +179,7 @@ analyst|healthml.calibration_curve(text,regclass,integer)|SELECT * FROM healthml
 analyst|healthml.profile(regclass,jsonb)|SELECT * FROM healthml.profile('work.sample')
 analyst|healthml.apply_recipe(text,jsonb)|SELECT healthml.apply_recipe('hostile_recipe', $jrow)
 analyst|healthml.model_card(text,integer)|SELECT pg_catalog.regexp_replace(healthml.model_card('hostile_logit'), '[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9:.+]+', 'T', 'g')
-analyst|healthml.scoring_stats_rows()|SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>=) 0 FROM healthml.scoring_stats_rows()
+analyst|healthml._scoring_stats_rows()|SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>=) 0 FROM healthml._scoring_stats_rows()
 analyst|readmission.readmit_score(readmission.encounters)|SELECT readmission.readmit_score(e) FROM readmission.encounters e ORDER BY e.encounter_id LIMIT 3
 analyst|readmission.readmit_explain(readmission.encounters,integer)|SELECT readmission.readmit_explain($enc, 3)
 analyst|readmission.reason_in_words(text,text)|SELECT * FROM readmission.reason_in_words('discharge_disposition_id', '1')
@@ -186,17 +190,20 @@ admin|healthml.rollback(text)|SELECT deployed_version FROM healthml.deploy('host
 admin|healthml.drop_model(text,integer)|SELECT healthml.drop_model('hostile_drop', (SELECT t.version FROM healthml.train('hostile_drop', 'work.sample', 'readmitted_30d', 'logistic', '{"exclude": ["encounter_id", "readmitted", "in_cohort"]}') t))
 admin|healthml.standardize(regclass,jsonb)|SELECT column_name, action, detail, outputs FROM healthml.standardize('work.sample', '{"name": "hostile_std", "exclude": ["encounter_id"]}')
 admin|healthml.apply_recipe(text,regclass,text)|SELECT healthml.apply_recipe('hostile_recipe', 'work.sample', 'recipe_out_' OPERATOR(pg_catalog.||) pg_catalog.txid_current()::text)
+admin|healthml.set_decision_threshold(text,regclass,text)|SELECT policy, threshold, flagged_share FROM healthml.set_decision_threshold('hostile_logit', 'work.sample', 'top_percent=10')
 admin|healthml.set_threshold(text,text,regclass)|SELECT policy, threshold, flagged_share FROM healthml.set_threshold('hostile_logit', 'top_percent=10', 'work.sample')
 admin|healthml.drift(text,regclass,jsonb)|SELECT * FROM healthml.drift('hostile_gbdt', 'work.sample') ORDER BY 1
 admin|healthml.subgroup_report(text,regclass,text)|SELECT * FROM healthml.subgroup_report('hostile_logit', 'work.sample', 'gender') ORDER BY 1, 2
+admin|healthml.compare_models(text,integer,integer)|SELECT healthml.compare_models('hostile_gbdt', 1, 2)
+admin|healthml.compare_models_by_id(bigint,bigint)|SELECT healthml.compare_models_by_id(($ids)[1], ($ids)[2])
 admin|healthml.compare_models(bigint,bigint)|SELECT healthml.compare_models(($ids)[1], ($ids)[2])
 admin|healthml.reset_scoring_stats()|SELECT healthml.reset_scoring_stats()
-admin|healthml.forget_scoring_stats(bigint)|SELECT healthml.forget_scoring_stats(($ids)[1])
+admin|healthml._forget_scoring_stats(bigint)|SELECT healthml._forget_scoring_stats(($ids)[1])
 admin|healthml.export_parquet(text,text,jsonb)|SELECT healthml.export_parquet('SELECT 1 AS one', '/tmp/hostile.parquet')
 admin|healthml.import_parquet(text,text)|SELECT healthml.import_parquet('/tmp/hostile.parquet', 'hostile_import')
 admin|healthml.retrain(text,double precision,double precision)|CALL healthml.retrain('hostile_logit'); SELECT outcome, reason FROM healthml.training_runs r WHERE r.model_name OPERATOR(pg_catalog.=) 'hostile_logit' ORDER BY r.id DESC LIMIT 1
 admin|healthml.score_batch(text,regclass,text,text,text,integer)|CALL healthml.score_batch('hostile_logit', 'work.sample', 'encounter_id', 'batch_scores', 'replace', 2); SELECT pg_catalog.count(*), pg_catalog.sum(b.score) FROM batch_scores b
-admin|healthml.in_transaction_block()|SELECT healthml.in_transaction_block()
+admin|healthml._in_transaction_block()|SELECT healthml._in_transaction_block()
 admin|healthml._retrain_begin(text,double precision,double precision)|SELECT healthml._retrain_begin('hostile_nothing', 0, 0)
 admin|healthml._retrain_judge(bigint,double precision)|SELECT healthml._retrain_judge(-1, 0)
 admin|healthml._retrain_failed(bigint,text,text)|SELECT healthml._retrain_failed(-1, 'nothing', 'a hint')
@@ -205,8 +212,8 @@ admin|healthml._require_primary(text)|SELECT healthml._require_primary('a test')
 admin|healthml._checked_relation(regclass)|SELECT healthml._checked_relation('work.sample')::regclass
 admin|healthml._creation_name(text)|SELECT healthml._creation_name('work.x'), healthml._creation_name('s."Odd Name"')
 admin|healthml._score_batch(text,regclass,text,text,text,integer)|CALL healthml._score_batch('hostile_logit', 'work.sample', 'encounter_id', 'work.batch_direct', 'replace', NULL); SELECT pg_catalog.count(*) FROM work.batch_direct
-admin|healthml.deployments_are_append_only()|UPDATE healthml.deployments SET reason = 'x' WHERE name OPERATOR(pg_catalog.=) 'hostile_gbdt'
-admin|healthml.models_forget_scoring_stats()|DELETE FROM healthml.models WHERE name OPERATOR(pg_catalog.=) 'hostile_train'
+admin|healthml._deployments_are_append_only()|UPDATE healthml.deployments SET reason = 'x' WHERE name OPERATOR(pg_catalog.=) 'hostile_gbdt'
+admin|healthml._models_forget_scoring_stats()|DELETE FROM healthml.models WHERE name OPERATOR(pg_catalog.=) 'hostile_train'
 CASES
 )
 

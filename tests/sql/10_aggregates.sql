@@ -49,7 +49,7 @@ SELECT is((SELECT bool_and(p.proparallel = 's' AND p.provolatile = 'i') FROM pg_
            JOIN pg_proc p ON p.oid IN (a.aggtransfn, a.aggcombinefn, a.aggserialfn, a.aggdeserialfn, a.aggfinalfn)
            WHERE a.aggfnoid = 'healthml.moments(float8)'::regprocedure), true,
           'their support functions are IMMUTABLE and PARALLEL SAFE');
-SELECT is((SELECT p.proisstrict FROM pg_proc p WHERE p.oid = 'healthml.moments_combine(internal, internal)'::regprocedure),
+SELECT is((SELECT p.proisstrict FROM pg_proc p WHERE p.oid = 'healthml._moments_combine(internal, internal)'::regprocedure),
           false, 'the combine function handles NULL states itself (not STRICT)');
 
 -- a table large enough to split across workers, compared with a serial run (temp tables are never

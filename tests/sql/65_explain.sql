@@ -1,4 +1,4 @@
--- healthml.explain / explain_row / explanation / what_if: exact additivity for both algorithms,
+-- healthml.explain / explain_row / explain_jsonb / what_if: exact additivity for both algorithms,
 -- agreement with predict, ranking, determinism, bad input.
 BEGIN;
 SELECT plan(29);
@@ -16,9 +16,9 @@ CREATE TEMP TABLE gb AS SELECT * FROM healthml.train('stays2', 'public.stays2', 
 CREATE FUNCTION pg_temp.worst_gap() RETURNS float8 LANGUAGE sql AS $$
     SELECT max(abs((x ->> 'base')::float8 + (SELECT sum((c ->> 'contribution')::float8) FROM jsonb_array_elements(x -> 'contributions') c)
                    - (x ->> 'raw_score')::float8))
-    FROM (SELECT healthml.explanation('stays2', to_jsonb(s)) AS x FROM public.stays2 s) t $$;
+    FROM (SELECT healthml.explain_jsonb('stays2', to_jsonb(s)) AS x FROM public.stays2 s) t $$;
 CREATE FUNCTION pg_temp.probability_gap() RETURNS float8 LANGUAGE sql AS $$
-    SELECT max(abs((healthml.explanation('stays2', to_jsonb(s)) ->> 'probability')::float8 - healthml.predict('stays2', to_jsonb(s))))
+    SELECT max(abs((healthml.explain_jsonb('stays2', to_jsonb(s)) ->> 'probability')::float8 - healthml.predict('stays2', to_jsonb(s))))
     FROM public.stays2 s $$;
 CREATE TEMP TABLE d1 AS SELECT * FROM healthml.deploy('stays2', 1);
 SELECT cmp_ok(pg_temp.worst_gap(), '<', 1e-9::float8, 'logistic: base + contributions = log-odds on all 3000 rows');

@@ -69,7 +69,7 @@ SELECT is((SELECT count(*) FROM public.discharges x
           'typed rows and jsonb score the same');
 SELECT ok((SELECT max(abs((e ->> 'base')::float8 + (SELECT sum((c ->> 'contribution')::float8) FROM jsonb_array_elements(e -> 'contributions') c)
                           - (e ->> 'raw_score')::float8)) < 1e-6
-           FROM (SELECT healthml.explanation('discharge_auto', to_jsonb(x)) AS e FROM public.discharges x WHERE discharge_id <= 200) q),
+           FROM (SELECT healthml.explain_jsonb('discharge_auto', to_jsonb(x)) AS e FROM public.discharges x WHERE discharge_id <= 200) q),
           'explanations add up to the log-odds');
 
 -- a tiny budget: the first candidate runs, the rest is skipped and said so

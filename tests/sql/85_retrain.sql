@@ -45,7 +45,7 @@ CREATE TEMP TABLE ud AS SELECT * FROM healthml.deploy('uncalibrated');
 CALL healthml.retrain('uncalibrated', tolerance => 1);
 SELECT ok((SELECT outcome = 'kept champion' AND reason LIKE 'challenger is not calibrated%'
            FROM healthml.training_runs WHERE model_name = 'uncalibrated' ORDER BY id DESC LIMIT 1), 'an uncalibrated challenger is refused');
-SELECT throws_ok($$SELECT healthml.compare_models(1, -5)$$, '42704', 'model id -5 does not exist', 'compare_models names a bad id');
+SELECT throws_ok($$SELECT healthml.compare_models_by_id(1, -5)$$, '42704', 'model id -5 does not exist', 'compare_models_by_id names a bad id');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -69,7 +69,7 @@ CREATE TEMP TABLE calls (call text);
 INSERT INTO calls VALUES ('SELECT * FROM healthml.profile(%s)'), ('SELECT * FROM healthml.train(''rk_bad'', %s, ''readmitted'')'),
     ('SELECT healthml.evaluate(''rk'', %s)'), ('SELECT * FROM healthml.roc_curve(''rk'', %s)'), ('SELECT * FROM healthml.pr_curve(''rk'', %s)'),
     ('SELECT * FROM healthml.calibration_curve(''rk'', %s)'), ('SELECT * FROM healthml.standardize(%s)'),
-    ('SELECT * FROM healthml.set_threshold(''rk'', ''f1'', %s)'), ('SELECT * FROM healthml.drift(''rk'', %s)'),
+    ('SELECT * FROM healthml.set_decision_threshold(''rk'', %s, ''f1'')'), ('SELECT * FROM healthml.drift(''rk'', %s)'),
     ('SELECT * FROM healthml.subgroup_report(''rk'', %s, ''destination'')'),
     ('SELECT healthml.apply_recipe(''rk_recipe'', %s, ''public.rk_out'')'),
     ('CALL healthml.score_batch(''rk'', %s, ''discharge_id'', ''public.rk_out'')');
