@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Shared by the healthml scripts: where things live, how to run as the cluster's user, and the
 # idempotent setup steps. Source it; do not run it. Every setting can be overridden from the
-# environment (see the README's "Settings of the scripts").
+# environment (see the README, "The private cluster").
 
 set -euo pipefail
 
@@ -312,7 +312,7 @@ ensure_database() {
     elif [ "$installed" != "$version" ]; then
         log "updating healthml $installed to $version in database $db (ALTER EXTENSION healthml UPDATE; models are kept)"
         hm_psql -d "$db" -c "ALTER EXTENSION healthml UPDATE TO '$version'" \
-            || die "healthml $installed in database $db cannot be updated to $version (see the error above); nothing was dropped. See README, Upgrading"
+            || die "healthml $installed in database $db cannot be updated to $version (see the error above); nothing was dropped. See docs/operations.md, Upgrading healthml"
     elif [ -e "$stamp" ] && [ "$(cat "$stamp")" != "$sum" ]; then
         die "database $db has healthml $version from another build whose SQL differs (an unreleased version under development).
 Its models cannot be carried over within one version: keep the database and build the commit it was made with, or

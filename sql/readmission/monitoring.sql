@@ -1,7 +1,7 @@
 -- Monitoring the deployed readmission model on the test split (rows it never trained on): drift
 -- against its training distributions, and subgroup audits by race, gender and age. Each call stores
 -- its report (healthml.drift_reports, healthml.subgroup_reports). Run by scripts/demo; schedule it
--- with pg_cron next to the nightly batch (see the README).
+-- with pg_cron next to the nightly batch (docs/operations.md).
 
 \echo drift of the test split against the training data (features with PSI >= 0.01, and the score):
 SELECT feature, kind, rows, round(psi::numeric, 4) AS psi, round(ks::numeric, 4) AS ks, round(js::numeric, 4) AS js, status

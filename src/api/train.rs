@@ -14,7 +14,7 @@ use crate::spi::{read_named_relation_where, Relation};
 /// Trains `algorithm` ('logistic', 'gbdt', or 'auto' for AutoML) to predict `target` from every other
 /// column of `relation` (read as the calling user), evaluates it on held-out rows and stores it as the
 /// next version of `model_name` in healthml.models (AutoML also stores its leaderboard in
-/// healthml.automl_leaderboard). See the README for the options.
+/// healthml.automl_leaderboard). The options: docs/reference/models.md.
 #[pg_extern(volatile)]
 fn train(
     model_name: &str,
