@@ -93,13 +93,17 @@ fn moments_kurtosis_final(state: Internal) -> Option<f64> {
 fn moments_summary_final(state: Internal) -> pgrx::composite_type!('static, "healthml.moments_summary") {
     let m = moments_of(&state).unwrap_or_default();
     let mut row = PgHeapTuple::new_composite_type("healthml.moments_summary")
-        .unwrap_or_else(|e| error!("healthml.moments_summary is missing: {e}"));
+        .unwrap_or_else(|e| crate::error::own_objects_failed("making a healthml.moments_summary", e));
     let set = |row: &mut PgHeapTuple<'static, AllocatedByRust>, name: &str, value: Option<f64>| {
-        row.set_by_name(name, value).unwrap_or_else(|e| error!("healthml.moments_summary.{name}: {e}"));
+        row.set_by_name(name, value)
+            .unwrap_or_else(|e| crate::error::own_objects_failed(&format!("setting healthml.moments_summary.{name}"), e));
     };
-    row.set_by_name("n", m.n as i64).unwrap_or_else(|e| error!("moments_summary.n: {e}"));
-    row.set_by_name("nulls", m.nulls as i64).unwrap_or_else(|e| error!("moments_summary.nulls: {e}"));
-    row.set_by_name("nonfinite", m.nonfinite as i64).unwrap_or_else(|e| error!("moments_summary.nonfinite: {e}"));
+    row.set_by_name("n", m.n as i64)
+        .unwrap_or_else(|e| crate::error::own_objects_failed("setting healthml.moments_summary.n", e));
+    row.set_by_name("nulls", m.nulls as i64)
+        .unwrap_or_else(|e| crate::error::own_objects_failed("setting healthml.moments_summary.nulls", e));
+    row.set_by_name("nonfinite", m.nonfinite as i64)
+        .unwrap_or_else(|e| crate::error::own_objects_failed("setting healthml.moments_summary.nonfinite", e));
     set(&mut row, "mean", m.mean());
     set(&mut row, "stddev", m.stddev());
     set(&mut row, "min", m.min());
@@ -108,4 +112,3 @@ fn moments_summary_final(state: Internal) -> pgrx::composite_type!('static, "hea
     set(&mut row, "kurtosis", m.kurtosis());
     row
 }
-

@@ -66,7 +66,7 @@ pub fn model(id: i64) -> Rc<TrainedModel> {
             client
                 .select("SELECT payload, payload_sha256 FROM healthml.models WHERE id = $1", Some(1), &[id.into()])
                 .and_then(|t| if t.is_empty() { Ok((None, None)) } else { t.first().get_two::<Vec<u8>, String>() })
-                .unwrap_or_else(|e| error!("reading model {id} failed: {e}"))
+                .unwrap_or_else(|e| crate::error::own_objects_failed(&format!("reading model {id}"), e))
         })
     });
     let (Some(payload), Some(sha)) = (payload, sha) else {

@@ -5,20 +5,11 @@ use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
 use pgrx::prelude::PgTryBuilder;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
+/// The PostgreSQL error code of a core error class. The table of SQLSTATEs is the core's
+/// ([`ErrorClass::sqlstate`]); this only packs the five characters as PostgreSQL's MAKE_SQLSTATE does.
 fn sqlstate(class: ErrorClass) -> PgSqlErrorCode {
-    match class {
-        ErrorClass::InvalidParameterValue => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-        ErrorClass::InvalidTextRepresentation => PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
-        ErrorClass::DatatypeMismatch => PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
-        ErrorClass::UndefinedColumn => PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
-        ErrorClass::UndefinedObject => PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
-        ErrorClass::InsufficientData => PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-        ErrorClass::DataCorrupted => PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
-        ErrorClass::UndefinedFile => PgSqlErrorCode::ERRCODE_UNDEFINED_FILE,
-        ErrorClass::IoError => PgSqlErrorCode::ERRCODE_IO_ERROR,
-        ErrorClass::BadFileFormat => PgSqlErrorCode::ERRCODE_BAD_COPY_FILE_FORMAT,
-        ErrorClass::FeatureNotSupported => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-    }
+    let code = class.sqlstate().bytes().enumerate().fold(0i32, |code, (i, ch)| code + ((((ch - b'0') & 0x3F) as i32) << (6 * i)));
+    PgSqlErrorCode::from(code)
 }
 
 /// Raises `err` as an ERROR with its SQLSTATE, message and hint. Never returns.
@@ -35,6 +26,22 @@ pub fn raise_with(code: PgSqlErrorCode, message: String, hint: Option<&str>) -> 
     }
     report.report(PgLogLevel::ERROR);
     unreachable!("an ERROR report does not return")
+}
+
+/// healthml's own statement on its own objects failed in a way pgrx reports instead of PostgreSQL
+/// (a column of another type, a missing row, a missing object): the extension's SQL objects are not
+/// what this library expects, as when a new build is installed but `ALTER EXTENSION healthml
+/// UPDATE` has not run, or an object of the extension was altered by hand. Errors PostgreSQL raises
+/// inside the statement propagate as they are and never reach this.
+pub fn own_objects_failed(what: &str, cause: impl std::fmt::Display) -> ! {
+    raise_with(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("{what} failed: {cause}"),
+        Some(
+            "healthml's SQL objects do not match the installed library: run ALTER EXTENSION healthml UPDATE (after restarting \
+             the server if the library was updated), and check that no object of schema healthml was altered by hand",
+        ),
+    )
 }
 
 /// Unwraps a core result at the SQL boundary, raising the error if there is one.

@@ -4,7 +4,7 @@
 
 use std::ffi::CStr;
 
-use healthml_core::frame::{CategoricalBuilder, Column, ColumnData, Frame};
+use healthml_core::frame::{CategoricalBuilder, Column, ColumnData, Frame, ValueKind};
 use pgrx::callconv::{Arg, ArgAbi};
 use pgrx::pgrx_sql_entity_graph::metadata::{
     ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable, TypeOrigin,
@@ -60,7 +60,8 @@ pub fn connect_mut<R>(f: impl FnOnce(&mut SpiClient<'_>) -> R) -> R {
 /// connection, which would assign a transaction id: forbidden in parallel workers and needless for
 /// a STABLE function.
 pub fn select_one<T: FromDatum + IntoDatum>(query: &str, args: &[pgrx::datum::DatumWithOid<'_>]) -> Option<T> {
-    connect(|client| first_value(client.select(query, Some(1), args))).unwrap_or_else(|e| error!("{query}: {e}"))
+    connect(|client| first_value(client.select(query, Some(1), args)))
+        .unwrap_or_else(|e| crate::error::own_objects_failed(query, e))
 }
 
 fn first_value<T: FromDatum + IntoDatum>(table: SpiResult<pgrx::spi::SpiTupleTable<'_>>) -> SpiResult<Option<T>> {
@@ -131,8 +132,13 @@ impl Relation {
     /// The relation's name, schema-qualified and quoted where needed (`readmission.cohort`,
     /// `lake."Encounters 2026"`): what healthml stores and prints, and what reads it back.
     pub fn qualified_name(&self) -> String {
-        select_one::<String>("SELECT $1::pg_catalog.regclass::pg_catalog.text", &[self.oid.into()])
-            .unwrap_or_else(|| error!("relation {:?} vanished while locked", self.oid))
+        select_one::<String>("SELECT $1::pg_catalog.regclass::pg_catalog.text", &[self.oid.into()]).unwrap_or_else(|| {
+            raise_with(
+                PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+                format!("relation with OID {} was dropped while healthml read it", self.oid.to_u32()),
+                Some("run the statement again"),
+            )
+        })
     }
 
     /// The relation's own name, unqualified.
@@ -174,7 +180,7 @@ pub fn creation_name(table_name: &str) -> String {
     let creation_schema = Spi::connect(|client| {
         first_value::<String>(client.select("SELECT pg_catalog.current_schema()::pg_catalog.text", Some(1), &[]))
     })
-    .unwrap_or_else(|e| error!("current_schema(): {e}"));
+    .unwrap_or_else(|e| crate::error::own_objects_failed("reading current_schema()", e));
     let hint = "pass a table name such as 'lake.encounters'; quote a name with spaces, capitals or symbols inside the string, e.g. 'lake.\"Encounters 2026\"'";
     // the name's parts and the creation schema, each quoted, in one statement (pinned)
     let (parts, schema) = hint_on(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, hint, || {
@@ -187,7 +193,7 @@ pub fn creation_name(table_name: &str) -> String {
                     &[table_name.into(), creation_schema.into()],
                 )
                 .and_then(|t| t.first().get_two::<Vec<String>, String>())
-                .unwrap_or_else(|e| error!("{e}"))
+                .unwrap_or_else(|e| crate::error::own_objects_failed("quoting the table name", e))
         })
     });
     let parts = parts.unwrap_or_default();
@@ -209,6 +215,7 @@ const BATCH_ROWS: i64 = 10_000;
 struct ColumnSpec {
     name: String,
     sql_type: String,
+    kind: ValueKind,
     numeric: bool,
 }
 
@@ -256,7 +263,7 @@ fn read_relation_where(relation: pg_sys::Oid, condition: Option<&str>) -> (Frame
         let mut values = vec![pg_sys::Datum::from(0usize); width];
         let mut nulls = vec![false; width];
         loop {
-            let batch = cursor.fetch(BATCH_ROWS).unwrap_or_else(|e| error!("reading the relation failed: {e}"));
+            let batch = cursor.fetch(BATCH_ROWS).unwrap_or_else(|e| crate::error::own_objects_failed("reading the relation", e));
             if batch.is_empty() {
                 break;
             }
@@ -295,19 +302,23 @@ fn read_relation_where(relation: pg_sys::Oid, condition: Option<&str>) -> (Frame
                 } else {
                     text.next().unwrap_or_default().finish()
                 };
-                Column { name: spec.name, sql_type: spec.sql_type, data }
+                Column { name: spec.name, sql_type: spec.sql_type, kind: spec.kind, data }
             })
             .collect();
         (Frame { columns }, flags)
     })
 }
 
+// Numbers (and domains over them) are read as numbers. The kind is the column's own type's: a
+// domain over integer is a number, but not one whose values healthml one-hot encodes as codes.
 const COLUMNS_OF: &str = "
     SELECT a.attname::text,
            format_type(a.atttypid, a.atttypmod),
            coalesce(nullif(t.typbasetype, 0), a.atttypid) IN
                ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'float4'::regtype,
-                'float8'::regtype, 'numeric'::regtype)
+                'float8'::regtype, 'numeric'::regtype),
+           CASE WHEN a.atttypid = 'bool'::regtype THEN 'boolean'
+                WHEN a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype) THEN 'integer' END
     FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
     WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
     ORDER BY a.attnum";
@@ -315,11 +326,21 @@ const COLUMNS_OF: &str = "
 fn column_specs(client: &SpiClient<'_>, relation: pg_sys::Oid) -> Vec<ColumnSpec> {
     client
         .select(COLUMNS_OF, None, &[relation.into()])
-        .unwrap_or_else(|e| error!("reading the columns of the relation failed: {e}"))
-        .map(|row| ColumnSpec {
-            name: row.get::<String>(1).ok().flatten().unwrap_or_default(),
-            sql_type: row.get::<String>(2).ok().flatten().unwrap_or_default(),
-            numeric: row.get::<bool>(3).ok().flatten().unwrap_or(false),
+        .unwrap_or_else(|e| crate::error::own_objects_failed("reading the columns of the relation", e))
+        .map(|row| {
+            let numeric = row.get::<bool>(3).ok().flatten().unwrap_or(false);
+            let kind = match row.get::<String>(4).ok().flatten().as_deref() {
+                Some("boolean") => ValueKind::Boolean,
+                Some("integer") => ValueKind::Integer,
+                _ if numeric => ValueKind::Real,
+                _ => ValueKind::Text,
+            };
+            ColumnSpec {
+                name: row.get::<String>(1).ok().flatten().unwrap_or_default(),
+                sql_type: row.get::<String>(2).ok().flatten().unwrap_or_default(),
+                kind,
+                numeric,
+            }
         })
         .collect()
 }
@@ -339,7 +360,10 @@ fn select_parts(client: &SpiClient<'_>, relation: pg_sys::Oid) -> (String, Strin
               WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped) c";
     match client.select(BUILD, Some(1), &[relation.into()]).and_then(|table| table.first().get_two::<String, String>()) {
         Ok((Some(list), Some(name))) => (list, name),
-        _ => error!("could not build the query reading relation {relation:?}"),
+        _ => crate::error::own_objects_failed(
+            "building the query that reads the relation",
+            format!("relation with OID {}", relation.to_u32()),
+        ),
     }
 }
 
@@ -350,7 +374,7 @@ fn select_parts(client: &SpiClient<'_>, relation: pg_sys::Oid) -> (String, Strin
 /// pinned for the whole section so that no object of the caller's can stand in for one they name.
 pub fn as_models_owner<T>(read: impl FnOnce() -> T) -> T {
     let owner = select_one::<pg_sys::Oid>("SELECT relowner FROM pg_class WHERE oid = 'healthml.models'::regclass", &[])
-        .unwrap_or_else(|| error!("healthml.models is missing"));
+        .unwrap_or_else(|| crate::error::own_objects_failed("finding the owner of healthml.models", "the table is missing"));
     as_role(owner, 0, read)
 }
 

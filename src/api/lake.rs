@@ -8,7 +8,7 @@ use pgrx::datum::{Date, Time, Timestamp, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgSqlErrorCode};
 
-use crate::error::{hint_on, OrRaise};
+use crate::error::{hint_on, raise_with, OrRaise};
 use crate::spi::select_one;
 
 /// Rows per batch: a cursor fetch on export, one INSERT on import. Bounded memory on any table.
@@ -31,23 +31,20 @@ fn export_parquet(query: &str, path: &str, options: default!(JsonB, "'{}'")) -> 
                 "pass a SELECT, e.g. 'SELECT * FROM readmission.encounters'",
             );
         }
-        let mut cursor = hint_on(
-            PgSqlErrorCode::ERRCODE_INVALID_CURSOR_DEFINITION,
-            "export_parquet reads one query that returns rows: a SELECT, VALUES or TABLE, or a data-changing statement with RETURNING",
-            || client.try_open_cursor(query, &[]),
-        )
-        .unwrap_or_else(|e| error!("export_parquet: {e}"));
+        let mut cursor =
+            hint_on(PgSqlErrorCode::ERRCODE_INVALID_CURSOR_DEFINITION, QUERY_SHAPE, || client.try_open_cursor(query, &[]))
+                .unwrap_or_else(|e| unreadable_query(e));
         let mut export: Option<(Export, Vec<Reader>)> = None;
         let mut values = Vec::new();
         let mut nulls = Vec::new();
         loop {
-            let batch = cursor.fetch(BATCH_ROWS as i64).unwrap_or_else(|e| error!("export_parquet: {e}"));
+            let batch = cursor.fetch(BATCH_ROWS as i64).unwrap_or_else(|e| unreadable_query(e));
             // SAFETY: fetch() just filled SPI_tuptable with `batch.len()` tuples of the query, described
             // by its tupdesc; `batch` keeps the table alive while we read it.
             unsafe {
                 let table = pg_sys::SPI_tuptable;
                 if table.is_null() {
-                    error!("export_parquet: the query returned no result set");
+                    unreadable_query("it returned no result set");
                 }
                 let tupdesc = (*table).tupdesc;
                 let (out, readers) = export.get_or_insert_with(|| {
@@ -130,12 +127,12 @@ fn import_parquet(path: &str, table_name: &str) -> i64 {
     crate::spi::connect_mut(|client| {
         client
             .update(&format!("CREATE TABLE {table} ({})", create.join(", ")), None, &[])
-            .unwrap_or_else(|e| error!("import_parquet: {e}"));
+            .unwrap_or_else(|e| import_failed(&table, e));
         let mut rows = 0i64;
         while let Some(batch) = input.next_batch() {
             let batch = batch.or_raise();
             let arguments: Vec<pgrx::datum::DatumWithOid<'_>> = batch.into_iter().map(array_argument).collect();
-            let inserted = client.update(insert.as_str(), None, &arguments).unwrap_or_else(|e| error!("import_parquet: {e}"));
+            let inserted = client.update(insert.as_str(), None, &arguments).unwrap_or_else(|e| import_failed(&table, e));
             rows += inserted.len() as i64;
             pgrx::check_for_interrupts!();
         }
@@ -160,7 +157,7 @@ fn require_role(role: u32, role_name: &str, action: &str, instead: &str) {
 }
 
 fn raise(code: PgSqlErrorCode, message: String, hint: &str) -> ! {
-    crate::error::raise_with(code, message, Some(hint))
+    raise_with(code, message, Some(hint))
 }
 
 fn quote_identifier(name: &str) -> String {
@@ -186,7 +183,13 @@ fn array_element_type(column_type: ColumnType) -> String {
 
 fn array_argument(values: Values) -> pgrx::datum::DatumWithOid<'static> {
     // The lake checked every date and time against PostgreSQL's ranges already.
-    let invalid = |e: &dyn std::fmt::Display| -> ! { error!("import_parquet: {e}") };
+    let invalid = |e: &dyn std::fmt::Display| -> ! {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW,
+            format!("import_parquet: a time value of the file is out of PostgreSQL's range: {e}"),
+            Some("rewrite the file with times PostgreSQL can hold (4713 BC to 294276 AD)"),
+        )
+    };
     match values {
         Values::Bool(v) => v.into(),
         Values::Int16(v) => v.into(),
@@ -340,4 +343,26 @@ fn output_function(type_oid: pg_sys::Oid) -> pg_sys::Oid {
     // undefined behaviour) for an oid that does not exist.
     unsafe { pg_sys::getTypeOutputInfo(type_oid, &mut function, &mut is_varlena) };
     function
+}
+
+/// What export_parquet can read, the hint of every refused query.
+const QUERY_SHAPE: &str =
+    "export_parquet reads one query that returns rows: a SELECT, VALUES or TABLE, or a data-changing statement with RETURNING";
+
+fn unreadable_query(cause: impl std::fmt::Display) -> ! {
+    raise_with(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        format!("export_parquet cannot read the query: {cause}"),
+        Some(QUERY_SHAPE),
+    )
+}
+
+/// Writing the rows into the table this call created failed in a way pgrx reports (PostgreSQL's own
+/// errors propagate as they are).
+fn import_failed(table: &str, cause: impl std::fmt::Display) -> ! {
+    raise_with(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("import_parquet: writing {table} failed: {cause}"),
+        Some("the call created the table and rolls it back with the error: check that nothing else locked or altered it, and run it again"),
+    )
 }

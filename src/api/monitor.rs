@@ -71,7 +71,7 @@ fn drift(
                         limits.alert.into(),
                     ],
                 )
-                .unwrap_or_else(|e| error!("storing the drift report failed: {e}"));
+                .unwrap_or_else(|e| crate::error::own_objects_failed("storing the drift report", e));
         }
     });
     TableIterator::new(
@@ -84,7 +84,7 @@ fn next_report_id(client: &mut pgrx::spi::SpiClient<'_>, sequence: &str) -> i64 
     client
         .update(&format!("SELECT nextval('{sequence}')"), Some(1), &[])
         .and_then(|t| t.first().get_one::<i64>())
-        .unwrap_or_else(|e| error!("{sequence}: {e}"))
+        .unwrap_or_else(|e| crate::error::own_objects_failed(&format!("nextval of {sequence}"), e))
         .unwrap_or_default()
 }
 
@@ -189,7 +189,7 @@ fn subgroup_report(
                         s.fpr_gap.into(),
                     ],
                 )
-                .unwrap_or_else(|e| error!("storing the subgroup report failed: {e}"));
+                .unwrap_or_else(|e| crate::error::own_objects_failed("storing the subgroup report", e));
         }
     });
     TableIterator::new(rows.into_iter().map(|s| {
@@ -212,5 +212,3 @@ fn subgroup_report(
         )
     }))
 }
-
-

@@ -47,7 +47,7 @@ fn standardize(
                 &[name.clone().into(), source.clone().into(), options.into(), JsonB(recipe.to_json()).into()],
             )
             .and_then(|t| t.first().get_two::<i64, i32>())
-            .unwrap_or_else(|e| error!("storing the recipe failed: {e}"));
+            .unwrap_or_else(|e| crate::error::own_objects_failed("storing the recipe", e));
         (row.0.unwrap_or_default(), row.1.unwrap_or_default())
     });
     TableIterator::new(reports.into_iter().map(move |r| {
@@ -80,7 +80,7 @@ pub(crate) fn load_recipe(name: &str) -> (i64, Recipe) {
                     &[name.into()],
                 )
                 .and_then(|t| if t.is_empty() { Ok((None, None)) } else { t.first().get_two::<i64, JsonB>() })
-                .unwrap_or_else(|e| error!("reading healthml.recipes failed: {e}"))
+                .unwrap_or_else(|e| crate::error::own_objects_failed("reading healthml.recipes", e))
         })
     });
     match found {
@@ -129,6 +129,7 @@ fn apply_recipe_table(recipe: &str, source: crate::spi::Relation, target_table: 
     let target = crate::spi::creation_name(target_table);
     let sql = format!("CREATE TABLE {target} AS SELECT {} FROM {}", select.join(", "), source.qualified_name());
     crate::spi::connect_mut(|client| {
-        client.update(&sql, None, &[]).unwrap_or_else(|e| error!("writing {target} failed: {e}")).len() as i64
+        client.update(&sql, None, &[]).unwrap_or_else(|e| crate::error::own_objects_failed(&format!("writing {target}"), e)).len()
+            as i64
     })
 }

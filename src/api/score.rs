@@ -1,8 +1,9 @@
 //! Scoring with the deployed model: `healthml.predict` on a jsonb row, and evaluation on a relation.
 
 use healthml_core::metrics;
+use healthml_core::metrics::metrics_to_json;
 use healthml_core::threshold::ThresholdPolicy;
-use healthml_core::train::{metrics_to_json, target_labels};
+use healthml_core::train::target_labels;
 use healthml_core::{Error, ErrorClass};
 use pgrx::prelude::*;
 use pgrx::{AnyElement, JsonB};
@@ -86,7 +87,7 @@ pub(crate) fn score_relation(model_name: &str, relation: crate::spi::Relation) -
             client
                 .select("SELECT target, options ->> 'positive' FROM healthml.models WHERE id = $1", Some(1), &[id.into()])
                 .and_then(|t| t.first().get_two::<String, String>())
-                .unwrap_or_else(|e| error!("reading model {id} failed: {e}"))
+                .unwrap_or_else(|e| crate::error::own_objects_failed(&format!("reading model {id}"), e))
         })
     });
     let target = target.unwrap_or_default();
@@ -205,7 +206,7 @@ fn choose_threshold(
                     recall.into(),
                 ],
             )
-            .unwrap_or_else(|e| error!("storing the threshold failed: {e}"));
+            .unwrap_or_else(|e| crate::error::own_objects_failed("storing the threshold", e));
     });
     TableIterator::once((id, parsed.text(), threshold, flagged, precision, recall))
 }

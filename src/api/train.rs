@@ -130,7 +130,7 @@ fn train_and_store(model_name: &str, relation: Relation, target: &str, algorithm
             )
             .and_then(|t| t.first().get_two::<i64, i32>())
             .map(|(id, version)| (id.unwrap_or_default(), version.unwrap_or_default()))
-            .unwrap_or_else(|e| error!("storing the model failed: {e}"))
+            .unwrap_or_else(|e| crate::error::own_objects_failed("storing the model", e))
     });
     if let Some(entries) = leaderboard {
         store_leaderboard(id, &entries);
@@ -176,7 +176,7 @@ fn store_leaderboard(model_id: i64, entries: &[Entry]) {
                         e.chosen.into(),
                     ],
                 )
-                .unwrap_or_else(|err| error!("storing the AutoML leaderboard failed: {err}"));
+                .unwrap_or_else(|err| crate::error::own_objects_failed("storing the AutoML leaderboard", err));
         }
     });
 }
@@ -217,7 +217,7 @@ fn stored_training(model_id: i64) -> StoredTraining {
                     }
                 })
             })
-            .unwrap_or_else(|e| error!("reading model {model_id} failed: {e}"))
+            .unwrap_or_else(|e| crate::error::own_objects_failed(&format!("reading model {model_id}"), e))
     });
     row.unwrap_or_else(|| {
         raise(
@@ -275,7 +275,7 @@ fn compare_models(champion_id: i64, challenger_id: i64) -> JsonB {
         let m = healthml_core::metrics::evaluate(&labels, &scores, model.threshold);
         let mean_score = scores.iter().sum::<f64>() / scores.len().max(1) as f64;
         let observed = m.positives as f64 / (m.n.max(1)) as f64;
-        let mut out = healthml_core::train::metrics_to_json(&m);
+        let mut out = healthml_core::metrics::metrics_to_json(&m);
         out["model_id"] = serde_json::json!(id);
         out["mean_score"] = serde_json::json!(mean_score);
         out["calibration_ratio"] = serde_json::json!((observed > 0.0).then(|| mean_score / observed));
@@ -295,4 +295,3 @@ fn compare_models(champion_id: i64, challenger_id: i64) -> JsonB {
 fn in_transaction_block() -> bool {
     unsafe { pg_sys::IsTransactionBlock() }
 }
-

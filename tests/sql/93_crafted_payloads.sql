@@ -3,7 +3,7 @@
 -- error (XX001, with a hint) or, where a flip still leaves a readable model, as a probability: never
 -- an internal error, a panic or a crash. tests of the core tier craft payloads field by field.
 BEGIN;
-SELECT plan(5);
+SELECT plan(7);
 \ir ../bin/helpers.sql
 CREATE TABLE public.discharges AS SELECT * FROM pg_temp.discharges(2000);
 CREATE TEMP TABLE trained AS SELECT * FROM healthml.train('crafted', 'public.discharges', 'readmitted', 'gbdt',
@@ -54,6 +54,25 @@ SELECT is((SELECT count(*) FROM outcomes WHERE must_fail AND state <> 'XX001'), 
           'every truncated, empty or garbage payload is refused');
 SELECT is((SELECT count(*) FROM outcomes WHERE state = 'XX001' AND coalesce(hint, '') = ''), 0::bigint, 'with a hint');
 SELECT ok((SELECT bool_and(score BETWEEN 0 AND 1) FROM outcomes WHERE state = 'ok'), 'what still reads scores a probability');
+
+-- an object of the extension altered by hand (the library reads the payload as bytea): a clear
+-- 55000 naming the step and a hint, never an internal error
+SAVEPOINT altered;
+ALTER TABLE healthml.models ALTER COLUMN payload TYPE text USING encode(payload, 'hex');
+SELECT throws_ok($$SELECT healthml.predict_by_id((SELECT model_id FROM trained), '{}')$$, '55000', NULL,
+                 'a registry column of another type gives object_not_in_prerequisite_state');
+CREATE FUNCTION pg_temp.hint_of(query text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE h text;
+BEGIN
+    EXECUTE query;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT;
+    RETURN h;
+END $f$;
+SELECT matches(pg_temp.hint_of($$SELECT healthml.predict_by_id((SELECT model_id FROM trained), '{}')$$),
+               'ALTER EXTENSION healthml UPDATE', 'with a hint to update the extension''s objects');
+ROLLBACK TO SAVEPOINT altered;
 
 SELECT * FROM finish();
 ROLLBACK;

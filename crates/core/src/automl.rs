@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::frame::{ColumnData, Frame};
 use crate::metrics;
 use crate::model::TrainedModel;
-use crate::options::Options;
+use crate::options::AutomlOptions;
 use crate::prep::recipe::{Encoding, Recipe};
 use crate::split::group_fraction;
 use crate::train::{self, Algorithm, Fitted, Prepared, RecipeSource, TrainOptions, TrainOutcome, VALIDATION_FRACTION};
@@ -36,63 +36,6 @@ pub const CARDINALITY_WARN: usize = 100;
 pub const IMBALANCE_WARN: f64 = 0.2;
 /// Quantile bins of a numeric column in the single-feature leakage check.
 const LEAKAGE_BINS: usize = 20;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct AutomlOptions {
-    pub budget_seconds: f64,
-    pub folds: usize,
-    /// A single column whose AUC alone exceeds this is reported as probable leakage.
-    pub leakage_feature_auc: f64,
-    /// A model whose test AUC exceeds this is reported as probable leakage (the default is the
-    /// readmission literature's ceiling: published patient-grouped results are 0.66-0.68).
-    pub leakage_model_auc: f64,
-    /// Exclude the columns the data guardrails alert on (probable leaks, identifier-like columns)
-    /// before the search, instead of only reporting them.
-    pub exclude_flagged: bool,
-}
-
-impl Default for AutomlOptions {
-    fn default() -> Self {
-        AutomlOptions {
-            budget_seconds: 120.0,
-            folds: 3,
-            leakage_feature_auc: 0.9,
-            leakage_model_auc: 0.72,
-            exclude_flagged: false,
-        }
-    }
-}
-
-impl AutomlOptions {
-    /// Reads AutoML's keys from `healthml.train`'s options; `None` when none of them is given.
-    pub fn take(o: &mut Options<'_>) -> Result<Option<Self>> {
-        let d = AutomlOptions::default();
-        let keys = ["budget_seconds", "folds", "leakage_feature_auc", "leakage_model_auc", "exclude_flagged"];
-        if keys.iter().all(|k| o.raw(k).is_none()) {
-            return Ok(None);
-        }
-        // The budget's lower bound is exclusive: 0 seconds is no budget at all.
-        let budget_seconds = match o.raw("budget_seconds") {
-            None => d.budget_seconds,
-            Some(v) => match v.as_f64() {
-                Some(x) if x > 0.0 && x <= 86_400.0 => x,
-                _ => {
-                    return Err(Error::invalid_parameter(format!(
-                        "option \"budget_seconds\" of healthml.train must be a number of seconds greater than 0 (at most 86400), got {v}"
-                    ))
-                    .with_hint(format!("for example {{\"budget_seconds\": 120}}; leave it out for {}", d.budget_seconds)))
-                }
-            },
-        };
-        Ok(Some(AutomlOptions {
-            budget_seconds,
-            folds: o.usize_in("folds", d.folds, 2, 10)?,
-            leakage_feature_auc: o.f64_in("leakage_feature_auc", d.leakage_feature_auc, 0.5, 1.0)?,
-            leakage_model_auc: o.f64_in("leakage_model_auc", d.leakage_model_auc, 0.5, 1.0)?,
-            exclude_flagged: o.bool("exclude_flagged", d.exclude_flagged)?,
-        }))
-    }
-}
 
 /// One configuration the search tries.
 #[derive(Debug, Clone)]
@@ -701,14 +644,34 @@ mod tests {
             label.push(Some(if y { "yes" } else { "no" }));
         }
         let mut columns = vec![
-            Column { name: "patient".into(), sql_type: "integer".into(), data: ColumnData::Numeric(patient) },
-            Column { name: "visits".into(), sql_type: "integer".into(), data: ColumnData::Numeric(visits) },
-            Column { name: "age".into(), sql_type: "integer".into(), data: ColumnData::Numeric(age) },
-            Column { name: "ward".into(), sql_type: "text".into(), data: ward.finish() },
-            Column { name: "outcome".into(), sql_type: "text".into(), data: label.finish() },
+            Column {
+                name: "patient".into(),
+                sql_type: "integer".into(),
+                kind: crate::frame::ValueKind::Integer,
+                data: ColumnData::Numeric(patient),
+            },
+            Column {
+                name: "visits".into(),
+                sql_type: "integer".into(),
+                kind: crate::frame::ValueKind::Integer,
+                data: ColumnData::Numeric(visits),
+            },
+            Column {
+                name: "age".into(),
+                sql_type: "integer".into(),
+                kind: crate::frame::ValueKind::Integer,
+                data: ColumnData::Numeric(age),
+            },
+            Column { name: "ward".into(), sql_type: "text".into(), kind: crate::frame::ValueKind::Text, data: ward.finish() },
+            Column { name: "outcome".into(), sql_type: "text".into(), kind: crate::frame::ValueKind::Text, data: label.finish() },
         ];
         if leak {
-            columns.push(Column { name: "outcome_copy".into(), sql_type: "float8".into(), data: ColumnData::Numeric(copy) });
+            columns.push(Column {
+                name: "outcome_copy".into(),
+                sql_type: "float8".into(),
+                kind: crate::frame::ValueKind::Real,
+                data: ColumnData::Numeric(copy),
+            });
         }
         Frame { columns }
     }

@@ -13,11 +13,26 @@ pub enum ColumnData {
     Categorical { codes: Vec<Option<u32>>, levels: Vec<String> },
 }
 
+/// What a column's values are, as the shell maps its SQL type. The core decides by this and never
+/// by a PostgreSQL type name, which it keeps only to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// smallint, integer, bigint: whole numbers that may be codes (one-hot encodable).
+    Integer,
+    /// Every other number: real, double precision, numeric, and domains over numbers.
+    Real,
+    /// boolean: a target column whose positive class is `true`.
+    Boolean,
+    /// Anything else, read by its text form.
+    Text,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Column {
     pub name: String,
-    /// The SQL type as `format_type` prints it, for reports.
+    /// The SQL type as `format_type` prints it, for reports (and the data fingerprint).
     pub sql_type: String,
+    pub kind: ValueKind,
     pub data: ColumnData,
 }
 
@@ -60,6 +75,7 @@ impl Frame {
             .map(|c| Column {
                 name: c.name.clone(),
                 sql_type: c.sql_type.clone(),
+                kind: c.kind,
                 data: match &c.data {
                     ColumnData::Numeric(v) => ColumnData::Numeric(rows.iter().map(|&r| v[r]).collect()),
                     ColumnData::Categorical { codes, levels } => {
@@ -151,6 +167,7 @@ mod tests {
             columns: vec![Column {
                 name: "x".into(),
                 sql_type: "integer".into(),
+                kind: ValueKind::Integer,
                 data: ColumnData::Numeric(vec![Some(1.0), None]),
             }],
         };

@@ -1,6 +1,7 @@
 //! Binary classification metrics on (label, probability) pairs, as scikit-learn defines them.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 /// Probabilities are clipped to [EPS, 1 - EPS] for the log loss, as scikit-learn does.
 const EPS: f64 = 1e-15;
@@ -223,6 +224,13 @@ pub fn calibration_curve(labels: &[bool], scores: &[f64], bins: usize) -> Vec<Ca
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn f1_threshold() {
+        let y = [false, false, true, true, false];
+        let p = [0.1, 0.2, 0.7, 0.9, 0.8];
+        assert_eq!(best_f1_threshold(&y, &p), Some(0.7));
+    }
+
     use super::*;
 
     #[test]
@@ -268,4 +276,37 @@ mod tests {
         assert_eq!((cal[0].n, cal[1].n), (3, 1));
         assert_eq!(cal[1].observed_rate, Some(1.0));
     }
+}
+
+/// Metrics as the jsonb healthml stores and returns (train's test metrics, evaluate, compare_models).
+pub fn metrics_to_json(m: &Metrics) -> Value {
+    let Confusion { tp, fp, tn, fn_ } = m.confusion;
+    json!({
+        "n": m.n,
+        "positives": m.positives,
+        "auc": m.auc,
+        "average_precision": m.average_precision,
+        "brier": m.brier,
+        "log_loss": m.log_loss,
+        "threshold": m.threshold,
+        "confusion": {"tp": tp, "fp": fp, "tn": tn, "fn": fn_},
+        "precision": m.confusion.precision(),
+        "recall": m.confusion.recall(),
+    })
+}
+
+/// The probability threshold with the best F1 on (labels, scores).
+pub fn best_f1_threshold(labels: &[bool], scores: &[f64]) -> Option<f64> {
+    let pos = labels.iter().filter(|&&y| y).count() as f64;
+    if pos == 0.0 {
+        return None;
+    }
+    pr_curve(labels, scores)
+        .into_iter()
+        .map(|p| {
+            let f1 = if p.precision + p.recall > 0.0 { 2.0 * p.precision * p.recall / (p.precision + p.recall) } else { 0.0 };
+            (f1, p.threshold)
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.total_cmp(&a.1)))
+        .map(|(_, t)| t)
 }

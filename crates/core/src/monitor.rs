@@ -363,8 +363,13 @@ mod tests {
         }
         Frame {
             columns: vec![
-                Column { name: "age".into(), sql_type: "float8".into(), data: ColumnData::Numeric(age) },
-                Column { name: "ward".into(), sql_type: "text".into(), data: ward.finish() },
+                Column {
+                    name: "age".into(),
+                    sql_type: "float8".into(),
+                    kind: crate::frame::ValueKind::Real,
+                    data: ColumnData::Numeric(age),
+                },
+                Column { name: "ward".into(), sql_type: "text".into(), kind: crate::frame::ValueKind::Text, data: ward.finish() },
             ],
         }
     }

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, ErrorClass, Result};
 use crate::metrics;
-use crate::train::best_f1_threshold;
+use crate::metrics::best_f1_threshold;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ThresholdPolicy {

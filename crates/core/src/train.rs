@@ -6,15 +6,14 @@
 
 use serde_json::{json, Value};
 
-use crate::automl::AutomlOptions;
 use crate::error::{Error, ErrorClass, Result};
 use crate::frame::{ColumnData, Frame};
-use crate::metrics::{self, Confusion};
+use crate::metrics::{self, best_f1_threshold, metrics_to_json};
 use crate::model::gbdt::{self, GbdtParams};
 use crate::model::logistic::{self, LogisticParams};
 use crate::model::{sha256_hex, sigmoid, Estimator, Platt, TrainedModel};
 use crate::monitor;
-use crate::options::Options;
+use crate::options::{AutomlOptions, Options};
 use crate::prep::recipe::{fit_recipe, target_encode, Encoding, Recipe, RecipeOptions, Step};
 use crate::split::{group_fraction, in_fraction};
 
@@ -540,22 +539,6 @@ fn finite(x: f64) -> Option<f64> {
     x.is_finite().then_some(x)
 }
 
-pub fn metrics_to_json(m: &metrics::Metrics) -> Value {
-    let Confusion { tp, fp, tn, fn_ } = m.confusion;
-    json!({
-        "n": m.n,
-        "positives": m.positives,
-        "auc": m.auc,
-        "average_precision": m.average_precision,
-        "brier": m.brier,
-        "log_loss": m.log_loss,
-        "threshold": m.threshold,
-        "confusion": {"tp": tp, "fp": fp, "tn": tn, "fn": fn_},
-        "precision": m.confusion.precision(),
-        "recall": m.confusion.recall(),
-    })
-}
-
 fn column_list(frame: &Frame) -> String {
     frame.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
 }
@@ -569,7 +552,7 @@ pub fn target_labels(
 ) -> Result<Vec<Option<bool>>> {
     let rows = frame.rows();
     let name = &column.name;
-    let boolean = column.sql_type == "boolean";
+    let boolean = column.kind == crate::frame::ValueKind::Boolean;
     let positive: String = match (positive, &column.data) {
         (Some(p), _) => p.to_string(),
         (None, _) if boolean => "true".to_string(),
@@ -611,22 +594,6 @@ fn sample_weights(labels: &[bool], class_weight: ClassWeight) -> Vec<f64> {
             labels.iter().map(|&y| if y { wp } else { wn }).collect()
         }
     }
-}
-
-/// The probability threshold with the best F1 on (labels, scores).
-pub fn best_f1_threshold(labels: &[bool], scores: &[f64]) -> Option<f64> {
-    let pos = labels.iter().filter(|&&y| y).count() as f64;
-    if pos == 0.0 {
-        return None;
-    }
-    metrics::pr_curve(labels, scores)
-        .into_iter()
-        .map(|p| {
-            let f1 = if p.precision + p.recall > 0.0 { 2.0 * p.precision * p.recall / (p.precision + p.recall) } else { 0.0 };
-            (f1, p.threshold)
-        })
-        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.total_cmp(&a.1)))
-        .map(|(_, t)| t)
 }
 
 /// sha256 over column names, types and every value: the same data gives the same fingerprint.
@@ -689,10 +656,25 @@ mod tests {
         }
         Frame {
             columns: vec![
-                Column { name: "patient".into(), sql_type: "integer".into(), data: ColumnData::Numeric(patient) },
-                Column { name: "visits".into(), sql_type: "integer".into(), data: ColumnData::Numeric(visits) },
-                Column { name: "ward".into(), sql_type: "text".into(), data: ward.finish() },
-                Column { name: "outcome".into(), sql_type: "text".into(), data: label.finish() },
+                Column {
+                    name: "patient".into(),
+                    sql_type: "integer".into(),
+                    kind: crate::frame::ValueKind::Integer,
+                    data: ColumnData::Numeric(patient),
+                },
+                Column {
+                    name: "visits".into(),
+                    sql_type: "integer".into(),
+                    kind: crate::frame::ValueKind::Integer,
+                    data: ColumnData::Numeric(visits),
+                },
+                Column { name: "ward".into(), sql_type: "text".into(), kind: crate::frame::ValueKind::Text, data: ward.finish() },
+                Column {
+                    name: "outcome".into(),
+                    sql_type: "text".into(),
+                    kind: crate::frame::ValueKind::Text,
+                    data: label.finish(),
+                },
             ],
         }
     }
@@ -1052,12 +1034,5 @@ mod tests {
         let total = e.base + e.contributions.iter().map(|c| c.contribution).sum::<f64>();
         assert!((total - e.raw_score).abs() < 1e-9);
         assert!(TrainOptions::from_json(&json!({"calibration": "isotonic"})).is_err());
-    }
-
-    #[test]
-    fn f1_threshold() {
-        let y = [false, false, true, true, false];
-        let p = [0.1, 0.2, 0.7, 0.9, 0.8];
-        assert_eq!(best_f1_threshold(&y, &p), Some(0.7));
     }
 }

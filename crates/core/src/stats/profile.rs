@@ -285,13 +285,18 @@ mod tests {
     use serde_json::json;
 
     fn numeric(name: &str, values: Vec<Option<f64>>) -> Column {
-        Column { name: name.into(), sql_type: "double precision".into(), data: ColumnData::Numeric(values) }
+        Column {
+            name: name.into(),
+            sql_type: "double precision".into(),
+            kind: crate::frame::ValueKind::Real,
+            data: ColumnData::Numeric(values),
+        }
     }
 
     fn text(name: &str, values: &[Option<&str>]) -> Column {
         let mut b = CategoricalBuilder::with_capacity(values.len());
         values.iter().for_each(|v| b.push(*v));
-        Column { name: name.into(), sql_type: "text".into(), data: b.finish() }
+        Column { name: name.into(), sql_type: "text".into(), kind: crate::frame::ValueKind::Text, data: b.finish() }
     }
 
     #[test]

@@ -1,0 +1,103 @@
+//! A fitted recipe as SQL: the same transform as the frame path, over a whole relation.
+
+use super::*;
+
+impl Recipe {
+    /// `(sql expression, column name)` per feature: the same transform as [`Recipe::apply_frame`],
+    /// as SQL over the source relation. Identifiers are always quoted; names longer than PostgreSQL
+    /// keeps are shortened with a hash so they stay distinct.
+    pub fn sql_select_list(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for step in &self.steps {
+            match step {
+                Step::Exclude { .. } | Step::Drop { .. } => {}
+                Step::Numeric { column, impute, lower, upper, log1p, center, scale } => {
+                    let v = format!("({})::float8", quote_ident(column));
+                    let mut e = format!(
+                        "coalesce(CASE WHEN {v} IN ('NaN', 'Infinity', '-Infinity') THEN NULL ELSE {v} END, {})",
+                        float_literal(*impute)
+                    );
+                    if let Some(lo) = lower {
+                        e = format!("greatest({e}, {})", float_literal(*lo));
+                    }
+                    if let Some(hi) = upper {
+                        e = format!("least({e}, {})", float_literal(*hi));
+                    }
+                    if *log1p {
+                        e = format!("ln(float8 '1' + {e})");
+                    }
+                    e = format!("(({e}) - {}) / {}", float_literal(*center), float_literal(*scale));
+                    out.push((e, sql_column_name(column)));
+                }
+                Step::Frequency { column, impute, levels, shares, .. } => {
+                    let v = format!("coalesce(({})::text, {})", quote_ident(column), quote_literal(impute));
+                    let arms: Vec<String> = levels
+                        .iter()
+                        .zip(shares)
+                        .map(|(l, f)| format!("WHEN {} THEN {}", quote_literal(l), float_literal(*f)))
+                        .collect();
+                    out.push((format!("CASE {v} {} ELSE float8 '0' END", arms.join(" ")), sql_column_name(column)));
+                }
+                Step::TargetRate { column, impute, levels, rates, prior, .. } => {
+                    let v = format!("coalesce(({})::text, {})", quote_ident(column), quote_literal(impute));
+                    let arms: Vec<String> = levels
+                        .iter()
+                        .zip(rates)
+                        .map(|(l, r)| format!("WHEN {} THEN {}", quote_literal(l), float_literal(*r)))
+                        .collect();
+                    out.push((
+                        format!("CASE {v} {} ELSE {} END", arms.join(" "), float_literal(*prior)),
+                        sql_column_name(column),
+                    ));
+                }
+                Step::Categorical { column, impute, levels, other, .. } => {
+                    let v = format!("coalesce(({})::text, {})", quote_ident(column), quote_literal(impute));
+                    for level in levels {
+                        out.push((
+                            format!("({v} = {})::int::float8", quote_literal(level)),
+                            sql_column_name(&format!("{column}={level}")),
+                        ));
+                    }
+                    if *other {
+                        let list: Vec<String> = levels.iter().map(|l| quote_literal(l)).collect();
+                        let e = if list.is_empty() {
+                            "float8 '1'".to_string()
+                        } else {
+                            format!("({v} NOT IN ({}))::int::float8", list.join(", "))
+                        };
+                        out.push((e, sql_column_name(&format!("{column}={OTHER_LEVEL}"))));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+pub fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Shortest text that reads back as the same double, as a typed float8 literal.
+pub(super) fn float_literal(x: f64) -> String {
+    format!("float8 '{x:?}'")
+}
+
+/// The column name a feature gets in a standardized table, within PostgreSQL's 63 bytes.
+pub fn sql_column_name(feature: &str) -> String {
+    let name = if feature.len() <= MAX_IDENTIFIER_BYTES {
+        feature.to_string()
+    } else {
+        let mut cut = MAX_IDENTIFIER_BYTES - 9;
+        while !feature.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let hash = feature.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+        format!("{}~{:08x}", &feature[..cut], hash as u32)
+    };
+    quote_ident(&name)
+}
