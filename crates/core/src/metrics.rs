@@ -222,6 +222,39 @@ pub fn calibration_curve(labels: &[bool], scores: &[f64], bins: usize) -> Vec<Ca
         .collect()
 }
 
+/// Metrics as the jsonb healthml stores and returns (train's test metrics, evaluate, compare_models).
+pub fn metrics_to_json(m: &Metrics) -> Value {
+    let Confusion { tp, fp, tn, fn_ } = m.confusion;
+    json!({
+        "n": m.n,
+        "positives": m.positives,
+        "auc": m.auc,
+        "average_precision": m.average_precision,
+        "brier": m.brier,
+        "log_loss": m.log_loss,
+        "threshold": m.threshold,
+        "confusion": {"tp": tp, "fp": fp, "tn": tn, "fn": fn_},
+        "precision": m.confusion.precision(),
+        "recall": m.confusion.recall(),
+    })
+}
+
+/// The probability threshold with the best F1 on (labels, scores).
+pub fn best_f1_threshold(labels: &[bool], scores: &[f64]) -> Option<f64> {
+    let pos = labels.iter().filter(|&&y| y).count() as f64;
+    if pos == 0.0 {
+        return None;
+    }
+    pr_curve(labels, scores)
+        .into_iter()
+        .map(|p| {
+            let f1 = if p.precision + p.recall > 0.0 { 2.0 * p.precision * p.recall / (p.precision + p.recall) } else { 0.0 };
+            (f1, p.threshold)
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.total_cmp(&a.1)))
+        .map(|(_, t)| t)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -276,37 +309,4 @@ mod tests {
         assert_eq!((cal[0].n, cal[1].n), (3, 1));
         assert_eq!(cal[1].observed_rate, Some(1.0));
     }
-}
-
-/// Metrics as the jsonb healthml stores and returns (train's test metrics, evaluate, compare_models).
-pub fn metrics_to_json(m: &Metrics) -> Value {
-    let Confusion { tp, fp, tn, fn_ } = m.confusion;
-    json!({
-        "n": m.n,
-        "positives": m.positives,
-        "auc": m.auc,
-        "average_precision": m.average_precision,
-        "brier": m.brier,
-        "log_loss": m.log_loss,
-        "threshold": m.threshold,
-        "confusion": {"tp": tp, "fp": fp, "tn": tn, "fn": fn_},
-        "precision": m.confusion.precision(),
-        "recall": m.confusion.recall(),
-    })
-}
-
-/// The probability threshold with the best F1 on (labels, scores).
-pub fn best_f1_threshold(labels: &[bool], scores: &[f64]) -> Option<f64> {
-    let pos = labels.iter().filter(|&&y| y).count() as f64;
-    if pos == 0.0 {
-        return None;
-    }
-    pr_curve(labels, scores)
-        .into_iter()
-        .map(|p| {
-            let f1 = if p.precision + p.recall > 0.0 { 2.0 * p.precision * p.recall / (p.precision + p.recall) } else { 0.0 };
-            (f1, p.threshold)
-        })
-        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.total_cmp(&a.1)))
-        .map(|(_, t)| t)
 }
