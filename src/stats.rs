@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use healthml_core::stats::latency::{bucket, percentile_us, BUCKETS};
 use pgrx::prelude::*;
 use pgrx::{PGRXSharedMemory, PgAtomic};
 
@@ -13,9 +14,6 @@ use pgrx::{PGRXSharedMemory, PgAtomic};
 /// version that scores takes new slots: dropping a version frees its slots (at commit), and
 /// `healthml.reset_scoring_stats()` frees all of a database's.
 const SLOTS: usize = 1024;
-/// Latency buckets, a quarter octave each: bucket b holds [2^(b/4), 2^((b+1)/4)) nanoseconds, so a
-/// percentile read from them is within 9% of the measured value; the last bucket holds the rest.
-const BUCKETS: usize = 144;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
@@ -99,18 +97,6 @@ fn key(model_id: i64, function: u64) -> u64 {
     database << 32 | (model_id as u64 & 0xFF_FFFF) << 8 | function
 }
 
-fn bucket(ns: u64) -> usize {
-    if ns <= 1 {
-        return 0;
-    }
-    ((ns as f64).log2() * 4.0) as usize
-}
-
-/// The upper bound of a bucket, in nanoseconds.
-fn bucket_upper(b: usize) -> f64 {
-    2f64.powf((b + 1) as f64 / 4.0)
-}
-
 /// Adds one call that scored `rows` rows in `elapsed` with model `model_id`.
 pub fn record(model_id: i64, function: Function, rows: u64, elapsed: Duration) {
     if !enabled() || !crate::settings::TRACK_SCORING.get() || model_id <= 0 {
@@ -137,7 +123,7 @@ pub fn record(model_id: i64, function: Function, rows: u64, elapsed: Duration) {
             slot.rows.fetch_add(rows, Relaxed);
             slot.total_ns.fetch_add(ns, Relaxed);
             slot.max_ns.fetch_max(ns, Relaxed);
-            slot.buckets[bucket(ns).min(BUCKETS - 1)].fetch_add(1, Relaxed);
+            slot.buckets[bucket(ns)].fetch_add(1, Relaxed);
             return;
         }
     }
@@ -188,18 +174,7 @@ pub fn snapshot() -> Vec<(i64, &'static str, i64, i64, f64, f64, f64, f64, i64)>
     }
     let mut out = Vec::new();
     for (key, sum) in sums {
-        let total: u64 = sum.counts.iter().sum();
-        let percentile = |q: f64| -> f64 {
-            let rank = (q * total as f64).ceil().max(1.0) as u64;
-            let mut seen = 0;
-            for (b, c) in sum.counts.iter().enumerate() {
-                seen += c;
-                if seen >= rank {
-                    return bucket_upper(b) / 1000.0;
-                }
-            }
-            f64::NAN
-        };
+        let percentile = |q: f64| percentile_us(&sum.counts, q);
         let max_us = sum.max_ns as f64 / 1000.0;
         out.push((
             ((key >> 8) & 0xFF_FFFF) as i64,
@@ -270,7 +245,7 @@ fn forget_scoring_stats(model_id: i64) {
 
 /// The counters behind `healthml.scoring_stats`: per model id and scoring function, calls, rows
 /// scored, and mean / 95th / 99th percentile / max latency of a call in microseconds (percentiles
-/// from quarter-octave buckets of measured latencies: within 9%).
+/// from quarter-octave buckets of measured latencies: at most 19% above the measured value).
 #[pg_extern(volatile, parallel_safe, name = "_scoring_stats_rows")]
 fn scoring_stats_rows() -> TableIterator<
     'static,

@@ -1,6 +1,7 @@
 //! `healthml.train`: one call from a relation to a stored, evaluated model version.
 
-use healthml_core::automl::{automl, Entry, Guardrail};
+use healthml_core::automl::{automl, Entry};
+use healthml_core::guardrails::Guardrail;
 use healthml_core::model::PAYLOAD_FORMAT;
 use healthml_core::train::{train as train_model, Algorithm, RecipeSource, TrainOptions};
 use healthml_core::Error;

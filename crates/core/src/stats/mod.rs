@@ -1,5 +1,7 @@
-//! Descriptive statistics used by profiling, standardization and monitoring.
+//! Descriptive statistics used by profiling, standardization and monitoring, and the latency
+//! histograms of scoring statistics.
 
+pub mod latency;
 pub mod moments;
 pub mod profile;
 pub mod quantile;
