@@ -42,9 +42,10 @@ BEGIN
                                     format('%s%% of groups by seeded hash', round(100 * coalesce((m.options ->> 'test_fraction')::numeric, 0.2)))),
                            coalesce(format('`%s`', m.options ->> 'group_by'), 'none (rows)'));
     card := card || format(E'- Not features: %s.\n\n',
-                           coalesce((SELECT string_agg(format('`%s`', e), ', ') FROM jsonb_array_elements_text(
+                           coalesce((SELECT string_agg(format('`%s`', e), ', ' ORDER BY n) FROM jsonb_array_elements_text(
                                         CASE jsonb_typeof(m.options -> 'exclude') WHEN 'array' THEN m.options -> 'exclude'
-                                             WHEN 'string' THEN jsonb_build_array(m.options -> 'exclude') ELSE '[]' END) e), 'none'));
+                                             WHEN 'string' THEN jsonb_build_array(m.options -> 'exclude') ELSE '[]' END)
+                                        WITH ORDINALITY AS x(e, n)), 'none'));
 
     card := card || E'## Recipe\n\n';
     SELECT string_agg(format('%s %s', n, action), ', ' ORDER BY n DESC, action) INTO section
@@ -97,7 +98,8 @@ BEGIN
     card := card || E'## Drift\n\n';
     SELECT format('Latest report (%s, on `%s`): %s ok, %s warn, %s alert%s.', to_char(max(d.computed_at), 'YYYY-MM-DD HH24:MI'), max(d.relation),
                   count(*) FILTER (WHERE d.status = 'ok'), count(*) FILTER (WHERE d.status = 'warn'), count(*) FILTER (WHERE d.status = 'alert'),
-                  coalesce('; worst: ' || string_agg(format('%s (PSI %s)', d.feature, to_char(d.psi::numeric, 'FM0.000')), ', ')
+                  coalesce('; worst: ' || string_agg(format('%s (PSI %s)', d.feature, to_char(d.psi::numeric, 'FM0.000')), ', '
+                                                     ORDER BY d.psi DESC, d.feature)
                                           FILTER (WHERE d.status <> 'ok'), ''))
     INTO section
     FROM healthml.drift_reports d
