@@ -426,34 +426,14 @@ mod tests {
             label.push(Some(if y { "yes" } else { "no" }));
         }
         let mut columns = vec![
-            Column {
-                name: "patient".into(),
-                sql_type: "integer".into(),
-                kind: crate::frame::ValueKind::Integer,
-                data: ColumnData::Numeric(patient),
-            },
-            Column {
-                name: "visits".into(),
-                sql_type: "integer".into(),
-                kind: crate::frame::ValueKind::Integer,
-                data: ColumnData::Numeric(visits),
-            },
-            Column {
-                name: "age".into(),
-                sql_type: "integer".into(),
-                kind: crate::frame::ValueKind::Integer,
-                data: ColumnData::Numeric(age),
-            },
-            Column { name: "ward".into(), sql_type: "text".into(), kind: crate::frame::ValueKind::Text, data: ward.finish() },
-            Column { name: "outcome".into(), sql_type: "text".into(), kind: crate::frame::ValueKind::Text, data: label.finish() },
+            Column::new("patient", "integer", crate::frame::ValueKind::Integer, ColumnData::Numeric(patient)),
+            Column::new("visits", "integer", crate::frame::ValueKind::Integer, ColumnData::Numeric(visits)),
+            Column::new("age", "integer", crate::frame::ValueKind::Integer, ColumnData::Numeric(age)),
+            Column::new("ward", "text", crate::frame::ValueKind::Text, ward.finish()),
+            Column::new("outcome", "text", crate::frame::ValueKind::Text, label.finish()),
         ];
         if leak {
-            columns.push(Column {
-                name: "outcome_copy".into(),
-                sql_type: "float8".into(),
-                kind: crate::frame::ValueKind::Real,
-                data: ColumnData::Numeric(copy),
-            });
+            columns.push(Column::new("outcome_copy", "float8", crate::frame::ValueKind::Real, ColumnData::Numeric(copy)));
         }
         Frame { columns }
     }

@@ -37,6 +37,10 @@ pub struct Column {
 }
 
 impl Column {
+    pub fn new(name: impl Into<String>, sql_type: impl Into<String>, kind: ValueKind, data: ColumnData) -> Column {
+        Column { name: name.into(), sql_type: sql_type.into(), kind, data }
+    }
+
     pub fn len(&self) -> usize {
         match &self.data {
             ColumnData::Numeric(values) => values.len(),
@@ -163,14 +167,8 @@ mod tests {
 
     #[test]
     fn frame_rows_and_lookup() {
-        let frame = Frame {
-            columns: vec![Column {
-                name: "x".into(),
-                sql_type: "integer".into(),
-                kind: ValueKind::Integer,
-                data: ColumnData::Numeric(vec![Some(1.0), None]),
-            }],
-        };
+        let frame =
+            Frame { columns: vec![Column::new("x", "integer", ValueKind::Integer, ColumnData::Numeric(vec![Some(1.0), None]))] };
         assert_eq!(frame.rows(), 2);
         assert!(frame.column("x").unwrap().is_numeric());
         assert!(frame.column("y").is_none());

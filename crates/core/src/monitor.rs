@@ -363,13 +363,8 @@ mod tests {
         }
         Frame {
             columns: vec![
-                Column {
-                    name: "age".into(),
-                    sql_type: "float8".into(),
-                    kind: crate::frame::ValueKind::Real,
-                    data: ColumnData::Numeric(age),
-                },
-                Column { name: "ward".into(), sql_type: "text".into(), kind: crate::frame::ValueKind::Text, data: ward.finish() },
+                Column::new("age", "float8", crate::frame::ValueKind::Real, ColumnData::Numeric(age)),
+                Column::new("ward", "text", crate::frame::ValueKind::Text, ward.finish()),
             ],
         }
     }

@@ -409,13 +409,11 @@ pub fn fit_candidate(
         }
         Algorithm::Gbdt => {
             let params = GbdtParams::from_json(hyperparams)?;
+            let (fit_x, fit_y, fit_w) = (pick(&train_x, &pos_fit), pick_labels(&pos_fit), pick_weights(&pos_fit));
+            let (valid_x, valid_y, valid_w) = (pick(&train_x, &pos_valid), pick_labels(&pos_valid), pick_weights(&pos_valid));
             let model = gbdt::fit(
-                &pick(&train_x, &pos_fit),
-                &pick_labels(&pos_fit),
-                &pick_weights(&pos_fit),
-                &pick(&train_x, &pos_valid),
-                &pick_labels(&pos_valid),
-                &pick_weights(&pos_valid),
+                gbdt::Rows { features: &fit_x, labels: &fit_y, weights: &fit_w },
+                gbdt::Rows { features: &valid_x, labels: &valid_y, weights: &valid_w },
                 &params,
                 options.seed,
             )?;
@@ -656,25 +654,10 @@ mod tests {
         }
         Frame {
             columns: vec![
-                Column {
-                    name: "patient".into(),
-                    sql_type: "integer".into(),
-                    kind: crate::frame::ValueKind::Integer,
-                    data: ColumnData::Numeric(patient),
-                },
-                Column {
-                    name: "visits".into(),
-                    sql_type: "integer".into(),
-                    kind: crate::frame::ValueKind::Integer,
-                    data: ColumnData::Numeric(visits),
-                },
-                Column { name: "ward".into(), sql_type: "text".into(), kind: crate::frame::ValueKind::Text, data: ward.finish() },
-                Column {
-                    name: "outcome".into(),
-                    sql_type: "text".into(),
-                    kind: crate::frame::ValueKind::Text,
-                    data: label.finish(),
-                },
+                Column::new("patient", "integer", crate::frame::ValueKind::Integer, ColumnData::Numeric(patient)),
+                Column::new("visits", "integer", crate::frame::ValueKind::Integer, ColumnData::Numeric(visits)),
+                Column::new("ward", "text", crate::frame::ValueKind::Text, ward.finish()),
+                Column::new("outcome", "text", crate::frame::ValueKind::Text, label.finish()),
             ],
         }
     }

@@ -267,32 +267,23 @@ fn at_least_one_column(fraction: f64, columns: usize) -> f64 {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn fit(
-    train: &[Vec<f64>],
-    train_labels: &[bool],
-    train_weights: &[f64],
-    valid: &[Vec<f64>],
-    valid_labels: &[bool],
-    valid_weights: &[f64],
-    params: &GbdtParams,
-    seed: u64,
-) -> Result<GbdtModel> {
-    GbdtModel::from_forust(&fit_booster(train, train_labels, train_weights, valid, valid_labels, valid_weights, params, seed)?)
+/// Rows to fit on: column-major features, a label and a weight per row.
+#[derive(Clone, Copy)]
+pub struct Rows<'a> {
+    pub features: &'a [Vec<f64>],
+    pub labels: &'a [bool],
+    pub weights: &'a [f64],
+}
+
+/// Fits on `train`, stopping early on `valid` (no rows: no early stopping).
+pub fn fit(train: Rows<'_>, valid: Rows<'_>, params: &GbdtParams, seed: u64) -> Result<GbdtModel> {
+    GbdtModel::from_forust(&fit_booster(train, valid, params, seed)?)
 }
 
 /// forust's booster, trained: [`fit`] keeps its prediction trees in healthml's layout.
-#[allow(clippy::too_many_arguments)]
-fn fit_booster(
-    train: &[Vec<f64>],
-    train_labels: &[bool],
-    train_weights: &[f64],
-    valid: &[Vec<f64>],
-    valid_labels: &[bool],
-    valid_weights: &[f64],
-    params: &GbdtParams,
-    seed: u64,
-) -> Result<GradientBooster> {
+fn fit_booster(train_rows: Rows<'_>, valid_rows: Rows<'_>, params: &GbdtParams, seed: u64) -> Result<GradientBooster> {
+    let Rows { features: train, labels: train_labels, weights: train_weights } = train_rows;
+    let Rows { features: valid, labels: valid_labels, weights: valid_weights } = valid_rows;
     let cols = train.len();
     let n = train_labels.len();
     let train_flat = flatten(train, n);
@@ -485,6 +476,11 @@ mod tests {
         (columns, labels)
     }
 
+    /// Rows of weight 1 (the weights leak: a test's few fits).
+    fn rows<'a>(features: &'a [Vec<f64>], labels: &'a [bool]) -> Rows<'a> {
+        Rows { features, labels, weights: Vec::leak(vec![1.0; labels.len()]) }
+    }
+
     #[test]
     fn narrow_tables_still_sample_a_column() {
         assert_eq!(at_least_one_column(0.3, 100), 0.3);
@@ -499,7 +495,7 @@ mod tests {
         let (x, y) = data(3000, 3);
         let (vx, vy) = data(500, 5);
         let params = GbdtParams { iterations: 120, ..GbdtParams::default() };
-        let booster = fit_booster(&x, &y, &vec![1.0; y.len()], &vx, &vy, &vec![1.0; vy.len()], &params, 1).unwrap();
+        let booster = fit_booster(rows(&x, &y), rows(&vx, &vy), &params, 1).unwrap();
         assert!(booster.prediction_iteration.unwrap() < booster.trees.len(), "early stopping kept trees that do not predict");
         let model = GbdtModel::from_forust(&booster).unwrap();
         let (tx, _) = data(1000, 11);
@@ -516,7 +512,7 @@ mod tests {
         let (x, y) = data(3000, 3);
         let (vx, vy) = data(500, 5);
         let params = GbdtParams { iterations: 80, max_depth: 5, ..GbdtParams::default() };
-        let booster = fit_booster(&x, &y, &vec![1.0; y.len()], &vx, &vy, &vec![1.0; vy.len()], &params, 1).unwrap();
+        let booster = fit_booster(rows(&x, &y), rows(&vx, &vy), &params, 1).unwrap();
         let model = GbdtModel::from_forust(&booster).unwrap();
         let (tx, _) = data(200, 11);
         let flat = flatten(&tx, 200);
@@ -539,7 +535,7 @@ mod tests {
         let (x, y) = data(3000, 3);
         let (vx, vy) = data(500, 5);
         let params = GbdtParams { iterations: 150, ..GbdtParams::default() };
-        let mut booster = fit_booster(&x, &y, &vec![1.0; y.len()], &vx, &vy, &vec![1.0; vy.len()], &params, 1).unwrap();
+        let mut booster = fit_booster(rows(&x, &y), rows(&vx, &vy), &params, 1).unwrap();
         let model = GbdtModel::from_forust(&booster).unwrap();
         booster.trees.truncate(booster.prediction_iteration.unwrap());
         let mut expected: Vec<(usize, f64)> = booster
@@ -555,7 +551,7 @@ mod tests {
     fn the_stored_layout_reads_back_as_it_was_written() {
         let (x, y) = data(2000, 3);
         let params = GbdtParams { iterations: 30, ..GbdtParams::default() };
-        let model = fit(&x, &y, &vec![1.0; y.len()], &[], &[], &[], &params, 1).unwrap();
+        let model = fit(rows(&x, &y), Rows { features: &[], labels: &[], weights: &[] }, &params, 1).unwrap();
         assert_eq!(model.trees_used(), 30);
         let bytes = rmp_serde::to_vec_named(&model).unwrap();
         let back: GbdtModel = rmp_serde::from_slice(&bytes).unwrap();

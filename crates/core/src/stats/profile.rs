@@ -285,18 +285,13 @@ mod tests {
     use serde_json::json;
 
     fn numeric(name: &str, values: Vec<Option<f64>>) -> Column {
-        Column {
-            name: name.into(),
-            sql_type: "double precision".into(),
-            kind: crate::frame::ValueKind::Real,
-            data: ColumnData::Numeric(values),
-        }
+        Column::new(name, "double precision", crate::frame::ValueKind::Real, ColumnData::Numeric(values))
     }
 
     fn text(name: &str, values: &[Option<&str>]) -> Column {
         let mut b = CategoricalBuilder::with_capacity(values.len());
         values.iter().for_each(|v| b.push(*v));
-        Column { name: name.into(), sql_type: "text".into(), kind: crate::frame::ValueKind::Text, data: b.finish() }
+        Column::new(name, "text", crate::frame::ValueKind::Text, b.finish())
     }
 
     #[test]

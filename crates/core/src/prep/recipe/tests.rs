@@ -22,31 +22,11 @@ fn frame() -> Frame {
     }
     Frame {
         columns: vec![
-            Column {
-                name: "encounter_id".into(),
-                sql_type: "bigint".into(),
-                kind: crate::frame::ValueKind::Integer,
-                data: ColumnData::Numeric(ids),
-            },
-            Column {
-                name: "visits".into(),
-                sql_type: "integer".into(),
-                kind: crate::frame::ValueKind::Integer,
-                data: ColumnData::Numeric(skewed),
-            },
-            Column {
-                name: "delta".into(),
-                sql_type: "double precision".into(),
-                kind: crate::frame::ValueKind::Real,
-                data: ColumnData::Numeric(normalish),
-            },
-            Column {
-                name: "admission_type_id".into(),
-                sql_type: "integer".into(),
-                kind: crate::frame::ValueKind::Integer,
-                data: ColumnData::Numeric(codes),
-            },
-            Column { name: "race".into(), sql_type: "text".into(), kind: crate::frame::ValueKind::Text, data: race.finish() },
+            Column::new("encounter_id", "bigint", crate::frame::ValueKind::Integer, ColumnData::Numeric(ids)),
+            Column::new("visits", "integer", crate::frame::ValueKind::Integer, ColumnData::Numeric(skewed)),
+            Column::new("delta", "double precision", crate::frame::ValueKind::Real, ColumnData::Numeric(normalish)),
+            Column::new("admission_type_id", "integer", crate::frame::ValueKind::Integer, ColumnData::Numeric(codes)),
+            Column::new("race", "text", crate::frame::ValueKind::Text, race.finish()),
         ],
     }
 }
