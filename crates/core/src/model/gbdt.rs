@@ -3,6 +3,7 @@
 
 use forust_ml::gradientbooster::GradientBooster;
 
+pub use crate::model::tree::Tree;
 use crate::model::treeshap::TreeShap;
 use forust_ml::metric::Metric;
 use forust_ml::objective::ObjectiveType;
@@ -80,96 +81,31 @@ pub struct GbdtModel {
     treeshap: OnceLock<TreeShap>,
 }
 
-/// One tree, node `i` described by entry `i` of every array; node 0 is the root and every child
-/// comes after its parent. A leaf has `feature` −1 and its log-odds in `value`; an inner node sends
-/// a row with a missing (NaN) feature to `missing`, one below `threshold` to `left`, any other to
-/// `right` (`missing` may equal `left` or `right`). Floats that forust computes in f32 (values,
-/// covers, gains) are stored as the f64 of that f32, so nothing is rounded on the way.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Tree {
-    pub feature: Vec<i32>,
-    pub threshold: Vec<f64>,
-    pub left: Vec<u32>,
-    pub right: Vec<u32>,
-    pub missing: Vec<u32>,
-    /// A leaf's log-odds (an inner node's is the weight it would have as a leaf).
-    pub value: Vec<f64>,
-    /// Sum of the training rows' hessians that reached the node (TreeSHAP weighs paths by it).
-    pub cover: Vec<f64>,
-    /// The split's loss reduction (0 for a leaf): the gain importance.
-    pub gain: Vec<f64>,
-}
-
-impl Tree {
-    pub fn len(&self) -> usize {
-        self.feature.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.feature.is_empty()
-    }
-
-    pub fn is_leaf(&self, node: usize) -> bool {
-        self.feature[node] < 0
-    }
-
-    /// Whether a missing value takes a branch of its own (neither `left` nor `right`).
-    pub fn has_missing_branch(&self, node: usize) -> bool {
-        self.missing[node] != self.left[node] && self.missing[node] != self.right[node]
-    }
-
-    /// The child a row with `value` of the node's feature goes to.
-    pub fn child(&self, node: usize, value: f64) -> usize {
-        (if value.is_nan() {
-            self.missing[node]
-        } else if value < self.threshold[node] {
-            self.left[node]
+/// A forust tree's nodes, as they are (forust's node indices are kept).
+fn tree_from_forust(tree: &forust_ml::tree::Tree) -> Result<Tree> {
+    let mut out = Tree::default();
+    for n in &tree.nodes {
+        let index = |i: usize| u32::try_from(i).map_err(|_| Error::corrupted(format!("a tree node refers to node {i}")));
+        if n.is_leaf {
+            out.feature.push(-1);
+            out.threshold.push(0.0);
+            out.left.push(0);
+            out.right.push(0);
+            out.missing.push(0);
         } else {
-            self.right[node]
-        }) as usize
-    }
-
-    /// The cover-weighted mean of the leaves under `node`: the tree's expected value from the root.
-    /// The same f64 arithmetic, in the same order, as forust's `get_average_leaf_weights`.
-    pub fn expected_value(&self, node: usize) -> f64 {
-        if self.is_leaf(node) {
-            return self.value[node];
+            let feature = i32::try_from(n.split_feature)
+                .map_err(|_| Error::corrupted(format!("a tree node splits feature {}", n.split_feature)))?;
+            out.feature.push(feature);
+            out.threshold.push(n.split_value);
+            out.left.push(index(n.left_child)?);
+            out.right.push(index(n.right_child)?);
+            out.missing.push(index(n.missing_node)?);
         }
-        let (left, right, missing) = (self.left[node] as usize, self.right[node] as usize, self.missing[node] as usize);
-        let mut w = self.cover[left] * self.expected_value(left);
-        w += self.cover[right] * self.expected_value(right);
-        if self.has_missing_branch(node) {
-            w += self.cover[missing] * self.expected_value(missing);
-        }
-        w / self.cover[node]
+        out.value.push(f64::from(n.weight_value));
+        out.cover.push(f64::from(n.hessian_sum));
+        out.gain.push(if n.is_leaf { 0.0 } else { f64::from(n.split_gain) });
     }
-
-    /// A forust tree's nodes, as they are (forust's node indices are kept).
-    fn from_forust(tree: &forust_ml::tree::Tree) -> Result<Tree> {
-        let mut out = Tree::default();
-        for n in &tree.nodes {
-            let index = |i: usize| u32::try_from(i).map_err(|_| Error::corrupted(format!("a tree node refers to node {i}")));
-            if n.is_leaf {
-                out.feature.push(-1);
-                out.threshold.push(0.0);
-                out.left.push(0);
-                out.right.push(0);
-                out.missing.push(0);
-            } else {
-                let feature = i32::try_from(n.split_feature)
-                    .map_err(|_| Error::corrupted(format!("a tree node splits feature {}", n.split_feature)))?;
-                out.feature.push(feature);
-                out.threshold.push(n.split_value);
-                out.left.push(index(n.left_child)?);
-                out.right.push(index(n.right_child)?);
-                out.missing.push(index(n.missing_node)?);
-            }
-            out.value.push(f64::from(n.weight_value));
-            out.cover.push(f64::from(n.hessian_sum));
-            out.gain.push(if n.is_leaf { 0.0 } else { f64::from(n.split_gain) });
-        }
-        Ok(out)
-    }
+    Ok(out)
 }
 
 /// Every prediction tree's nodes in one array of small nodes, so that one row's path through
@@ -328,7 +264,7 @@ impl GbdtModel {
             .trees
             .get(..used)
             .ok_or_else(|| Error::corrupted(format!("{used} prediction trees of {} stored", booster.trees.len())))?;
-        Ok(GbdtModel::new(booster.base_score, trees.iter().map(Tree::from_forust).collect::<Result<_>>()?))
+        Ok(GbdtModel::new(booster.base_score, trees.iter().map(tree_from_forust).collect::<Result<_>>()?))
     }
 
     /// The depth of every node of a tree, checking on the way what scoring and TreeSHAP index and

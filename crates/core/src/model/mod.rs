@@ -4,6 +4,7 @@
 pub(crate) mod format1;
 pub mod gbdt;
 pub mod logistic;
+pub mod tree;
 pub mod treeshap;
 
 use serde::{Deserialize, Serialize};

@@ -7,7 +7,7 @@
 //! bit-identical to forust's on the same trees (tested) and an explanation costs a fraction of a
 //! millisecond.
 
-use crate::model::gbdt::Tree;
+use crate::model::tree::Tree;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct PathElement {
