@@ -14,8 +14,8 @@ COMMENT ON VIEW readmission.test_split IS
 
 -- Probability of readmission within 30 days from the deployed model "readmission", for an encounter
 -- of readmission.encounters:  SELECT encounter_id, readmission.readmit_score(e) FROM readmission.encounters e;
--- The encounter's features (history included) are read from readmission.features, where the
--- patient_nbr condition reaches the patient's rows through the index, and scored as a typed row.
+-- The encounter's features (history included) are read from readmission.features by primary keys
+-- (the history is stored: history.sql), and scored as a typed row.
 -- The pack's SQL functions have SQL-standard bodies (BEGIN ATOMIC): PostgreSQL binds every name,
 -- operator and function in them when they are created, so nothing in a caller's search_path can
 -- stand in for what they call.

@@ -1,6 +1,7 @@
 -- readmission.features: one row per encounter with the engineered columns a clinician expects, the
 -- input of the readmission models. Diagnosis groups follow Strack et al. (2014); patient history
--- counts only the patient's earlier encounters (by encounter_id), never later ones.
+-- counts only the patient's earlier encounters (by encounter_id), never later ones, and is read
+-- from readmission.encounter_history (history.sql), so one encounter's row is an indexed lookup.
 -- Recreated by the loader after every load (it depends on healthml.icd9_group).
 
 CREATE OR REPLACE VIEW readmission.features AS
@@ -110,25 +111,24 @@ SELECT e.encounter_id,
          + (e.metformin_pioglitazone <> 'No')::int)                                                  AS medications_prescribed,
        e.change,
        e.diabetes_med,
-       count(*) OVER earlier                                          AS prior_encounters,
-       count(*) FILTER (WHERE e.readmitted = '<30') OVER earlier      AS prior_readmissions_30d,
-       count(*) FILTER (WHERE e.readmitted <> 'NO') OVER earlier      AS prior_readmissions_any,
+       h.prior_encounters,
+       h.prior_readmissions_30d,
+       h.prior_readmissions_any,
        e.discharge_disposition_id NOT IN (11, 13, 14, 19, 20, 21)     AS in_cohort,
        e.readmitted,
        e.readmitted = '<30'                                           AS readmitted_30d,
        -- added later: CREATE OR REPLACE VIEW only appends columns
-       coalesce(sum(e.time_in_hospital) OVER earlier, 0)              AS prior_days_in_hospital,
-       lag(e.readmitted = '<30') OVER earlier                         AS previous_readmitted_30d,
-       lag(e.readmitted <> 'NO') OVER earlier                         AS previous_readmitted_any,
-       lag(e.number_inpatient) OVER earlier                           AS previous_number_inpatient,
-       lag(e.time_in_hospital) OVER earlier                           AS previous_time_in_hospital,
-       lag(e.discharge_disposition_id) OVER earlier                   AS previous_discharge_disposition_id
+       h.prior_days_in_hospital,
+       h.previous_readmitted_30d,
+       h.previous_readmitted_any,
+       h.previous_number_inpatient,
+       h.previous_time_in_hospital,
+       h.previous_discharge_disposition_id
 FROM readmission.encounters e
 LEFT JOIN readmission.admission_types at USING (admission_type_id)
 LEFT JOIN readmission.discharge_dispositions dd USING (discharge_disposition_id)
 LEFT JOIN readmission.admission_sources src USING (admission_source_id)
-WINDOW earlier AS (PARTITION BY e.patient_nbr ORDER BY e.encounter_id
-                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING);
+LEFT JOIN readmission.encounter_history h USING (encounter_id);
 
 COMMENT ON VIEW readmission.features IS
     'Engineered readmission features: diagnosis groups (Strack et al. 2014), age in years (bracket '
