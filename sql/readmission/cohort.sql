@@ -47,6 +47,9 @@ BEGIN ATOMIC
                  END AS description) d;
 END;
 
+COMMENT ON FUNCTION readmission.reason_in_words(text, text) IS
+    'A reason in the words of the id mappings: a coded feature and value become its description (discharge_disposition_id 1: "Discharged to home").';
+
 -- Why the deployed model "readmission" scores an encounter as it does:
 --   {"score": 0.31, "reasons": [{"feature": "number_inpatient", "value": "3", "contribution": 0.42}, ...]}
 -- contributions are exact shares of the log-odds (TreeSHAP or logistic coefficients), largest first.

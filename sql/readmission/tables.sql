@@ -76,6 +76,9 @@ CREATE TABLE IF NOT EXISTS readmission.encounters (
 
 CREATE INDEX IF NOT EXISTS encounters_patient_nbr_idx ON readmission.encounters (patient_nbr);
 
+COMMENT ON TABLE readmission.admission_types IS 'admission_type_id and its description, from IDs_mapping.csv.';
+COMMENT ON TABLE readmission.discharge_dispositions IS 'discharge_disposition_id and its description, from IDs_mapping.csv.';
+COMMENT ON TABLE readmission.admission_sources IS 'admission_source_id and its description, from IDs_mapping.csv.';
 COMMENT ON TABLE readmission.encounters IS
     'One row per inpatient encounter of a diabetic patient; NULL where the source has "?". '
     '"None" in max_glu_serum / a1c_result means the test was not done, which is informative.';
