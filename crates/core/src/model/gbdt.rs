@@ -267,10 +267,11 @@ impl GbdtModel {
         Ok(GbdtModel::new(booster.base_score, trees.iter().map(tree_from_forust).collect::<Result<_>>()?))
     }
 
-    /// The depth of every node of a tree, checking on the way what scoring and TreeSHAP index and
-    /// recurse on: parallel arrays of one length, every child after its node and inside the tree
-    /// (so every walk ends), one parent per child, split features below `n_features`, finite values.
-    fn depths(tree: &Tree, t: usize, n_features: usize) -> std::result::Result<Vec<usize>, String> {
+    /// Checks what scoring and TreeSHAP index and recurse on in tree `t`: parallel arrays of one
+    /// length, every child after its node and inside the tree (so every walk ends), every node
+    /// reached from the root at one depth of at most MAX_TREE_DEPTH, split features below
+    /// `n_features`, finite values.
+    fn check_tree(tree: &Tree, t: usize, n_features: usize) -> std::result::Result<(), String> {
         let n = tree.len();
         let lengths = [
             tree.threshold.len(),
@@ -317,17 +318,17 @@ impl GbdtModel {
                 depth[child] = depth[i] + 1;
             }
         }
-        Ok(depth)
+        Ok(())
     }
 
-    /// Checks trees read from a payload that `n_features` features feed (see [`Self::depths`]);
+    /// Checks trees read from a payload that `n_features` features feed (see [`Self::check_tree`]);
     /// the message names the first problem.
     pub fn check(&self, n_features: usize) -> std::result::Result<(), String> {
         if !self.base_score.is_finite() {
             return Err("the base score is not a finite number".into());
         }
         for (t, tree) in self.trees.iter().enumerate() {
-            Self::depths(tree, t, n_features)?;
+            Self::check_tree(tree, t, n_features)?;
         }
         Ok(())
     }
