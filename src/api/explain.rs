@@ -6,6 +6,7 @@ use healthml_core::{Error, ErrorClass};
 use pgrx::prelude::*;
 use pgrx::{AnyElement, JsonB};
 use serde_json::{json, Map, Value};
+use std::rc::Rc;
 
 use crate::api::score::json_row;
 use crate::cache::deployed_model;
@@ -20,12 +21,7 @@ fn explain(
     features: JsonB,
     top_k: default!(i32, 5),
 ) -> TableIterator<'static, (name!(feature, String), name!(value, Option<String>), name!(contribution, f64))> {
-    let top_k = checked_top_k(top_k);
-    let started = stats::clock();
-    let (id, model) = deployed_model(model_name);
-    let e = model.explain_json(json_row(&features)).or_raise();
-    stats::done(started, id, Function::Explain, 1);
-    reasons(&e, top_k)
+    explain_features(|| deployed_model(model_name), &features, top_k)
 }
 
 /// As `explain`, for a whole typed row (a table or view alias), read like `predict_row` reads it.
@@ -50,11 +46,21 @@ fn explain_by_id(
     features: JsonB,
     top_k: default!(i32, 5),
 ) -> TableIterator<'static, (name!(feature, String), name!(value, Option<String>), name!(contribution, f64))> {
+    explain_features(|| (model_id, crate::cache::model(model_id)), &features, top_k)
+}
+
+/// The top `top_k` reasons of one jsonb row with the model `lookup` finds, timed with the lookup
+/// in the scoring statistics.
+fn explain_features(
+    lookup: impl FnOnce() -> (i64, Rc<TrainedModel>),
+    features: &JsonB,
+    top_k: i32,
+) -> TableIterator<'static, (name!(feature, String), name!(value, Option<String>), name!(contribution, f64))> {
     let top_k = checked_top_k(top_k);
     let started = stats::clock();
-    let model = crate::cache::model(model_id);
-    let e = model.explain_json(json_row(&features)).or_raise();
-    stats::done(started, model_id, Function::Explain, 1);
+    let (id, model) = lookup();
+    let e = model.explain_json(json_row(features)).or_raise();
+    stats::done(started, id, Function::Explain, 1);
     reasons(&e, top_k)
 }
 
