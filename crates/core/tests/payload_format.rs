@@ -12,6 +12,8 @@ use std::path::PathBuf;
 
 use healthml_core::model::{TrainedModel, PAYLOAD_FORMAT};
 use healthml_core::prep::recipe::Step;
+
+mod common;
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -51,13 +53,11 @@ fn this_writer_gives_the_committed_bytes_and_they_score_as_released() {
         assert!(written == committed, "{name}: this code writes other bytes than the committed format-2 payload");
 
         let read = TrainedModel::from_payload(&committed, None).unwrap();
-        let own_rows = released.with_extension("rows.jsonl");
-        let rows_file = if own_rows.exists() { own_rows } else { released.with_file_name("rows.jsonl") };
-        let rows: Vec<Value> = fs::read_to_string(rows_file).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let rows = common::rows_of(&released);
         let scores: Vec<f64> =
             fs::read_to_string(released.with_extension("scores")).unwrap().lines().map(|l| l.parse().unwrap()).collect();
         for (row, want) in rows.iter().zip(scores) {
-            assert_eq!(read.predict_json(row.as_object().unwrap()).unwrap().to_bits(), want.to_bits(), "{name}: {row}");
+            assert_eq!(read.predict_json(row).unwrap().to_bits(), want.to_bits(), "{name}: {row:?}");
         }
     }
 }

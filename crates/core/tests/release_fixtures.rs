@@ -8,11 +8,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use healthml_core::model::TrainedModel;
-use serde_json::{Map, Value};
 
-fn lines(path: &Path) -> Vec<String> {
-    fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).lines().map(str::to_string).collect()
-}
+mod common;
+use common::{lines, rows_of};
+use serde_json::{Map, Value};
 
 fn float(text: &str) -> f64 {
     text.parse().unwrap_or_else(|e| panic!("{text:?}: {e}"))
@@ -28,13 +27,6 @@ fn explanations(path: &Path) -> BTreeMap<i64, Vec<(String, String, u64)>> {
     }
     by_row.values_mut().for_each(|v| v.sort());
     by_row
-}
-
-/// The rows a payload was scored on: `<model>.rows.jsonl`, or the release's `rows.jsonl`.
-fn rows_of(payload: &Path) -> Vec<Map<String, Value>> {
-    let own = payload.with_extension("rows.jsonl");
-    let path = if own.exists() { own } else { payload.with_file_name("rows.jsonl") };
-    lines(&path).iter().map(|l| serde_json::from_str::<Value>(l).unwrap().as_object().unwrap().clone()).collect()
 }
 
 #[test]
