@@ -14,18 +14,24 @@ COMMENT ON VIEW readmission.test_split IS
 
 -- Probability of readmission within 30 days from the deployed model "readmission", for an encounter
 -- of readmission.encounters:  SELECT encounter_id, readmission.readmit_score(e) FROM readmission.encounters e;
--- The encounter's features (history included) are read from readmission.features by primary keys
--- (the history is stored: history.sql), and scored as a typed row.
--- The pack's SQL functions have SQL-standard bodies (BEGIN ATOMIC): PostgreSQL binds every name,
--- operator and function in them when they are created, so nothing in a caller's search_path can
--- stand in for what they call.
+-- The encounter's features are its stored row of readmission.features (features.sql), read by
+-- primary key and scored as a typed row.
+-- The pack's other SQL functions have SQL-standard bodies (BEGIN ATOMIC): PostgreSQL binds every
+-- name, operator and function in them when they are created, so nothing in a caller's search_path
+-- can stand in for what they call. This one is PL/pgSQL because PostgreSQL 15 plans a SQL
+-- function's body again in every statement that calls it, which cost a single-row lookup more
+-- than its scoring; PL/pgSQL keeps the plan for the life of the session. It runs as its caller,
+-- and every name and operator in it is schema-qualified for the same protection.
 CREATE OR REPLACE FUNCTION readmission.readmit_score(e readmission.encounters) RETURNS double precision
-    LANGUAGE sql STABLE PARALLEL SAFE
-BEGIN ATOMIC
-    SELECT healthml.predict_row('readmission', f)
+    LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+DECLARE
+    score double precision;
+BEGIN
+    SELECT healthml.predict_row('readmission', f) INTO score
     FROM readmission.features f
-    WHERE f.patient_nbr = e.patient_nbr AND f.encounter_id = e.encounter_id;
-END;
+    WHERE f.encounter_id OPERATOR(pg_catalog.=) e.encounter_id;
+    RETURN score;
+END $$;
 COMMENT ON FUNCTION readmission.readmit_score(readmission.encounters) IS
     'Probability of readmission within 30 days (deployed model "readmission") for an encounter row.';
 
@@ -64,7 +70,7 @@ BEGIN ATOMIC
                            FROM healthml.explain_row('readmission', f, top_k) WITH ORDINALITY AS r(feature, value, contribution, rank),
                                 readmission.reason_in_words(r.feature, r.value) AS w))
     FROM readmission.features f
-    WHERE f.patient_nbr = e.patient_nbr AND f.encounter_id = e.encounter_id;
+    WHERE f.encounter_id = e.encounter_id;
 END;
 COMMENT ON FUNCTION readmission.readmit_explain(readmission.encounters, integer) IS
     'Score and top reasons (exact contributions to the log-odds, coded values in words) of an encounter under the deployed model "readmission".';
@@ -79,3 +85,5 @@ COMMENT ON VIEW readmission.recent_discharges IS
 -- Analysts (healthml_analyst) read the pack's data and score it; only admins train and deploy.
 GRANT USAGE ON SCHEMA readmission TO healthml_analyst;
 GRANT SELECT ON ALL TABLES IN SCHEMA readmission TO healthml_analyst;
+-- but not the internals behind readmission.features (analysts read the stored rows through it)
+REVOKE SELECT ON readmission._feature_rows, readmission._features_state FROM healthml_analyst;

@@ -30,6 +30,8 @@ SELECT m.version, m.algorithm, m.created_at, m.created_by,
        (m.metrics #>> '{test,n}')::int AS test_rows,
        m.id = healthml.model_version_id('readmission') AS deployed
 FROM healthml.models m WHERE m.name = 'readmission';
+COMMENT ON VIEW readmission.dashboard_model_performance IS
+    'Every version of model "readmission" with its test figures; deployed marks the version in use.';
 
 -- ROC and calibration of the deployed model on the test split, computed when read (about a second):
 -- ROC thinned to at most about 200 points for plotting.
@@ -38,15 +40,21 @@ SELECT round(fpr::numeric, 4) AS fpr, round(tpr::numeric, 4) AS tpr, round(thres
 FROM (SELECT r.*, row_number() OVER (ORDER BY r.fpr, r.tpr) AS i, count(*) OVER () AS n
       FROM healthml.roc_curve('readmission', 'readmission.test_split') r) t
 WHERE i = 1 OR i = n OR i % greatest(n / 200, 1) = 0;
+COMMENT ON VIEW readmission.dashboard_roc IS
+    'ROC curve of the deployed model on readmission.test_split, thinned to about 200 points; computed when read.';
 
 CREATE OR REPLACE VIEW readmission.dashboard_calibration AS
 SELECT bin, round(mean_predicted::numeric, 4) AS mean_predicted, round(observed_rate::numeric, 4) AS observed_rate, n
 FROM healthml.calibration_curve('readmission', 'readmission.test_split', 10);
+COMMENT ON VIEW readmission.dashboard_calibration IS
+    'Calibration of the deployed model on readmission.test_split in 10 bins: mean score against observed rate; computed when read.';
 
 -- The latest drift report and subgroup audits of the model.
 CREATE OR REPLACE VIEW readmission.dashboard_drift AS
 SELECT version, computed_at, feature, kind, rows, psi, ks, js, status
 FROM healthml.drift_latest WHERE name = 'readmission';
+COMMENT ON VIEW readmission.dashboard_drift IS
+    'The latest drift report of model "readmission", per feature (PSI, KS, JS and status).';
 
 CREATE OR REPLACE VIEW readmission.dashboard_subgroups AS
 SELECT r.by_column, coalesce(r.subgroup, 'NULL') AS subgroup, r.n, round(r.observed_rate::numeric, 4) AS readmitted,
@@ -59,6 +67,8 @@ WHERE NOT r.overall
   AND r.report_id = (SELECT max(x.report_id) FROM healthml.subgroup_reports x
                      JOIN healthml.models xm ON xm.id = x.model_id AND xm.name = 'readmission'
                      WHERE x.by_column = r.by_column);
+COMMENT ON VIEW readmission.dashboard_subgroups IS
+    'The latest subgroup audit of model "readmission" per grouping column: rates, AUC gap, calibration ratio, TPR and FPR.';
 
 -- Readmission within 30 days by admission source, age band and A1C testing (all encounters).
 CREATE OR REPLACE VIEW readmission.dashboard_rates AS
@@ -69,10 +79,16 @@ UNION ALL
 SELECT 'age', age, count(*), round(avg(readmitted_30d::int), 4) FROM readmission.features GROUP BY 2
 UNION ALL
 SELECT 'a1c_testing', a1c_status, count(*), round(avg(readmitted_30d::int), 4) FROM readmission.features GROUP BY 2;
+COMMENT ON VIEW readmission.dashboard_rates IS
+    'Readmission within 30 days by admission source, age band and A1C testing, over all encounters.';
 
 -- Scoring volume and latency of the deployed model's versions.
 CREATE OR REPLACE VIEW readmission.dashboard_scoring AS
 SELECT version, function, calls, rows_scored, mean_us, p95_us, p99_us, since
 FROM healthml.scoring_stats WHERE name = 'readmission';
+COMMENT ON VIEW readmission.dashboard_scoring IS
+    'Scoring volume and latency (mean, p95, p99 in microseconds) of the versions of model "readmission".';
 
 GRANT SELECT ON ALL TABLES IN SCHEMA readmission TO healthml_analyst;
+-- but not the internals behind readmission.features (analysts read the stored rows through it)
+REVOKE SELECT ON readmission._feature_rows, readmission._features_state FROM healthml_analyst;

@@ -4,10 +4,11 @@
 -- encounter_id alone (without patient_nbr) could not use an index at all.
 --
 -- History counts only the patient's earlier encounters (by encounter_id), never later ones. The
--- table is kept current by statement-level triggers on readmission.encounters: any INSERT, UPDATE
--- or DELETE (the loader's merge included) recomputes the history of the patients it touched, in the
--- same transaction, so a reader never sees features and history from different states. Idempotent:
--- the loader runs it before every load, and it fills in what an older database lacks.
+-- table is kept current by statement-level triggers on readmission.encounters (features.sql): any
+-- INSERT, UPDATE or DELETE (the loader's merge included) recomputes the history of the patients it
+-- touched, in the same transaction, so a reader never sees features and history from different
+-- states. Idempotent: the loader runs it before every load, and it fills in what an older database
+-- lacks.
 
 CREATE TABLE IF NOT EXISTS readmission.encounter_history (
     encounter_id                      bigint  PRIMARY KEY REFERENCES readmission.encounters ON DELETE CASCADE,
@@ -56,33 +57,8 @@ END $$;
 COMMENT ON FUNCTION readmission._refresh_history(bigint[]) IS
     'Recomputes readmission.encounter_history for the given patients (what the triggers on readmission.encounters call).';
 
--- The triggers' function: the patients of the rows a statement inserted, updated (before and after:
--- an encounter may move to another patient) or deleted. SECURITY DEFINER so that whoever may change
--- encounters keeps the derived table current without rights on it; it reads only the transition
--- tables and runs only the fixed, schema-qualified statements above.
-CREATE OR REPLACE FUNCTION readmission._encounters_changed() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM readmission._refresh_history(ARRAY(SELECT DISTINCT n.patient_nbr FROM new_rows n));
-    ELSIF TG_OP = 'UPDATE' THEN
-        PERFORM readmission._refresh_history(ARRAY(SELECT n.patient_nbr FROM new_rows n
-                                                   UNION SELECT o.patient_nbr FROM old_rows o));
-    ELSE
-        PERFORM readmission._refresh_history(ARRAY(SELECT DISTINCT o.patient_nbr FROM old_rows o));
-    END IF;
-    RETURN NULL;
-END $$;
-COMMENT ON FUNCTION readmission._encounters_changed() IS
-    'Trigger function: keeps readmission.encounter_history current for the patients a statement on readmission.encounters touched.';
-REVOKE EXECUTE ON FUNCTION readmission._refresh_history(bigint[]), readmission._encounters_changed() FROM PUBLIC;
-
-CREATE OR REPLACE TRIGGER encounters_history_insert AFTER INSERT ON readmission.encounters
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION readmission._encounters_changed();
-CREATE OR REPLACE TRIGGER encounters_history_update AFTER UPDATE ON readmission.encounters
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION readmission._encounters_changed();
-CREATE OR REPLACE TRIGGER encounters_history_delete AFTER DELETE ON readmission.encounters
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION readmission._encounters_changed();
+-- The triggers that keep it current (with the stored feature rows) are made by features.sql.
+REVOKE EXECUTE ON FUNCTION readmission._refresh_history(bigint[]) FROM PUBLIC;
 
 -- A database loaded before the table existed: fill in the patients without history.
 DO $$

@@ -39,4 +39,5 @@ WHERE attrelid = 'readmission.encounters'::regclass AND attnum > 1 AND NOT attis
 \gexec
 
 ANALYZE readmission.admission_types, readmission.discharge_dispositions,
-        readmission.admission_sources, readmission.encounters;
+        readmission.admission_sources, readmission.encounters, readmission.encounter_history,
+        readmission.encounter_features;

@@ -1,9 +1,10 @@
 -- readmission.encounter_history on the full data: equal, on every encounter, to the window
--- functions readmission.features computed before it existed; an encounter's features are an
--- indexed lookup by encounter_id alone; and the triggers keep it current through inserts, updates
--- (an earlier encounter's outcome, an encounter moved to another patient) and deletes.
+-- functions readmission.features computed before it existed; the stored rows of readmission.features
+-- equal their computation (readmission._feature_rows); an encounter's features are a primary-key
+-- lookup; and the triggers keep both current through inserts, updates (an earlier encounter's
+-- outcome, an encounter moved to another patient, a description in an id mapping) and deletes.
 BEGIN;
-SELECT plan(10);
+SELECT plan(15);
 
 \ir ../bin/helpers.sql
 
@@ -35,15 +36,23 @@ BEGIN
     RETURN different;
 END $$;
 
+-- stored rows that differ from their computation, or exist on one side only
+CREATE FUNCTION pg_temp.feature_differences() RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM readmission.features f FULL JOIN readmission._feature_rows r USING (encounter_id)
+    WHERE f::text IS DISTINCT FROM r::text
+$$;
+
 SELECT is((SELECT count(*) FROM readmission.encounter_history), 101766::bigint, 'a history row per encounter');
+SELECT is((SELECT count(*) FROM readmission.encounter_features), 101766::bigint, 'a stored feature row per encounter');
+SELECT is(pg_temp.feature_differences(), 0::bigint, 'on every encounter, the stored features equal their computation');
 SELECT is(pg_temp.history_differences(), 0::bigint,
           'on every encounter, the stored history equals the window functions over the patient''s earlier encounters');
 
 -- a lookup by encounter_id alone reads indexes, with no window over the patient's rows
 CREATE TEMP TABLE one_plan AS SELECT pg_temp.plan_of('SELECT * FROM readmission.features WHERE encounter_id = 149190') AS plan;
-SELECT doesnt_match((SELECT plan FROM one_plan), '(WindowAgg|Seq Scan on (encounters|encounter_history))',
-              'one encounter''s features need no window and no scan of the encounters');
-SELECT matches((SELECT plan FROM one_plan), 'encounter_history_pkey', 'its history is read through the primary key');
+SELECT doesnt_match((SELECT plan FROM one_plan), '(WindowAgg|Join|Seq Scan)',
+              'one encounter''s features need no window, no join and no scan');
+SELECT matches((SELECT plan FROM one_plan), 'encounter_features_pkey', 'its stored row is read through the primary key');
 
 -- the triggers: a new encounter of an existing patient, then an earlier outcome that changes
 CREATE TEMP TABLE patient AS
@@ -70,10 +79,23 @@ SELECT is(pg_temp.history_differences(), 0::bigint, 'after a delete, still equal
 SELECT is((SELECT count(*) FROM readmission.encounter_history), (SELECT count(*) FROM readmission.encounters),
           'no history row outlives its encounter');
 
+-- a description in an id mapping changes
+UPDATE readmission.admission_types SET description = 'Emergency (renamed)' WHERE admission_type_id = 1;
+SELECT is((SELECT count(*) FROM readmission.features WHERE admission_type = 'Emergency (renamed)'),
+          (SELECT count(*) FROM readmission.encounters WHERE admission_type_id = 1), 'a renamed admission type reaches its stored rows');
+SELECT is(pg_temp.feature_differences(), 0::bigint, 'after the inserts, updates, deletes and the rename, the stored features equal their computation');
+
 -- the loader runs history.sql before every load: a database without history gets it back
 TRUNCATE readmission.encounter_history;
+SET client_min_messages = warning;
 \ir ../../sql/readmission/history.sql
 SELECT is(pg_temp.history_differences(), 0::bigint, 'history.sql fills in the history of a database that has none');
+
+-- features.sql computes every row again when the computation it stored them with changed
+UPDATE readmission._features_state SET computed_with = 'an older definition';
+UPDATE readmission.encounter_features SET prior_encounters = -1 WHERE encounter_id = 149190;
+\ir ../../sql/readmission/features.sql
+SELECT is(pg_temp.feature_differences(), 0::bigint, 'features.sql recomputes the stored rows when their definition changed');
 
 SELECT * FROM finish();
 ROLLBACK;

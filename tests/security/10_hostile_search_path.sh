@@ -43,8 +43,10 @@ GRANT USAGE ON SCHEMA api TO hostile_analyst;
 CREATE TABLE work.sample AS SELECT * FROM readmission.cohort WHERE encounter_id % 40 = 0;
 ALTER TABLE work.sample OWNER TO hostile_admin;
 GRANT SELECT ON work.sample TO hostile_analyst;
--- the admin keeps encounters current (the triggers that maintain their history run then)
+-- the admin keeps encounters and id mappings current (the triggers that maintain their history and
+-- stored feature rows run then)
 GRANT UPDATE ON readmission.encounters TO hostile_admin;
+GRANT UPDATE ON readmission.admission_types TO hostile_admin;
 
 -- The shadows: one plpgsql function per operator or function, created by the analyst (what any
 -- role with a schema of its own can do).
@@ -185,6 +187,7 @@ analyst|healthml._scoring_stats_rows()|SELECT pg_catalog.count(*) OPERATOR(pg_ca
 analyst|readmission.readmit_score(readmission.encounters)|SELECT readmission.readmit_score(e) FROM readmission.encounters e ORDER BY e.encounter_id LIMIT 3
 analyst|readmission.readmit_explain(readmission.encounters,integer)|SELECT readmission.readmit_explain($enc, 3)
 admin|readmission._encounters_changed()|UPDATE readmission.encounters SET readmitted = readmitted WHERE encounter_id OPERATOR(pg_catalog.=) (SELECT pg_catalog.min(e.encounter_id) FROM readmission.encounters e); SELECT h.prior_encounters, h.prior_readmissions_30d FROM readmission.encounter_history h ORDER BY h.encounter_id LIMIT 3
+admin|readmission._mappings_changed()|UPDATE readmission.admission_types SET description = description WHERE admission_type_id OPERATOR(pg_catalog.=) 7; SELECT f.encounter_id, f.admission_type FROM readmission.features f WHERE f.admission_type_id OPERATOR(pg_catalog.=) 7 ORDER BY f.encounter_id LIMIT 3
 analyst|readmission.reason_in_words(text,text)|SELECT * FROM readmission.reason_in_words('discharge_disposition_id', '1')
 analyst|api.score_encounter(bigint)|SELECT api.score_encounter(e.encounter_id) FROM readmission.encounters e ORDER BY e.encounter_id LIMIT 1
 admin|healthml.train(text,regclass,text,text,jsonb)|SELECT name, algorithm, test_auc FROM healthml.train('hostile_train', 'work.sample', 'readmitted_30d', 'logistic', '{"group_by": "patient_nbr", "test_where": "patient_nbr % 5 = 0 AND lower(gender) = ''female''", "exclude": ["encounter_id", "readmitted", "in_cohort"]}')
