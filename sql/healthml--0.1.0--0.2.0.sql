@@ -662,3 +662,12 @@ GRANT EXECUTE ON FUNCTION healthml.explain_by_id(bigint, jsonb, integer), health
 GRANT EXECUTE ON FUNCTION healthml.set_decision_threshold(text, regclass, text), healthml.compare_models(text, integer, integer),
     healthml.compare_models(bigint, bigint)
     TO healthml_admin;
+
+-- 8. Each backend keeps which model a name is deployed as between statements (src/cache.rs); any
+--    change to healthml.deployments invalidates that on every backend, and on standbys through the
+--    commit record, when its transaction commits.
+CREATE FUNCTION healthml."_deployments_changed"() RETURNS TRIGGER LANGUAGE c AS 'MODULE_PATHNAME', '_deployments_changed_wrapper';
+CREATE TRIGGER deployments_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON healthml.deployments
+    FOR EACH STATEMENT EXECUTE FUNCTION healthml._deployments_changed();
+REVOKE EXECUTE ON FUNCTION healthml._deployments_changed() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION healthml._deployments_changed() TO healthml_admin;

@@ -1,8 +1,19 @@
 //! Per-backend caches. Models are cached by their immutable id, so a cached model can never be a
-//! different model than its row. Which id a name is deployed as is remembered only for the current
-//! statement (same local transaction and command id), so a redeploy is seen by the next statement.
+//! different model than its row.
+//!
+//! Which id a name is deployed as is kept across statements without asking the database again:
+//! every change to `healthml.deployments` sends a relcache invalidation of that table at commit
+//! (the `_deployments_changed` trigger), which PostgreSQL delivers to every backend, and to every
+//! hot standby through the commit record; a callback registered at load time then bumps
+//! [`GENERATION`], and entries of an older generation are read again. A statement resolves a name
+//! once and keeps that id to its end, so one statement never mixes two models.
+//!
+//! Two cases read the table on every statement instead, as before: REPEATABLE READ and SERIALIZABLE
+//! transactions (they must see deployments as of their snapshot, not the latest), and parallel
+//! queries (leader and workers must resolve the name from the same snapshot, which only a query
+//! under the statement's snapshot guarantees).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -15,33 +26,139 @@ use crate::spi::select_one;
 
 /// Models kept per backend; beyond this the cache is cleared (models are a few MB at most).
 const MAX_CACHED_MODELS: usize = 16;
+/// Deployed names kept per backend; beyond this the cache is cleared.
+const MAX_CACHED_NAMES: usize = 64;
 
-type StatementKey = (u32, u32);
+/// (local transaction, statement start, command): read-only statements of one transaction share a
+/// command id, so the start time of the top-level statement tells them apart.
+type StatementKey = (u32, i64, u32);
+
+struct Deployed {
+    model_id: i64,
+    /// The statement that resolved or last used it: it keeps this id to its end.
+    statement: StatementKey,
+    /// The invalidation generation it was read at; None when it was read under a statement's or
+    /// transaction's snapshot and holds for that statement only.
+    generation: Option<u64>,
+}
 
 thread_local! {
     static MODELS: RefCell<HashMap<i64, Rc<TrainedModel>>> = RefCell::new(HashMap::new());
-    static DEPLOYED: RefCell<HashMap<String, (StatementKey, i64)>> = RefCell::new(HashMap::new());
+    static DEPLOYED: RefCell<HashMap<String, Deployed>> = RefCell::new(HashMap::new());
+    /// Bumped by [`relcache_changed`] when `healthml.deployments` (or every relation) is invalidated.
+    static GENERATION: Cell<u64> = const { Cell::new(0) };
+    /// The oid of `healthml.deployments` in this backend's database, once read.
+    static DEPLOYMENTS_RELID: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
+}
+
+/// Called from `_PG_init`: from then on this process hears of changes to `healthml.deployments`.
+pub fn init() {
+    // SAFETY: registers a callback that only touches this process's thread-locals and never raises.
+    unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(relcache_changed), pg_sys::Datum::from(0usize)) };
+}
+
+unsafe extern "C-unwind" fn relcache_changed(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    // InvalidOid: every relation (a cache reset after an overflowed invalidation queue)
+    if relid == pg_sys::InvalidOid || relid == DEPLOYMENTS_RELID.get() {
+        GENERATION.set(GENERATION.get().wrapping_add(1));
+    }
+}
+
+/// The trigger on `healthml.deployments`: whatever a statement changed there, every backend (and
+/// standby) reads the deployments again once this transaction commits.
+#[pg_trigger]
+fn _deployments_changed<'a>(
+    trigger: &'a pgrx::PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, pgrx::AllocatedByPostgres>>, pgrx::PgTriggerError> {
+    let relid = trigger.relid()?;
+    // SAFETY: registers an invalidation of an existing relation in the current transaction.
+    unsafe { pg_sys::CacheInvalidateRelcacheByRelid(relid) };
+    Ok(None)
 }
 
 fn statement_key() -> StatementKey {
     // SAFETY: MyProc is set for every backend and parallel worker that runs SQL functions.
     let lxid = unsafe { pg_sys::MyProc.as_ref().map_or(0, |p| p.lxid) };
-    // SAFETY: plain read of the current command id.
-    let cid = unsafe { pg_sys::GetCurrentCommandId(false) };
-    (lxid, cid)
+    // SAFETY: plain reads of the transaction state (parallel workers get the leader's start time).
+    let (started, cid) = unsafe { (pg_sys::GetCurrentStatementStartTimestamp(), pg_sys::GetCurrentCommandId(false)) };
+    (lxid, started, cid)
+}
+
+/// Whether the deployment read now may serve later statements: not when the transaction must see
+/// its own snapshot (REPEATABLE READ, SERIALIZABLE), nor in a parallel query.
+fn shareable_across_statements() -> bool {
+    // SAFETY: plain reads of the transaction's isolation level and parallel state.
+    unsafe { pg_sys::XactIsoLevel < pg_sys::XACT_REPEATABLE_READ as i32 && !pg_sys::IsInParallelMode() }
 }
 
 /// The id of the model deployed as `name`, as this statement sees it.
 pub fn deployed_id(name: &str) -> i64 {
-    let key = statement_key();
-    if let Some(id) = DEPLOYED.with(|d| d.borrow().get(name).filter(|(k, _)| *k == key).map(|(_, id)| *id)) {
+    let statement = statement_key();
+    let shareable = shareable_across_statements();
+    let cached = DEPLOYED.with(|d| {
+        let mut d = d.borrow_mut();
+        let entry = d.get_mut(name)?;
+        if entry.statement == statement {
+            return Some(entry.model_id);
+        }
+        if !shareable || entry.generation.is_none() {
+            return None;
+        }
+        // Invalidations are otherwise only read when a lock is taken; a statement inside an open
+        // transaction may take none, and must still see a deploy committed before it.
+        // SAFETY: reads this backend's shared invalidation queue; may run the callback above.
+        unsafe { pg_sys::AcceptInvalidationMessages() };
+        (entry.generation == Some(GENERATION.get())).then(|| {
+            entry.statement = statement;
+            entry.model_id
+        })
+    });
+    if let Some(id) = cached {
         return id;
     }
-    let id =
-        select_one::<i64>("SELECT model_id FROM healthml.deployments WHERE name = $1 ORDER BY id DESC LIMIT 1", &[name.into()])
-            .unwrap_or_else(|| raise(not_deployed(name)));
-    DEPLOYED.with(|d| d.borrow_mut().insert(name.to_string(), (key, id)));
-    id
+    let (model_id, generation) = if shareable {
+        // SAFETY: as above.
+        unsafe { pg_sys::AcceptInvalidationMessages() };
+        // The generation is taken before the snapshot: an invalidation processed after this point
+        // (during the read itself, say) leaves the entry stale and read again, never a newer
+        // generation attached to an older read. The snapshot is the latest, not the statement's:
+        // a deploy whose invalidation this backend has processed is visible to it (PostgreSQL
+        // makes a commit visible before it sends its invalidations), whereas an older statement
+        // snapshot would miss it and the entry would keep the old id until the next deploy.
+        let generation = GENERATION.get();
+        // SAFETY: a fresh snapshot pushed for the read below and popped after it (an error
+        // aborts the (sub)transaction, which pops it).
+        unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot()) };
+        let id = read_deployed(name);
+        // SAFETY: pops the snapshot pushed above.
+        unsafe { pg_sys::PopActiveSnapshot() };
+        (id, Some(generation))
+    } else {
+        (read_deployed(name), None)
+    };
+    DEPLOYED.with(|d| {
+        insert_bounded(&mut d.borrow_mut(), MAX_CACHED_NAMES, name.to_string(), Deployed { model_id, statement, generation })
+    });
+    model_id
+}
+
+/// The deployed id of `name` under the active snapshot; raises when there is none.
+fn read_deployed(name: &str) -> i64 {
+    let (id, relid) = crate::spi::connect(|client| {
+        client
+            .select(
+                "SELECT (SELECT d.model_id FROM healthml.deployments d WHERE d.name = $1 ORDER BY d.id DESC LIMIT 1), \
+                        'healthml.deployments'::regclass::oid",
+                Some(1),
+                &[name.into()],
+            )
+            .and_then(|t| t.first().get_two::<i64, pg_sys::Oid>())
+            .unwrap_or_else(|e| crate::error::own_objects_failed("reading healthml.deployments", e))
+    });
+    if let Some(relid) = relid {
+        DEPLOYMENTS_RELID.set(relid);
+    }
+    id.unwrap_or_else(|| raise(not_deployed(name)))
 }
 
 fn not_deployed(name: &str) -> Error {

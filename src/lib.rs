@@ -26,6 +26,7 @@ mod version;
 pub extern "C-unwind" fn _PG_init() {
     settings::register();
     stats::init();
+    cache::init();
 }
 
 // The manifest: every hand-written SQL file of the extension, in the order they build on each other
@@ -39,7 +40,7 @@ pgrx::extension_sql_file!("../sql/extension/recipes.sql", name = "recipes");
 // Models, deployments and the registry's readers.
 pgrx::extension_sql_file!("../sql/extension/registry.sql", name = "registry");
 pgrx::extension_sql_file!("../sql/extension/automl.sql", name = "automl", requires = ["registry"]);
-pgrx::extension_sql_file!("../sql/extension/deploy.sql", name = "deploy", requires = ["registry"]);
+pgrx::extension_sql_file!("../sql/extension/deploy.sql", name = "deploy", requires = ["registry", cache::_deployments_changed]);
 pgrx::extension_sql_file!("../sql/extension/thresholds.sql", name = "thresholds", requires = ["registry"]);
 pgrx::extension_sql_file!("../sql/extension/scoring.sql", name = "scoring", requires = ["registry"]);
 pgrx::extension_sql_file!(

@@ -63,3 +63,8 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION healthml.rollback(text) IS
     'Deploys again the version deployed before the current one; takes effect for the next statement.';
+
+-- Every backend keeps which model each name is deployed as between statements (src/cache.rs); a
+-- change here invalidates that, on this server and on its standbys, when the transaction commits.
+CREATE TRIGGER deployments_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON healthml.deployments
+    FOR EACH STATEMENT EXECUTE FUNCTION healthml._deployments_changed();

@@ -7,6 +7,8 @@ set -u
 source "$HEALTHML_ROOT/scripts/lib/common.sh"
 set +e +o pipefail
 source "$HEALTHML_ROOT/tests/bin/tap.sh"
+tmp=$(mktemp -d)
+source "$HEALTHML_ROOT/tests/bin/session.sh"
 db=hm_replica
 standby=$(mktemp -d /var/tmp/healthml-standby-XXXXXX)
 chmod 755 "$standby"
@@ -16,7 +18,7 @@ q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 qs() { psql -X -q -t -A -v ON_ERROR_STOP=1 -h "$standby" -p "$port" -U postgres -d "$db" "$@"; }
 cleanup() {
     as_cluster_owner "$PG_BIN/pg_ctl" -D "$standby/data" -m immediate -w stop >/dev/null 2>&1
-    rm -rf "$standby"
+    rm -rf "$standby" "$tmp"
     psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
 }
 trap cleanup EXIT
@@ -30,7 +32,7 @@ caught_up() { # waits until the standby has replayed everything the primary wrot
     return 1
 }
 
-plan 13
+plan 15
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
 q -v root="$HEALTHML_ROOT" >/dev/null <<'SQL'
 SET client_min_messages = warning;
@@ -59,14 +61,24 @@ what_if="SELECT w::text FROM healthml.what_if('risk', '{\"severity\": 20, \"dest
 is "$(qs -c "$what_if" 2>&1)" "$(q -c "$what_if")" "and runs what-if"
 is "$(qs -c "SELECT sum(calls) > 0 FROM healthml.scoring_stats WHERE name = 'risk'")" t "and keeps its own scoring statistics"
 
+# a session on the standby that stays connected: its cache of the deployment follows the replay
+mapfile -t ids < <(q -c "SELECT id FROM healthml.models WHERE name = 'risk' ORDER BY version")
+which="SELECT CASE healthml.predict_row('risk', d) WHEN healthml.predict_row_by_id(${ids[0]}, d) THEN 1
+                                                 WHEN healthml.predict_row_by_id(${ids[1]}, d) THEN 2 END
+       FROM public.discharges d WHERE d.discharge_id = 7;"
+session_open standby -h "$standby" -p "$port" -U postgres -d "$db"
+session standby "$which" >/dev/null
 q -c "SELECT count(*) FROM healthml.deploy('risk', 2)" >/dev/null
 caught_up
+is "$(session standby "$which")" 2 "a session on the standby scores with a deploy from its next statement after the replay"
 is "$(qs -c "SELECT version FROM healthml.models WHERE id = healthml.model_version_id('risk')")" 2 \
    "a deploy on the primary is the standby's deployed version at its next statement"
 is "$(scores qs)" "$(scores q)" "and scores with it"
 q -c "SELECT count(*) FROM healthml.rollback('risk')" >/dev/null
 caught_up
 is "$(qs -c "SELECT version FROM healthml.models WHERE id = healthml.model_version_id('risk')")" 1 "so is a rollback"
+is "$(session standby "$which")" 1 "by the session on the standby too"
+session_close standby
 
 # everything that writes: refused on the standby, with the way out
 refused=0

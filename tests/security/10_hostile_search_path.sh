@@ -218,6 +218,7 @@ admin|healthml._require_primary(text)|SELECT healthml._require_primary('a test')
 admin|healthml._checked_relation(regclass)|SELECT healthml._checked_relation('work.sample')::regclass
 admin|healthml._creation_name(text)|SELECT healthml._creation_name('work.x'), healthml._creation_name('s."Odd Name"')
 admin|healthml._score_batch(text,regclass,text,text,text,integer)|CALL healthml._score_batch('hostile_logit', 'work.sample', 'encounter_id', 'work.batch_direct', 'replace', NULL); SELECT pg_catalog.count(*) FROM work.batch_direct
+admin|healthml._deployments_changed()|SELECT deployed_version FROM healthml.deploy('hostile_gbdt', 2, 'the trigger that invalidates every backend''s cached deployment runs')
 admin|healthml._deployments_are_append_only()|UPDATE healthml.deployments SET reason = 'x' WHERE name OPERATOR(pg_catalog.=) 'hostile_gbdt'
 admin|healthml._models_forget_scoring_stats()|DELETE FROM healthml.models WHERE name OPERATOR(pg_catalog.=) 'hostile_train'
 CASES

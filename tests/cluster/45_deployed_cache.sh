@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Each backend keeps which model a name is deployed as between statements (src/cache.rs), and must
+# still use a deploy or rollback from its next statement: in another session, inside an open
+# transaction, its own uncommitted deploy and that deploy's rollback (also to a savepoint). A
+# REPEATABLE READ transaction keeps the deployment of its snapshot; a parallel query's workers use
+# the leader's. A warm session reads no row of healthml.deployments per statement. Needs real
+# commits and two sessions: not a pgTAP transaction.
+set -uo pipefail
+source "$HEALTHML_ROOT/tests/bin/tap.sh"
+db=healthml_regress
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+source "$HEALTHML_ROOT/tests/bin/session.sh"
+q() { psql -X -q -t -A -d "$db" -c "SET client_min_messages = warning" -c "$1" 2>&1; }
+
+plan 14
+q "DROP TABLE IF EXISTS public.cache_rows;
+   CREATE TABLE public.cache_rows AS
+   SELECT i AS id, i / 2 AS patient, (i % 97)::float8 AS severity, (abs(hashint4(i)) % 100) < 10 + (i % 97) / 5 AS readmitted
+   FROM generate_series(1, 2000) i" >/dev/null
+q "DELETE FROM healthml.models WHERE name = 'cache'" >/dev/null
+options='{"group_by": "patient", "exclude": ["id"]}'
+v1=$(q "SELECT model_id FROM healthml.train('cache', 'public.cache_rows', 'readmitted', 'logistic', '$options')")
+v2=$(q "SELECT model_id FROM healthml.train('cache', 'public.cache_rows', 'readmitted', 'gbdt', '$options')")
+q "SELECT * FROM healthml.deploy('cache', 1)" >/dev/null
+# the version the deployed model scores a row as: the two versions score row 1 differently
+which="SELECT CASE healthml.predict_row('cache', t) WHEN healthml.predict_row_by_id($v1, t) THEN 1
+                                                  WHEN healthml.predict_row_by_id($v2, t) THEN 2 END
+       FROM public.cache_rows t WHERE t.id = 1;"
+
+session_open a -d "$db"
+is "$(session a "$which")" 1 "a session scores with the deployed version"
+q "SELECT * FROM healthml.deploy('cache', 2)" >/dev/null
+is "$(session a "$which")" 2 "a deploy in another session is used by its next statement"
+# (PostgreSQL 15's pg_stat_xact_* also count what earlier transactions left unflushed: a difference)
+deployment_reads="SELECT coalesce(sum(seq_scan + idx_scan), 0) FROM pg_stat_xact_user_tables WHERE relid = 'healthml.deployments'::regclass;"
+reads=$(session a "BEGIN; $deployment_reads $which $which $deployment_reads COMMIT;")
+is "$(printf '%s\n' "$reads" | sed -n 2,3p | tr '\n' ' ')" "2 2 " "a warm session scores statement after statement"
+is "$(printf '%s\n' "$reads" | sed -n 4p)" "$(printf '%s\n' "$reads" | sed -n 1p)" "without reading healthml.deployments"
+
+session a "BEGIN;" >/dev/null
+session a "$which" >/dev/null
+q "SELECT * FROM healthml.rollback('cache')" >/dev/null
+is "$(session a "$which")" 1 "inside an open transaction (READ COMMITTED), a rollback committed meanwhile is used by the next statement"
+session a "COMMIT;" >/dev/null
+
+session a "BEGIN ISOLATION LEVEL REPEATABLE READ;" >/dev/null
+is "$(session a "$which")" 1 "a REPEATABLE READ transaction scores with the deployed version"
+q "SELECT * FROM healthml.deploy('cache', 2)" >/dev/null
+is "$(session a "$which")" 1 "and keeps its snapshot's deployment when another session deploys"
+session a "COMMIT;" >/dev/null
+is "$(session a "$which")" 2 "the next transaction uses the new one"
+
+is "$(session a "BEGIN; SELECT count(*) FROM healthml.deploy('cache', 1); $which")" "$(printf '1\n1')" \
+   "its own uncommitted deploy is used by the session's next statement"
+is "$(session a "ROLLBACK; $which")" 2 "and forgotten when it rolls back"
+is "$(session a "BEGIN; SAVEPOINT s; SELECT count(*) FROM healthml.deploy('cache', 1); ROLLBACK TO SAVEPOINT s; $which COMMIT;")" \
+   "$(printf '1\n2')" "so is a deploy rolled back to a savepoint"
+
+# a parallel query: workers resolve the name themselves, from the leader's snapshot
+parallel="SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;
+          SET min_parallel_table_scan_size = 0;"
+is "$(session a "$parallel EXPLAIN (COSTS OFF) SELECT healthml.predict_row('cache', t) FROM public.cache_rows t;" | grep -c 'Parallel Seq Scan')" 1 \
+   "a parallel plan scores in workers"
+is "$(session a "SELECT count(*) FILTER (WHERE healthml.predict_row('cache', t) = healthml.predict_row_by_id($v2, t)) FROM public.cache_rows t;")" 2000 \
+   "where every row is scored with the deployed version"
+session_close a
+
+# a session that never scored, after all of this
+is "$(psql -X -q -t -A -d "$db" -c "$which")" 2 "a new session uses the deployed version"
+q "DELETE FROM healthml.models WHERE name = 'cache'; DROP TABLE public.cache_rows" >/dev/null
