@@ -7,26 +7,28 @@
 # commits and two sessions: not a pgTAP transaction.
 set -uo pipefail
 source "$HEALTHML_ROOT/tests/bin/tap.sh"
-db=healthml_regress
+db=hm_deployed_cache
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+cleanup() {
+    rm -rf "$tmp"
+    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
+}
+trap cleanup EXIT
 source "$HEALTHML_ROOT/tests/bin/session.sh"
-q() { psql -X -q -t -A -d "$db" -c "SET client_min_messages = warning" -c "$1" 2>&1; }
+q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" -c "$1" 2>&1; }
 
 plan 14
-q "DROP TABLE IF EXISTS public.cache_rows;
-   CREATE TABLE public.cache_rows AS
-   SELECT i AS id, i / 2 AS patient, (i % 97)::float8 AS severity, (abs(hashint4(i)) % 100) < 10 + (i % 97) / 5 AS readmitted
-   FROM generate_series(1, 2000) i" >/dev/null
-q "DELETE FROM healthml.models WHERE name = 'cache'" >/dev/null
-options='{"group_by": "patient", "exclude": ["id"]}'
-v1=$(q "SELECT model_id FROM healthml.train('cache', 'public.cache_rows', 'readmitted', 'logistic', '$options')")
-v2=$(q "SELECT model_id FROM healthml.train('cache', 'public.cache_rows', 'readmitted', 'gbdt', '$options')")
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
+psql -X -q -d "$db" -c "SET client_min_messages = warning" -c "CREATE EXTENSION healthml" \
+    -f "$HEALTHML_ROOT/tests/bin/discharges.sql" >/dev/null
+options='{"group_by": "patient_id", "exclude": ["discharge_id"]}'
+v1=$(q "SELECT model_id FROM healthml.train('cache', 'public.discharges', 'readmitted', 'logistic', '$options')")
+v2=$(q "SELECT model_id FROM healthml.train('cache', 'public.discharges', 'readmitted', 'gbdt', '$options')")
 q "SELECT * FROM healthml.deploy('cache', 1)" >/dev/null
-# the version the deployed model scores a row as: the two versions score row 1 differently
+# the version the deployed model scores a row as: the two versions score discharge 7 differently
 which="SELECT CASE healthml.predict_row('cache', t) WHEN healthml.predict_row_by_id($v1, t) THEN 1
                                                   WHEN healthml.predict_row_by_id($v2, t) THEN 2 END
-       FROM public.cache_rows t WHERE t.id = 1;"
+       FROM public.discharges t WHERE t.discharge_id = 7;"
 
 session_open a -d "$db"
 is "$(session a "$which")" 1 "a session scores with the deployed version"
@@ -60,12 +62,11 @@ is "$(session a "BEGIN; SAVEPOINT s; SELECT count(*) FROM healthml.deploy('cache
 # a parallel query: workers resolve the name themselves, from the leader's snapshot
 parallel="SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;
           SET min_parallel_table_scan_size = 0;"
-is "$(session a "$parallel EXPLAIN (COSTS OFF) SELECT healthml.predict_row('cache', t) FROM public.cache_rows t;" | grep -c 'Parallel Seq Scan')" 1 \
+is "$(session a "$parallel EXPLAIN (COSTS OFF) SELECT healthml.predict_row('cache', t) FROM public.discharges t;" | grep -c 'Parallel Seq Scan')" 1 \
    "a parallel plan scores in workers"
-is "$(session a "SELECT count(*) FILTER (WHERE healthml.predict_row('cache', t) = healthml.predict_row_by_id($v2, t)) FROM public.cache_rows t;")" 2000 \
+is "$(session a "SELECT count(*) FILTER (WHERE healthml.predict_row('cache', t) = healthml.predict_row_by_id($v2, t)) FROM public.discharges t;")" 3000 \
    "where every row is scored with the deployed version"
 session_close a
 
 # a session that never scored, after all of this
 is "$(psql -X -q -t -A -d "$db" -c "$which")" 2 "a new session uses the deployed version"
-q "DELETE FROM healthml.models WHERE name = 'cache'; DROP TABLE public.cache_rows" >/dev/null
