@@ -7,6 +7,7 @@
 session_open() {
     local name=$1
     shift
+    : "${tmp:?session.sh needs \$tmp, a scratch directory}"
     mkfifo "$tmp/$name.in"
     psql -X -q -t -A -v ON_ERROR_STOP=0 "$@" <"$tmp/$name.in" >"$tmp/$name.out" 2>&1 &
     # the write end stays open in this shell, so psql reads on until session_close
