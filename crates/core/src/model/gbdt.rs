@@ -3,6 +3,7 @@
 
 use forust_ml::gradientbooster::GradientBooster;
 
+use crate::model::forest::Forest;
 pub use crate::model::tree::Tree;
 use crate::model::treeshap::TreeShap;
 use forust_ml::metric::Metric;
@@ -76,7 +77,7 @@ pub struct GbdtModel {
     pub trees: Vec<Tree>,
     /// The prediction trees laid out for scoring, built on first use (never serialized).
     #[serde(skip)]
-    flat: OnceLock<FlatForest>,
+    forest: OnceLock<Forest>,
     #[serde(skip)]
     treeshap: OnceLock<TreeShap>,
 }
@@ -106,75 +107,6 @@ fn tree_from_forust(tree: &forust_ml::tree::Tree) -> Result<Tree> {
         out.gain.push(if n.is_leaf { 0.0 } else { f64::from(n.split_gain) });
     }
     Ok(out)
-}
-
-/// Every prediction tree's nodes in one array of small nodes, so that one row's path through
-/// hundreds of trees stays within a few cache lines. Same comparisons and the same summation order
-/// as forust's `predict`, so scores are bit-identical to forust's (tested).
-#[derive(Debug, Default)]
-struct FlatForest {
-    base_score: f64,
-    roots: Vec<u32>,
-    nodes: Vec<FlatNode>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct FlatNode {
-    /// The split value, or the leaf's weight for a leaf.
-    value: f64,
-    /// `LEAF` for a leaf.
-    feature: u32,
-    left: u32,
-    right: u32,
-    missing: u32,
-}
-
-const LEAF: u32 = u32::MAX;
-
-impl FlatForest {
-    fn new(model: &GbdtModel) -> Self {
-        let mut roots = Vec::with_capacity(model.trees.len());
-        let mut nodes = Vec::with_capacity(model.trees.iter().map(Tree::len).sum());
-        for tree in &model.trees {
-            let offset = nodes.len() as u32;
-            roots.push(offset);
-            nodes.extend((0..tree.len()).map(|i| {
-                if tree.is_leaf(i) {
-                    FlatNode { value: tree.value[i], feature: LEAF, left: 0, right: 0, missing: 0 }
-                } else {
-                    FlatNode {
-                        value: tree.threshold[i],
-                        feature: tree.feature[i] as u32,
-                        left: offset + tree.left[i],
-                        right: offset + tree.right[i],
-                        missing: offset + tree.missing[i],
-                    }
-                }
-            }));
-        }
-        FlatForest { base_score: model.base_score, roots, nodes }
-    }
-
-    /// `value(feature)` of the row; NaN is missing.
-    fn score(&self, value: impl Fn(usize) -> f64) -> f64 {
-        let mut total = self.base_score;
-        for &root in &self.roots {
-            let mut node = &self.nodes[root as usize];
-            while node.feature != LEAF {
-                let v = value(node.feature as usize);
-                let next = if v.is_nan() {
-                    node.missing
-                } else if v < node.value {
-                    node.left
-                } else {
-                    node.right
-                };
-                node = &self.nodes[next as usize];
-            }
-            total += node.value;
-        }
-        total
-    }
 }
 
 impl std::fmt::Debug for GbdtModel {
@@ -254,7 +186,7 @@ const MAX_TREE_DEPTH: usize = 64;
 
 impl GbdtModel {
     pub fn new(base_score: f64, trees: Vec<Tree>) -> Self {
-        GbdtModel { base_score, trees, flat: OnceLock::new(), treeshap: OnceLock::new() }
+        GbdtModel { base_score, trees, forest: OnceLock::new(), treeshap: OnceLock::new() }
     }
 
     /// The trees a forust booster predicts with (those up to its early-stopping iteration).
@@ -342,18 +274,31 @@ impl GbdtModel {
         self.treeshap.get_or_init(|| TreeShap::new(self.base_score, &self.trees))
     }
 
-    fn forest(&self) -> &FlatForest {
-        self.flat.get_or_init(|| FlatForest::new(self))
+    fn forest(&self) -> &Forest {
+        self.forest.get_or_init(|| Forest::new(self.base_score, &self.trees))
     }
 
     /// Log-odds of every row of column-major features.
     pub fn raw_scores(&self, columns: &[Vec<f64>], rows: usize) -> Vec<f64> {
         let forest = self.forest();
-        (0..rows).map(|r| forest.score(|j| columns[j][r])).collect()
+        let (mut row, mut ranks) = (Vec::with_capacity(columns.len()), Vec::new());
+        (0..rows)
+            .map(|r| {
+                row.clear();
+                row.extend(columns.iter().map(|c| c[r]));
+                forest.score(&row, &mut ranks)
+            })
+            .collect()
     }
 
+    /// Log-odds of one row of features (at least as many as the trees split on).
     pub fn raw_score(&self, row: &[f64]) -> f64 {
-        self.forest().score(|j| row[j])
+        self.forest().score(row, &mut Vec::new())
+    }
+
+    /// Whether scoring walks the ranked layout (see `forest`), for tests and benchmarks.
+    pub fn scores_ranked(&self) -> bool {
+        self.forest().is_ranked()
     }
 
     /// (feature index, share of the prediction trees' total split gain), for features with any
@@ -428,13 +373,14 @@ mod tests {
     }
 
     #[test]
-    fn flat_forest_scores_exactly_like_forust() {
+    fn scores_are_forusts_bit_for_bit() {
         let (x, y) = data(3000, 3);
         let (vx, vy) = data(500, 5);
         let params = GbdtParams { iterations: 120, ..GbdtParams::default() };
         let booster = fit_booster(rows(&x, &y), rows(&vx, &vy), &params, 1).unwrap();
         assert!(booster.prediction_iteration.unwrap() < booster.trees.len(), "early stopping kept trees that do not predict");
         let model = GbdtModel::from_forust(&booster).unwrap();
+        assert!(model.scores_ranked());
         let (tx, _) = data(1000, 11);
         let flat = flatten(&tx, 1000);
         let expected = booster.predict(&Matrix::new(&flat, 1000, tx.len()), false);

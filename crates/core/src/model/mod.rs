@@ -1,6 +1,7 @@
 //! A trained model: the recipe that turns source rows into features, the estimator, and the decision
 //! threshold, stored as versioned bytes with a sha256.
 
+mod forest;
 pub(crate) mod format1;
 pub mod gbdt;
 pub mod logistic;
