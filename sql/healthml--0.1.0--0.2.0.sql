@@ -671,3 +671,23 @@ CREATE TRIGGER deployments_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE 
     FOR EACH STATEMENT EXECUTE FUNCTION healthml._deployments_changed();
 REVOKE EXECUTE ON FUNCTION healthml._deployments_changed() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION healthml._deployments_changed() TO healthml_admin;
+
+-- 9. Models leave the warehouse: a gbdt version as a LightGBM text model (admins: the whole model),
+--    and the features a model computes from a row (analysts: what an exported model reads).
+CREATE FUNCTION healthml."export_model"("model_name" TEXT, "version" INT DEFAULT NULL, "format" TEXT DEFAULT 'lightgbm')
+    RETURNS TEXT STABLE LANGUAGE c AS 'MODULE_PATHNAME', 'export_model_wrapper';
+CREATE FUNCTION healthml."features_row"("model_name" TEXT, "row" anyelement) RETURNS double precision[]
+    STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'features_row_wrapper';
+CREATE FUNCTION healthml."features_row_by_id"("model_id" bigint, "row" anyelement) RETURNS double precision[]
+    STRICT STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'features_row_by_id_wrapper';
+REVOKE EXECUTE ON FUNCTION healthml.export_model(text, integer, text), healthml.features_row(text, anyelement),
+    healthml.features_row_by_id(bigint, anyelement) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION healthml.features_row(text, anyelement), healthml.features_row_by_id(bigint, anyelement)
+    TO healthml_analyst;
+GRANT EXECUTE ON FUNCTION healthml.export_model(text, integer, text) TO healthml_admin;
+COMMENT ON FUNCTION healthml.export_model(text, integer, text) IS
+    'A gbdt version (or an AutoML blend of gbdts) of a model as a LightGBM text model (NULL version: the deployed one); it reads healthml.features_row and scores as healthml does.';
+COMMENT ON FUNCTION healthml.features_row(text, anyelement) IS
+    'The features the deployed model computes from a whole typed row (its recipe applied), in the model''s feature order: the input of an exported model.';
+COMMENT ON FUNCTION healthml.features_row_by_id(bigint, anyelement) IS
+    'The features one model version computes from a whole typed row, by id.';

@@ -71,11 +71,12 @@ ensure_venv() { # directory, modules as Python's import statement lists them, pi
     "$venv/bin/pip" install -q --disable-pip-version-check "$@" || die "pip could not install $*"
 }
 
-# A Python with pyarrow for the lake's interoperability tests (pyarrow reads our files, writes files
-# we read). Kept outside the checkout so fresh clones reuse it; sets HEALTHML_PYTHON.
+# A Python for the interoperability tests: pyarrow (the lake: it reads our files, writes files we
+# read), LightGBM and lleaves (exported models: they load and score them). Kept outside the
+# checkout so fresh clones reuse it; sets HEALTHML_PYTHON. lleaves needs an llvmlite before 0.44.
 HEALTHML_TEST_PYTHON_DIR=${HEALTHML_TEST_PYTHON_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/healthml/test-python}
 ensure_test_python() {
-    ensure_venv "$HEALTHML_TEST_PYTHON_DIR" pyarrow 'pyarrow>=14'
+    ensure_venv "$HEALTHML_TEST_PYTHON_DIR" 'pyarrow, lightgbm, lleaves' 'pyarrow>=14' 'lightgbm>=4' lleaves 'llvmlite<0.44'
     export HEALTHML_PYTHON=$HEALTHML_TEST_PYTHON_DIR/bin/python
 }
 

@@ -33,6 +33,12 @@ COMMENT ON FUNCTION healthml.explain_row_by_id(bigint, anyelement, integer) IS
     'The top_k contributions of a whole typed row to one model version''s log-odds, by id.';
 COMMENT ON FUNCTION healthml.explain_jsonb(text, jsonb) IS
     'The whole explanation of one row as jsonb: probability, raw_score, base and every column''s contribution (base + contributions = raw_score).';
+COMMENT ON FUNCTION healthml.features_row(text, anyelement) IS
+    'The features the deployed model computes from a whole typed row (its recipe applied), in the model''s feature order: the input of an exported model.';
+COMMENT ON FUNCTION healthml.features_row_by_id(bigint, anyelement) IS
+    'The features one model version computes from a whole typed row, by id.';
+COMMENT ON FUNCTION healthml.export_model(text, integer, text) IS
+    'A gbdt version (or an AutoML blend of gbdts) of a model as a LightGBM text model (NULL version: the deployed one); it reads healthml.features_row and scores as healthml does.';
 COMMENT ON FUNCTION healthml.what_if(text, jsonb, jsonb, integer) IS
     'The deployed model''s score of a row before and after changing some of its values, and the top reasons after.';
 

@@ -39,6 +39,7 @@ GRANT EXECUTE ON FUNCTION
     healthml.explain(text, jsonb, integer), healthml.explain_by_id(bigint, jsonb, integer),
     healthml.explain_row(text, anyelement, integer), healthml.explain_row_by_id(bigint, anyelement, integer),
     healthml.explain_jsonb(text, jsonb), healthml.what_if(text, jsonb, jsonb, integer),
+    healthml.features_row(text, anyelement), healthml.features_row_by_id(bigint, anyelement),
     healthml.flag(text, double precision), healthml.risk_tier(text, double precision),
     healthml.decision_threshold(text, integer), healthml.decision_threshold_by_id(bigint),
     healthml.model_version_id(text, integer), healthml.coefficients(text, integer), healthml.feature_importance(text, integer),
@@ -64,6 +65,7 @@ GRANT EXECUTE ON FUNCTION
     healthml.set_decision_threshold(text, regclass, text), healthml.drift(text, regclass, jsonb),
     healthml.subgroup_report(text, regclass, text), healthml.compare_models(text, integer, integer),
     healthml.compare_models_by_id(bigint, bigint), healthml.reset_scoring_stats(),
+    healthml.export_model(text, integer, text),
     healthml._deployments_are_append_only(), healthml._deployments_changed(), healthml._forget_scoring_stats(bigint),
     healthml._models_forget_scoring_stats(),
     -- 0.1.0's names, deprecated (deprecated.sql, set_threshold in src/api/score.rs)

@@ -1,6 +1,7 @@
 //! The SQL-facing functions, one file per area.
 
 mod explain;
+mod export;
 mod internal;
 mod lake;
 mod monitor;

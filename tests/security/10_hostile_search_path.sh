@@ -165,6 +165,8 @@ analyst|healthml.explain_row_by_id(bigint,anyelement,integer)|SELECT * FROM heal
 analyst|healthml.explain_by_id(bigint,jsonb,integer)|SELECT * FROM healthml.explain_by_id(($ids)[2], $jrow, 3)
 analyst|healthml.explain_jsonb(text,jsonb)|SELECT healthml.explain_jsonb('hostile_gbdt', $jrow)
 analyst|healthml.explanation(text,jsonb)|SELECT healthml.explanation('hostile_gbdt', $jrow)
+analyst|healthml.features_row(text,anyelement)|SELECT healthml.features_row('hostile_gbdt', $row)
+analyst|healthml.features_row_by_id(bigint,anyelement)|SELECT healthml.features_row_by_id(($ids)[1], $row)
 analyst|healthml.what_if(text,jsonb,jsonb,integer)|SELECT healthml.what_if('hostile_gbdt', $jrow, '{"number_inpatient": 3}', 3)
 analyst|healthml.flag(text,double precision)|SELECT healthml.flag('hostile_logit', 0.05), healthml.flag('hostile_logit', 0.9)
 analyst|healthml.risk_tier(text,double precision)|SELECT healthml.risk_tier('hostile_logit', 0.01), healthml.risk_tier('hostile_logit', 0.95)
@@ -205,6 +207,7 @@ admin|healthml.compare_models_by_id(bigint,bigint)|SELECT healthml.compare_model
 admin|healthml.compare_models(bigint,bigint)|SELECT healthml.compare_models(($ids)[1], ($ids)[2])
 admin|healthml.reset_scoring_stats()|SELECT healthml.reset_scoring_stats()
 admin|healthml._forget_scoring_stats(bigint)|SELECT healthml._forget_scoring_stats(($ids)[1])
+admin|healthml.export_model(text,integer,text)|SELECT pg_catalog.md5(healthml.export_model('hostile_gbdt', 2))
 admin|healthml.export_parquet(text,text,jsonb)|SELECT healthml.export_parquet('SELECT 1 AS one', '/tmp/hostile.parquet')
 admin|healthml.import_parquet(text,text)|SELECT healthml.import_parquet('/tmp/hostile.parquet', 'hostile_import')
 admin|healthml.retrain(text,double precision,double precision)|CALL healthml.retrain('hostile_logit'); SELECT outcome, reason FROM healthml.training_runs r WHERE r.model_name OPERATOR(pg_catalog.=) 'hostile_logit' ORDER BY r.id DESC LIMIT 1

@@ -276,64 +276,7 @@ impl FlatForest {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A small deterministic generator (the tests need no crate for it).
-    struct Lcg(u64);
-    impl Lcg {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            self.0 >> 33
-        }
-        fn below(&mut self, n: u64) -> usize {
-            (self.next() % n) as usize
-        }
-    }
-
-    /// Split points and row values drawn from one small set, so rows often equal a threshold;
-    /// −0 and +0 both occur, and infinities.
-    const VALUES: [f64; 9] = [-1.5, -0.0, 0.0, 0.25, 1.0, 2.5, f64::INFINITY, f64::NEG_INFINITY, 7.0];
-
-    /// A random tree of at most `max_depth` levels; `missing_branches` gives some nodes a third
-    /// child for missing values.
-    fn random_tree(rng: &mut Lcg, features: usize, max_depth: usize, missing_branches: bool) -> Tree {
-        let mut tree = Tree::default();
-        fn grow(tree: &mut Tree, rng: &mut Lcg, features: usize, depth_left: usize, missing_branches: bool) -> u32 {
-            let id = tree.len();
-            tree.feature.push(-1);
-            tree.threshold.push(0.0);
-            tree.left.push(0);
-            tree.right.push(0);
-            tree.missing.push(0);
-            tree.value.push((rng.next() % 1000) as f64 / 997.0 - 0.5);
-            tree.cover.push(1.0);
-            tree.gain.push(0.0);
-            if depth_left == 0 || rng.below(5) == 0 {
-                return id as u32;
-            }
-            tree.feature[id] = rng.below(features as u64) as i32;
-            tree.threshold[id] = VALUES[rng.below(6)];
-            let left = grow(tree, rng, features, depth_left - 1, missing_branches);
-            let right = grow(tree, rng, features, depth_left - 1, missing_branches);
-            tree.left[id] = left;
-            tree.right[id] = right;
-            tree.missing[id] = match rng.below(if missing_branches { 3 } else { 2 }) {
-                0 => left,
-                1 => right,
-                _ => grow(tree, rng, features, depth_left - 1, missing_branches),
-            };
-            id as u32
-        }
-        grow(&mut tree, rng, features, max_depth, missing_branches);
-        tree
-    }
-
-    fn random_rows(rng: &mut Lcg, features: usize, rows: usize) -> Vec<Vec<f64>> {
-        (0..rows)
-            .map(|_| {
-                (0..features).map(|_| if rng.below(6) == 0 { f64::NAN } else { VALUES[rng.below(VALUES.len() as u64)] }).collect()
-            })
-            .collect()
-    }
+    use crate::model::tree::random::{random_rows, random_tree, Lcg};
 
     #[test]
     fn the_ranked_walk_scores_bit_for_bit_as_the_node_walk() {

@@ -4,6 +4,7 @@
 mod forest;
 pub(crate) mod format1;
 pub mod gbdt;
+pub mod lightgbm;
 pub mod logistic;
 pub mod tree;
 pub mod treeshap;
@@ -210,7 +211,7 @@ impl TrainedModel {
     }
 
     /// Log-odds of one row of features (the recipe's output).
-    fn raw_score_features(&self, features: &[f64]) -> f64 {
+    pub(crate) fn raw_score_features(&self, features: &[f64]) -> f64 {
         self.calibrated(match &self.estimator {
             Estimator::Logistic(m) => m.raw_score(features),
             Estimator::Gbdt(m) => m.raw_score(features),
