@@ -691,3 +691,41 @@ COMMENT ON FUNCTION healthml.features_row(text, anyelement) IS
     'The features the deployed model computes from a whole typed row (its recipe applied), in the model''s feature order: the input of an exported model.';
 COMMENT ON FUNCTION healthml.features_row_by_id(bigint, anyelement) IS
     'The features one model version computes from a whole typed row, by id.';
+
+-- 10. AutoML knows what serving costs: every candidate records the microseconds it takes to score
+--     a row and the milliseconds to explain one; options cap them (max_score_us, max_explain_ms).
+--     leaderboard() returns both, so it is created anew.
+ALTER TABLE healthml.automl_leaderboard ADD COLUMN score_us double precision, ADD COLUMN explain_ms double precision;
+DROP FUNCTION healthml.leaderboard(text, integer);
+CREATE FUNCTION healthml.leaderboard(model_name text, version integer DEFAULT NULL)
+    RETURNS TABLE (model_version integer, rank integer, candidate text, algorithm text, cv_auc double precision,
+                   cv_auc_sd double precision, cv_average_precision double precision, folds_done integer,
+                   seconds double precision, score_us double precision, explain_ms double precision, status text,
+                   chosen boolean, hyperparams jsonb)
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    run_id      bigint;
+    run_version integer;
+BEGIN
+    SELECT m.id, m.version INTO run_id, run_version
+    FROM healthml.models m
+    WHERE m.name = model_name AND (leaderboard.version IS NULL OR m.version = leaderboard.version)
+      AND EXISTS (SELECT 1 FROM healthml.automl_leaderboard l WHERE l.model_id = m.id)
+    ORDER BY m.version DESC LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%"% has no AutoML leaderboard', model_name,
+                coalesce(' version ' || leaderboard.version, '')
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'train it with algorithm => ''auto''; AutoML versions: SELECT name, version FROM healthml.models WHERE metrics ? ''automl''';
+    END IF;
+    RETURN QUERY
+    SELECT run_version, l.rank, l.candidate, l.algorithm, l.cv_auc, l.cv_auc_sd, l.cv_average_precision,
+           l.folds_done, l.seconds, l.score_us, l.explain_ms, l.status, l.chosen, l.hyperparams
+    FROM healthml.automl_leaderboard l
+    WHERE l.model_id = run_id
+    ORDER BY l.rank NULLS LAST, (l.status = 'ensemble') DESC, l.started_after_seconds, l.candidate;
+END $$;
+COMMENT ON FUNCTION healthml.leaderboard(text, integer) IS
+    'The candidates of an AutoML version of a model (NULL: its latest), ranked by cross-validated AUC, with what each costs to serve (µs to score, ms to explain a row), the blend and what the budget or the serving caps cut.';
+REVOKE EXECUTE ON FUNCTION healthml.leaderboard(text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION healthml.leaderboard(text, integer) TO healthml_analyst;

@@ -13,7 +13,10 @@ CREATE TABLE healthml.automl_leaderboard (
     seconds               double precision NOT NULL,
     started_after_seconds double precision NOT NULL,
     status                text    NOT NULL,
-    chosen                boolean NOT NULL
+    chosen                boolean NOT NULL,
+    -- what serving costs, measured on the candidate's last fold model (NULL before 0.2.0)
+    score_us              double precision,
+    explain_ms            double precision
 );
 CREATE INDEX automl_leaderboard_model_idx ON healthml.automl_leaderboard (model_id);
 COMMENT ON TABLE healthml.automl_leaderboard IS
@@ -25,7 +28,8 @@ SELECT pg_catalog.pg_extension_config_dump('healthml.automl_leaderboard', '');
 CREATE FUNCTION healthml.leaderboard(model_name text, version integer DEFAULT NULL)
     RETURNS TABLE (model_version integer, rank integer, candidate text, algorithm text, cv_auc double precision,
                    cv_auc_sd double precision, cv_average_precision double precision, folds_done integer,
-                   seconds double precision, status text, chosen boolean, hyperparams jsonb)
+                   seconds double precision, score_us double precision, explain_ms double precision, status text,
+                   chosen boolean, hyperparams jsonb)
     LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     run_id      bigint;
@@ -44,13 +48,13 @@ BEGIN
     END IF;
     RETURN QUERY
     SELECT run_version, l.rank, l.candidate, l.algorithm, l.cv_auc, l.cv_auc_sd, l.cv_average_precision,
-           l.folds_done, l.seconds, l.status, l.chosen, l.hyperparams
+           l.folds_done, l.seconds, l.score_us, l.explain_ms, l.status, l.chosen, l.hyperparams
     FROM healthml.automl_leaderboard l
     WHERE l.model_id = run_id
     ORDER BY l.rank NULLS LAST, (l.status = 'ensemble') DESC, l.started_after_seconds, l.candidate;
 END $$;
 COMMENT ON FUNCTION healthml.leaderboard(text, integer) IS
-    'The candidates of an AutoML version of a model (NULL: its latest), ranked by cross-validated AUC, with the blend and what the budget cut.';
+    'The candidates of an AutoML version of a model (NULL: its latest), ranked by cross-validated AUC, with what each costs to serve (µs to score, ms to explain a row), the blend and what the budget or the serving caps cut.';
 
 -- AutoML models next to hand-trained ones evaluated on the very same test rows: same source,
 -- target and data (fingerprint), same split options. Gains are AutoML minus hand (Brier: lower is

@@ -158,8 +158,9 @@ fn store_leaderboard(model_id: i64, entries: &[Entry]) {
             client
                 .update(
                     "INSERT INTO healthml.automl_leaderboard (model_id, rank, candidate, algorithm, hyperparams, cv_auc,
-                         cv_auc_sd, cv_average_precision, folds_done, seconds, started_after_seconds, status, chosen)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                         cv_auc_sd, cv_average_precision, folds_done, seconds, started_after_seconds, status, chosen,
+                         score_us, explain_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                     None,
                     &[
                         model_id.into(),
@@ -175,6 +176,8 @@ fn store_leaderboard(model_id: i64, entries: &[Entry]) {
                         e.started_after_seconds.into(),
                         e.status.clone().into(),
                         e.chosen.into(),
+                        e.score_us.into(),
+                        e.explain_ms.into(),
                     ],
                 )
                 .unwrap_or_else(|err| crate::error::own_objects_failed("storing the AutoML leaderboard", err));

@@ -1,7 +1,7 @@
 -- AutoML: healthml.train(..., 'auto'), its guardrails, budget, leaderboard and the comparison view;
 -- target encoding for hand-trained models.
 BEGIN;
-SELECT plan(35);
+SELECT plan(40);
 
 -- Risk rises with severity and the rehab destination, and sharply for old patients sent to rehab (an
 -- interaction only trees see).
@@ -30,6 +30,14 @@ SELECT throws_ok($$SELECT * FROM healthml.train('d', 'public.discharges', 'readm
                  '22023', NULL, 'a budget without AutoML');
 SELECT throws_ok($$SELECT * FROM healthml.train('d', 'public.discharges', 'readmitted', 'automl')$$,
                  '22023', 'unknown algorithm "automl"', 'an unknown algorithm names the choices');
+SELECT throws_ok($$SELECT * FROM healthml.train('d', 'public.discharges', 'readmitted', 'auto', '{"max_score_us": 0}')$$,
+                 '22023', NULL, 'a scoring cap of 0 µs');
+SELECT throws_ok($$SELECT * FROM healthml.train('d', 'public.discharges', 'readmitted', 'auto', '{"blend_gain_per_cost_doubling": 1}')$$,
+                 '22023', NULL, 'a blend rule above 0.1 AUC per doubling');
+-- caps no candidate can meet: refused after the search, with the cheapest candidate's figures
+SELECT throws_like($$SELECT * FROM healthml.train('d', 'public.discharges', 'readmitted', 'auto',
+                                                  '{"group_by": "patient_id", "exclude": ["discharge_id"], "budget_seconds": 600, "max_score_us": 0.000001}')$$,
+                   'no AutoML candidate is within the serving caps%', 'caps no candidate meets are refused');
 SELECT is((SELECT count(*) FROM healthml.models WHERE name = 'd'), 0::bigint, 'failed calls store nothing');
 
 -- a generous budget: every candidate is cross-validated
@@ -47,6 +55,11 @@ SELECT is((SELECT count(*) FROM board WHERE chosen), 1::bigint, 'exactly one ent
 SELECT is((SELECT CASE WHEN status = 'ensemble' THEN 'ensemble' ELSE algorithm END FROM board WHERE chosen), (SELECT algorithm FROM auto),
           'the chosen entry is the stored model');
 SELECT ok((SELECT bool_and(cv_auc > 0.6 AND folds_done = 3) FROM board WHERE status = 'ranked'), '3 patient-grouped folds each, all learn');
+SELECT ok((SELECT bool_and(score_us > 0 AND explain_ms > 0) FROM board WHERE status = 'ranked'),
+          'every ranked candidate records what scoring and explaining a row cost');
+SELECT ok((SELECT coalesce(bool_and(abs(e.score_us - (SELECT sum(b.score_us) FROM board b, jsonb_array_elements(e.hyperparams) m
+                                                 WHERE b.candidate = m ->> 'candidate')) < 1e-9), true)
+           FROM board e WHERE e.algorithm = 'ensemble'), 'a blend costs what its members cost together');
 SELECT ok((SELECT 'automl' = ANY(tags) AND metrics ? 'automl' FROM healthml.models WHERE id = (SELECT model_id FROM auto)),
           'tagged and reported as AutoML');
 SELECT is((SELECT jsonb_agg(g ->> 'check' ORDER BY g ->> 'check') FILTER (WHERE g ->> 'status' <> 'ok')

@@ -15,7 +15,9 @@ use crate::frame::Frame;
 
 use crate::guardrails::{data_guardrails, flagged_columns, model_leakage, Guardrail};
 use crate::metrics;
-use crate::model::TrainedModel;
+use crate::model::tree::Tree;
+use crate::model::{Estimator, TrainedModel};
+use crate::options::AutomlOptions;
 use crate::prep::recipe::{Encoding, Recipe};
 use crate::split::group_fraction;
 use crate::train::{self, Algorithm, Fitted, Prepared, RecipeSource, TrainOptions, TrainOutcome};
@@ -87,9 +89,15 @@ pub struct Entry {
     pub cv_average_precision: Option<f64>,
     pub folds_done: usize,
     pub seconds: f64,
+    /// Microseconds to score one row (its features computed), measured on the candidate's last
+    /// fold model; a blend's is the sum of its members'.
+    pub score_us: Option<f64>,
+    /// Milliseconds to explain one row (every feature's exact contribution), measured likewise.
+    pub explain_ms: Option<f64>,
     /// Seconds into the search when the candidate was admitted (or refused).
     pub started_after_seconds: f64,
-    /// `ranked`, `ensemble`, `stopped: budget` or `skipped: budget`.
+    /// `ranked`, `ensemble`, `stopped: budget`, `skipped: budget`, or `over cap: ...` (ranked, but
+    /// costlier to serve than `max_score_us` or `max_explain_ms` allow).
     pub status: String,
     pub chosen: bool,
 }
@@ -158,6 +166,8 @@ pub fn automl(
     // Seconds per fold fit, by algorithm, of the candidates run so far.
     let mut fold_seconds: Vec<(Algorithm, f64)> = Vec::new();
     let search = candidates();
+    // Each candidate's scoring work (last fold model), what the blend rule weighs.
+    let mut work = vec![0.0; search.len()];
     for (index, candidate) in search.iter().enumerate() {
         let now = elapsed();
         let estimate = estimate_fold_seconds(&fold_seconds, candidate.algorithm);
@@ -172,6 +182,8 @@ pub fn automl(
             cv_average_precision: None,
             folds_done: 0,
             seconds: 0.0,
+            score_us: None,
+            explain_ms: None,
             started_after_seconds: now,
             status: "skipped: budget".into(),
             chosen: false,
@@ -184,6 +196,7 @@ pub fn automl(
         }
         let mut scores = Vec::with_capacity(oof_labels.len());
         let mut fold_aucs = Vec::with_capacity(k);
+        let mut last_fold = None;
         for (fit_rows, held_rows) in &folds {
             let fold_started = Instant::now();
             let fitted = train::fit_candidate(
@@ -199,14 +212,24 @@ pub fn automl(
             scores.extend(held);
             fold_seconds.push((candidate.algorithm, fold_started.elapsed().as_secs_f64()));
             entry.folds_done += 1;
+            last_fold = Some((fitted.model, held_rows));
             if entry.folds_done < k && index > 0 && elapsed() + reserve > budget {
                 entry.status = "stopped: budget".into();
                 break;
             }
         }
+        if let (true, Some((model, held_rows))) = (entry.folds_done == k, &last_fold) {
+            let (score_us, explain_ms) = serving_cost(model, &prepared, held_rows)?;
+            entry.score_us = Some(score_us);
+            entry.explain_ms = Some(explain_ms);
+            work[index] = scoring_work(model);
+        }
         entry.seconds = elapsed() - now;
         if entry.folds_done == k {
-            entry.status = "ranked".into();
+            entry.status = match over_cap(entry.score_us, entry.explain_ms, &settings) {
+                Some(why) => why,
+                None => "ranked".into(),
+            };
             entry.cv_auc = metrics::auc(&oof_labels, &scores);
             entry.cv_average_precision = metrics::average_precision(&oof_labels, &scores);
             entry.cv_auc_sd = Some(standard_deviation(&fold_aucs));
@@ -223,11 +246,34 @@ pub fn automl(
     for (rank, &i) in order.iter().enumerate() {
         entries[i].rank = Some(rank + 1);
     }
-    let best = order[0];
-    let pool: Vec<usize> = order.iter().copied().take(ENSEMBLE_POOL).collect();
+    let eligible: Vec<usize> = order.iter().copied().filter(|&i| entries[i].status == "ranked").collect();
+    let Some(&best) = eligible.first() else {
+        let cheapest = order
+            .iter()
+            .map(|&i| &entries[i])
+            .min_by(|a, b| a.score_us.unwrap_or(f64::INFINITY).total_cmp(&b.score_us.unwrap_or(f64::INFINITY)));
+        return Err(Error::invalid_parameter("no AutoML candidate is within the serving caps (max_score_us, max_explain_ms)")
+            .with_hint(match cheapest {
+                Some(e) => format!(
+                    "the cheapest, {}, scores a row in {:.1} µs and explains one in {:.2} ms: raise the caps, or leave them out",
+                    e.candidate,
+                    e.score_us.unwrap_or(f64::NAN),
+                    e.explain_ms.unwrap_or(f64::NAN)
+                ),
+                None => "raise the caps, or leave them out".into(),
+            }));
+    };
+    let pool: Vec<usize> = eligible.iter().copied().take(ENSEMBLE_POOL).collect();
     let blend = select_blend(&pool, &oof, &oof_labels);
     let best_auc = entries[best].cv_auc.unwrap_or(0.0);
-    let use_blend = blend.members.len() > 1 && blend.auc >= best_auc + ENSEMBLE_MIN_GAIN;
+    let blend_cost = |cost: fn(&Entry) -> Option<f64>| -> Option<f64> {
+        blend.members.iter().map(|&(i, _)| cost(&entries[i])).sum::<Option<f64>>()
+    };
+    let (blend_score_us, blend_explain_ms) = (blend_cost(|e| e.score_us), blend_cost(|e| e.explain_ms));
+    let blend_over_cap = over_cap(blend_score_us, blend_explain_ms, &settings);
+    let blend_work = blend.members.iter().map(|&(i, _)| work[i]).sum::<f64>();
+    let required_gain = blend_required_gain(work[best], blend_work, settings.blend_gain_per_cost_doubling);
+    let use_blend = blend.members.len() > 1 && blend_over_cap.is_none() && blend.auc >= best_auc + required_gain;
     if blend.members.len() > 1 {
         let names: Vec<String> = blend.members.iter().map(|&(i, w)| format!("{:.2} × {}", w, entries[i].candidate)).collect();
         entries.push(Entry {
@@ -244,8 +290,10 @@ pub fn automl(
             cv_average_precision: metrics::average_precision(&oof_labels, &blend.scores),
             folds_done: k,
             seconds: 0.0,
+            score_us: blend_score_us,
+            explain_ms: blend_explain_ms,
             started_after_seconds: elapsed(),
-            status: "ensemble".into(),
+            status: blend_over_cap.clone().unwrap_or_else(|| "ensemble".into()),
             chosen: false,
         });
     }
@@ -280,16 +328,18 @@ pub fn automl(
             }
         }
     } else {
-        if blend.members.len() > 1 {
+        if let (true, Some(why)) = (blend.members.len() > 1, &blend_over_cap) {
+            chosen_note = format!("best single candidate: {} (the blend is {why})", entries[best].candidate);
+        } else if blend.members.len() > 1 {
             chosen_note = format!(
-                "best single candidate: {} (the blend's out-of-fold AUC {:.4} gains less than {ENSEMBLE_MIN_GAIN})",
+                "best single candidate: {} (the blend's out-of-fold AUC {:.4} gains less than the {required_gain:.4} its serving cost requires)",
                 entries[best].candidate, blend.auc
             );
         }
         refit(best)?
     };
     let chosen = match fitted.model.estimator {
-        crate::model::Estimator::Ensemble(_) => entries.iter().position(|e| e.status == "ensemble"),
+        crate::model::Estimator::Ensemble(_) => entries.iter().position(|e| e.algorithm == "ensemble"),
         _ => Some(best),
     };
     if let Some(i) = chosen {
@@ -305,6 +355,9 @@ pub fn automl(
             "evaluated": entries.iter().filter(|e| e.status == "ranked").count(),
             "chosen": chosen_note,
             "chosen_algorithm": fitted.model.estimator.algorithm(),
+            "max_score_us": settings.max_score_us,
+            "max_explain_ms": settings.max_explain_ms,
+            "blend_gain_per_cost_doubling": settings.blend_gain_per_cost_doubling,
         }
     });
     let outcome = train::finish(&prepared, fitted, options, report)?;
@@ -316,6 +369,59 @@ pub fn automl(
     outcome.metrics["automl"]["leaderboard"] = json!(entries);
     outcome.metrics["automl"]["total_seconds"] = json!(elapsed());
     Ok(AutomlOutcome { outcome, guardrails, leaderboard: entries })
+}
+
+/// Rows a candidate's serving cost is measured on, at most: scoring, and explaining.
+const COST_SCORE_ROWS: usize = 1000;
+const COST_EXPLAIN_ROWS: usize = 50;
+
+/// (µs to score a row, ms to explain a row) under `model`, on held-out rows of its last fold: one
+/// row at a time from its features, as a single-row call does after reading the row.
+fn serving_cost(model: &TrainedModel, prepared: &Prepared<'_>, rows: &[usize]) -> Result<(f64, f64)> {
+    let rows = &rows[..rows.len().min(COST_SCORE_ROWS)];
+    let columns = model.features_of_frame(&prepared.feature_frame.take_rows(rows))?;
+    let features: Vec<Vec<f64>> = (0..rows.len()).map(|r| columns.iter().map(|c| c[r]).collect()).collect();
+    // the first pass builds the scoring layout, as a backend's first call does
+    let mut score_us = f64::INFINITY;
+    for _ in 0..2 {
+        let started = Instant::now();
+        std::hint::black_box(features.iter().map(|f| model.raw_score_features(f)).sum::<f64>());
+        score_us = started.elapsed().as_secs_f64() * 1e6 / features.len().max(1) as f64;
+    }
+    let explained = &features[..features.len().min(COST_EXPLAIN_ROWS)];
+    let started = Instant::now();
+    for f in explained {
+        std::hint::black_box(model.step_contributions(f));
+    }
+    Ok((score_us, started.elapsed().as_secs_f64() * 1e3 / explained.len().max(1) as f64))
+}
+
+/// Why a candidate of these costs may not be chosen (`over cap: ...`), if it may not.
+fn over_cap(score_us: Option<f64>, explain_ms: Option<f64>, settings: &AutomlOptions) -> Option<String> {
+    match (score_us, settings.max_score_us, explain_ms, settings.max_explain_ms) {
+        (Some(us), Some(cap), _, _) if us > cap => Some(format!("over cap: scores a row in {us:.1} µs (max_score_us {cap})")),
+        (_, _, Some(ms), Some(cap)) if ms > cap => Some(format!("over cap: explains a row in {ms:.2} ms (max_explain_ms {cap})")),
+        _ => None,
+    }
+}
+
+/// The work of scoring one row, in steps: a gbdt walks `depth` levels of each tree (the ranked
+/// layout pads every tree to the deepest); a logistic model's multiply-adds count one step per
+/// eight coefficients. Counted, not timed, so that the blend rule chooses the same model on every
+/// run (measured microseconds vary from run to run).
+fn scoring_work(model: &TrainedModel) -> f64 {
+    match &model.estimator {
+        Estimator::Gbdt(g) => (g.trees.len() * g.trees.iter().map(Tree::depth).max().unwrap_or(0).max(1)) as f64,
+        Estimator::Logistic(m) => 1.0 + m.coefficients.len() as f64 / 8.0,
+        Estimator::Ensemble(members) => members.iter().map(|m| scoring_work(&m.model)).sum(),
+    }
+}
+
+/// The out-of-fold AUC a blend must gain over the best single candidate: `ENSEMBLE_MIN_GAIN`,
+/// plus `per_doubling` for each doubling of the scoring work (none when the blend is no costlier).
+fn blend_required_gain(best_work: f64, blend_work: f64, per_doubling: f64) -> f64 {
+    let doublings = if best_work > 0.0 && blend_work > best_work { (blend_work / best_work).log2() } else { 0.0 };
+    ENSEMBLE_MIN_GAIN + per_doubling * doublings
 }
 
 /// Log-odds of `rows` of the frame under `model`.
@@ -458,6 +564,9 @@ mod tests {
             assert!(pair[0].cv_auc >= pair[1].cv_auc);
         }
         assert_eq!(out.leaderboard.iter().filter(|e| e.chosen).count(), 1, "exactly one entry is chosen");
+        for e in &ranked {
+            assert!(e.score_us.unwrap() > 0.0 && e.explain_ms.unwrap() > 0.0, "{e:?} records what it costs to serve");
+        }
         let auc = out.outcome.metrics["test"]["auc"].as_f64().unwrap();
         assert!(auc > 0.65, "{auc}");
         assert_eq!(out.outcome.metrics["automl"]["folds"], 3);
@@ -521,13 +630,21 @@ mod tests {
 
     #[test]
     fn bad_options_are_refused() {
-        for bad in
-            [json!({"budget_seconds": 0}), json!({"budget_seconds": -5}), json!({"budget_seconds": "fast"}), json!({"folds": 1})]
-        {
+        for bad in [
+            json!({"budget_seconds": 0}),
+            json!({"budget_seconds": -5}),
+            json!({"budget_seconds": "fast"}),
+            json!({"folds": 1}),
+            json!({"max_score_us": 0}),
+            json!({"max_score_us": "fast"}),
+            json!({"max_explain_ms": -1}),
+            json!({"blend_gain_per_cost_doubling": 0.5}),
+        ] {
             let mut o = json!({"positive": "yes"});
             o.as_object_mut().unwrap().extend(bad.as_object().unwrap().clone());
             let e = TrainOptions::from_json(&o).unwrap_err();
-            assert!(e.message().contains("budget_seconds") || e.message().contains("folds"), "{e}");
+            let key = bad.as_object().unwrap().keys().next().unwrap().clone();
+            assert!(e.message().contains(&key) && e.hint().is_some(), "{e}");
         }
         let f = frame(600, false);
         let e =
@@ -535,6 +652,42 @@ mod tests {
         assert!(e.message().contains("AutoML"), "{e}");
         let e = automl(&f, "t", "outcome", &options(json!({"hyperparams": {"l2": 3}})), None, None).unwrap_err();
         assert!(e.message().contains("hyperparams"), "{e}");
+    }
+
+    #[test]
+    fn serving_caps_keep_costlier_candidates_from_being_chosen() {
+        let f = frame(1500, false);
+        for caps in [json!({"max_score_us": 1e-9}), json!({"max_explain_ms": 1e-12})] {
+            let mut o = json!({"budget_seconds": 600});
+            o.as_object_mut().unwrap().extend(caps.as_object().unwrap().clone());
+            let e = automl(&f, "t", "outcome", &options(o), None, None).unwrap_err();
+            assert!(e.message().contains("serving caps") && e.hint().unwrap().contains("the cheapest"), "{e}");
+        }
+        let generous = automl(
+            &f,
+            "t",
+            "outcome",
+            &options(json!({"budget_seconds": 600, "max_score_us": 1e9, "max_explain_ms": 1e9})),
+            None,
+            None,
+        )
+        .unwrap();
+        assert!(generous.leaderboard.iter().all(|e| !e.status.starts_with("over cap")));
+        let settings = AutomlOptions { max_score_us: Some(5.0), max_explain_ms: Some(0.5), ..AutomlOptions::default() };
+        assert_eq!(over_cap(Some(4.0), Some(0.4), &settings), None);
+        assert_eq!(over_cap(Some(6.0), Some(0.4), &settings).unwrap(), "over cap: scores a row in 6.0 µs (max_score_us 5)");
+        assert_eq!(
+            over_cap(Some(4.0), Some(0.75), &settings).unwrap(),
+            "over cap: explains a row in 0.75 ms (max_explain_ms 0.5)"
+        );
+    }
+
+    #[test]
+    fn a_blend_must_gain_more_the_more_it_costs() {
+        assert_eq!(blend_required_gain(100.0, 100.0, 0.001), ENSEMBLE_MIN_GAIN);
+        assert_eq!(blend_required_gain(100.0, 80.0, 0.001), ENSEMBLE_MIN_GAIN);
+        assert!((blend_required_gain(100.0, 400.0, 0.001) - (ENSEMBLE_MIN_GAIN + 0.002)).abs() < 1e-15);
+        assert_eq!(blend_required_gain(100.0, 400.0, 0.0), ENSEMBLE_MIN_GAIN);
     }
 
     #[test]

@@ -180,6 +180,20 @@ mod tests {
     }
 }
 
+/// An optional cost cap: a number greater than 0 when given.
+fn cap<'a>(o: &mut Options<'a>, key: &'a str, unit: &str, example: f64) -> Result<Option<f64>> {
+    match o.raw(key) {
+        None => Ok(None),
+        Some(v) => match v.as_f64() {
+            Some(x) if x > 0.0 && x.is_finite() => Ok(Some(x)),
+            _ => Err(Error::invalid_parameter(format!(
+                "option \"{key}\" of healthml.train must be a number of {unit} greater than 0, got {v}"
+            ))
+            .with_hint(format!("for example {{\"{key}\": {example}}}; leave it out for no cap"))),
+        },
+    }
+}
+
 /// AutoML's keys of `healthml.train`'s options.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AutomlOptions {
@@ -193,6 +207,13 @@ pub struct AutomlOptions {
     /// Exclude the columns the data guardrails alert on (probable leaks, identifier-like columns)
     /// before the search, instead of only reporting them.
     pub exclude_flagged: bool,
+    /// A candidate (or blend) that scores a row in more microseconds than this is never chosen.
+    pub max_score_us: Option<f64>,
+    /// A candidate (or blend) that explains a row in more milliseconds than this is never chosen.
+    pub max_explain_ms: Option<f64>,
+    /// The out-of-fold AUC a blend must gain, beyond `ENSEMBLE_MIN_GAIN`, for each doubling of the
+    /// scoring work over the best single candidate's (docs/reference/automl.md).
+    pub blend_gain_per_cost_doubling: f64,
 }
 
 impl Default for AutomlOptions {
@@ -203,6 +224,9 @@ impl Default for AutomlOptions {
             leakage_feature_auc: 0.9,
             leakage_model_auc: 0.72,
             exclude_flagged: false,
+            max_score_us: None,
+            max_explain_ms: None,
+            blend_gain_per_cost_doubling: 0.001,
         }
     }
 }
@@ -211,7 +235,16 @@ impl AutomlOptions {
     /// Reads AutoML's keys from `healthml.train`'s options; `None` when none of them is given.
     pub fn take(o: &mut Options<'_>) -> Result<Option<Self>> {
         let d = AutomlOptions::default();
-        let keys = ["budget_seconds", "folds", "leakage_feature_auc", "leakage_model_auc", "exclude_flagged"];
+        let keys = [
+            "budget_seconds",
+            "folds",
+            "leakage_feature_auc",
+            "leakage_model_auc",
+            "exclude_flagged",
+            "max_score_us",
+            "max_explain_ms",
+            "blend_gain_per_cost_doubling",
+        ];
         if keys.iter().all(|k| o.raw(k).is_none()) {
             return Ok(None);
         }
@@ -234,6 +267,9 @@ impl AutomlOptions {
             leakage_feature_auc: o.f64_in("leakage_feature_auc", d.leakage_feature_auc, 0.5, 1.0)?,
             leakage_model_auc: o.f64_in("leakage_model_auc", d.leakage_model_auc, 0.5, 1.0)?,
             exclude_flagged: o.bool("exclude_flagged", d.exclude_flagged)?,
+            max_score_us: cap(o, "max_score_us", "microseconds", 10.0)?,
+            max_explain_ms: cap(o, "max_explain_ms", "milliseconds", 1.0)?,
+            blend_gain_per_cost_doubling: o.f64_in("blend_gain_per_cost_doubling", d.blend_gain_per_cost_doubling, 0.0, 0.1)?,
         }))
     }
 }

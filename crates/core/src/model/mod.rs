@@ -211,7 +211,7 @@ impl TrainedModel {
     }
 
     /// Log-odds of one row of features (the recipe's output).
-    pub(crate) fn raw_score_features(&self, features: &[f64]) -> f64 {
+    pub fn raw_score_features(&self, features: &[f64]) -> f64 {
         self.calibrated(match &self.estimator {
             Estimator::Logistic(m) => m.raw_score(features),
             Estimator::Gbdt(m) => m.raw_score(features),

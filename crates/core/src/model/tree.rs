@@ -52,6 +52,20 @@ impl Tree {
         }) as usize
     }
 
+    /// The longest root-to-leaf path, in edges (children come after their node, so one pass finds
+    /// every node's depth).
+    pub fn depth(&self) -> usize {
+        let mut depth = vec![0usize; self.len()];
+        for i in 0..self.len() {
+            if !self.is_leaf(i) {
+                for child in [self.left[i], self.right[i], self.missing[i]] {
+                    depth[child as usize] = depth[i] + 1;
+                }
+            }
+        }
+        depth.into_iter().max().unwrap_or(0)
+    }
+
     /// The cover-weighted mean of the leaves under `node`: the tree's expected value from the root.
     /// The same f64 arithmetic, in the same order, as forust's `get_average_leaf_weights`.
     pub fn expected_value(&self, node: usize) -> f64 {

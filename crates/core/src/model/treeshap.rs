@@ -29,7 +29,7 @@ pub struct TreeShap {
 impl TreeShap {
     /// For trees whose structure is checked (children after their node, depth bounded).
     pub fn new(base_score: f64, trees: &[Tree]) -> Self {
-        let depth = trees.iter().map(max_depth).max().unwrap_or(0);
+        let depth = trees.iter().map(Tree::depth).max().unwrap_or(0);
         TreeShap { base_score, expected_values: trees.iter().map(|t| t.expected_value(0)).collect(), width: depth + 2 }
     }
 
@@ -98,19 +98,6 @@ impl TreeShap {
             self.recurse(tree, row, out, paths, level + 1, child, unique_depth + 1, zero_fraction, one_fraction, split_feature);
         }
     }
-}
-
-/// The longest root-to-leaf path (children come after their node, so one pass finds every depth).
-fn max_depth(tree: &Tree) -> usize {
-    let mut depth = vec![0usize; tree.len()];
-    for i in 0..tree.len() {
-        if !tree.is_leaf(i) {
-            for child in [tree.left[i], tree.right[i], tree.missing[i]] {
-                depth[child as usize] = depth[i] + 1;
-            }
-        }
-    }
-    depth.into_iter().max().unwrap_or(0)
 }
 
 fn hot_then_cold(next: usize, left: usize, right: usize, missing: usize, missing_branch: bool) -> ([usize; 3], usize) {
