@@ -22,7 +22,7 @@ use healthml_core::{Error, ErrorClass};
 use pgrx::prelude::*;
 
 use crate::error::{raise, OrRaise};
-use crate::spi::select_one;
+use crate::spi::{select_one, value};
 
 /// Models kept per backend; beyond this the cache is cleared (models are a few MB at most).
 const MAX_CACHED_MODELS: usize = 16;
@@ -144,17 +144,13 @@ pub fn deployed_id(name: &str) -> i64 {
 
 /// The deployed id of `name` under the active snapshot; raises when there is none.
 fn read_deployed(name: &str) -> i64 {
-    let (id, relid) = crate::spi::connect(|client| {
-        client
-            .select(
-                "SELECT (SELECT d.model_id FROM healthml.deployments d WHERE d.name = $1 ORDER BY d.id DESC LIMIT 1), \
-                        'healthml.deployments'::regclass::oid",
-                Some(1),
-                &[name.into()],
-            )
-            .and_then(|t| t.first().get_two::<i64, pg_sys::Oid>())
-            .unwrap_or_else(|e| crate::error::own_objects_failed("reading healthml.deployments", e))
-    });
+    let (id, relid) = crate::spi::first_row(
+        "SELECT (SELECT d.model_id FROM healthml.deployments d WHERE d.name = $1 ORDER BY d.id DESC LIMIT 1), \
+                'healthml.deployments'::regclass::oid",
+        &[name.into()],
+        |column| (value::<i64>(column, 1), value::<pg_sys::Oid>(column, 2)),
+    )
+    .unwrap_or((None, None));
     if let Some(relid) = relid {
         DEPLOYMENTS_RELID.set(relid);
     }
@@ -179,12 +175,10 @@ pub fn model(id: i64) -> Rc<TrainedModel> {
         return m;
     }
     let (payload, sha) = crate::spi::as_models_owner(|| {
-        crate::spi::connect(|client| {
-            client
-                .select("SELECT payload, payload_sha256 FROM healthml.models WHERE id = $1", Some(1), &[id.into()])
-                .and_then(|t| if t.is_empty() { Ok((None, None)) } else { t.first().get_two::<Vec<u8>, String>() })
-                .unwrap_or_else(|e| crate::error::own_objects_failed(&format!("reading model {id}"), e))
+        crate::spi::first_row("SELECT payload, payload_sha256 FROM healthml.models WHERE id = $1", &[id.into()], |column| {
+            (value::<Vec<u8>>(column, 1), value::<String>(column, 2))
         })
+        .unwrap_or((None, None))
     });
     let (Some(payload), Some(sha)) = (payload, sha) else {
         raise(

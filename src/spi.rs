@@ -10,7 +10,7 @@ use pgrx::pgrx_sql_entity_graph::metadata::{
     ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable, TypeOrigin,
 };
 use pgrx::prelude::*;
-use pgrx::spi::{SpiClient, SpiResult};
+use pgrx::spi::SpiClient;
 use pgrx::PgSqlErrorCode;
 
 use crate::error::{hint_on, raise_with};
@@ -60,12 +60,70 @@ pub fn connect_mut<R>(f: impl FnOnce(&mut SpiClient<'_>) -> R) -> R {
 /// connection, which would assign a transaction id: forbidden in parallel workers and needless for
 /// a STABLE function.
 pub fn select_one<T: FromDatum + IntoDatum>(query: &str, args: &[pgrx::datum::DatumWithOid<'_>]) -> Option<T> {
-    connect(|client| first_value(client.select(query, Some(1), args)))
-        .unwrap_or_else(|e| crate::error::own_objects_failed(query, e))
+    first_row(query, args, |column| value::<T>(column, 1)).flatten()
 }
 
-fn first_value<T: FromDatum + IntoDatum>(table: SpiResult<pgrx::spi::SpiTupleTable<'_>>) -> SpiResult<Option<T>> {
-    table.and_then(|t| if t.is_empty() { Ok(None) } else { t.first().get_one::<T>() })
+/// A column of the first row of a query: its Rust value (None: NULL), read before SPI frees it.
+pub type RowColumn<'a> = &'a dyn Fn(i32) -> Option<pg_sys::Datum>;
+
+/// Runs a read-only query of healthml's own under the pinned search_path and hands the first row's
+/// columns (1-based) to `read`; None when there is no row. SPI runs it with `read_only` set whatever
+/// the transaction did before: pgrx's `select` does that only while the transaction has no id, and
+/// otherwise makes SPI start a new command first, which PostgreSQL refuses inside a parallel
+/// operation: `CREATE TABLE ... AS SELECT healthml.predict_row(...)` run in parallel (the leader
+/// writes the new table) failed with "cannot start commands during a parallel operation".
+pub fn first_row<R>(query: &str, args: &[pgrx::datum::DatumWithOid<'_>], read: impl FnOnce(RowColumn<'_>) -> R) -> Option<R> {
+    pinned(|| {
+        let query = std::ffi::CString::new(query).expect("healthml's own queries hold no NUL byte");
+        let mut types: Vec<pg_sys::Oid> = args.iter().map(|a| a.oid()).collect();
+        let mut values: Vec<pg_sys::Datum> =
+            args.iter().map(|a| a.datum().map_or(pg_sys::Datum::from(0usize), |d| d.sans_lifetime())).collect();
+        let nulls: Vec<std::ffi::c_char> =
+            args.iter().map(|a| if a.datum().is_some() { b' ' } else { b'n' } as std::ffi::c_char).collect();
+        // SAFETY: SPI is connected and finished here; the arrays outlive the call; on an error
+        // PostgreSQL unwinds SPI at the (sub)transaction's abort. Datums are converted by `read`
+        // before SPI_finish frees the tuple table.
+        unsafe {
+            let status = pg_sys::SPI_connect();
+            if status != pg_sys::SPI_OK_CONNECT as i32 {
+                crate::error::own_objects_failed(&query.to_string_lossy(), format!("SPI_connect returned {status}"));
+            }
+            let status = pg_sys::SPI_execute_with_args(
+                query.as_ptr(),
+                args.len() as i32,
+                types.as_mut_ptr(),
+                values.as_mut_ptr(),
+                nulls.as_ptr(),
+                true,
+                1,
+            );
+            if status != pg_sys::SPI_OK_SELECT as i32 {
+                crate::error::own_objects_failed(&query.to_string_lossy(), format!("SPI returned {status}"));
+            }
+            let table = pg_sys::SPI_tuptable;
+            let out = if table.is_null() || pg_sys::SPI_processed == 0 {
+                None
+            } else {
+                let tuple = *(*table).vals;
+                let desc = (*table).tupdesc;
+                let column = |i: i32| -> Option<pg_sys::Datum> {
+                    let mut is_null = false;
+                    let datum = pg_sys::SPI_getbinval(tuple, desc, i, &mut is_null);
+                    (!is_null).then_some(datum)
+                };
+                Some(read(&column))
+            };
+            pg_sys::SPI_finish();
+            out
+        }
+    })
+}
+
+/// The value of a column read by [`first_row`], as `T`.
+pub fn value<T: FromDatum>(column: RowColumn<'_>, i: i32) -> Option<T> {
+    // SAFETY: the datum comes from SPI_getbinval of a column of type T, and is copied out by
+    // from_datum before SPI frees it.
+    column(i).and_then(|d| unsafe { T::from_polymorphic_datum(d, false, pg_sys::InvalidOid) })
 }
 
 /// Refuses `what`, which writes to the database, on a read-only standby: 25006 with where to run
@@ -178,7 +236,13 @@ unsafe impl SqlTranslatable for Relation {
 /// look-up runs under the caller's search_path, with every function in it schema-qualified.
 pub fn creation_name(table_name: &str) -> String {
     let creation_schema = Spi::connect(|client| {
-        first_value::<String>(client.select("SELECT pg_catalog.current_schema()::pg_catalog.text", Some(1), &[]))
+        client.select("SELECT pg_catalog.current_schema()::pg_catalog.text", Some(1), &[]).and_then(|t| {
+            if t.is_empty() {
+                Ok(None)
+            } else {
+                t.first().get_one::<String>()
+            }
+        })
     })
     .unwrap_or_else(|e| crate::error::own_objects_failed("reading current_schema()", e));
     let hint = "pass a table name such as 'lake.encounters'; quote a name with spaces, capitals or symbols inside the string, e.g. 'lake.\"Encounters 2026\"'";

@@ -22,11 +22,9 @@ CREATE PROCEDURE healthml._score_batch(model_name text, source regclass, key_col
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     target_ident text;
-    key_type     text;
     pinned_id    bigint;
     pinned_ver   integer;
     written      bigint;
-    reasons_def  text := '';
     reasons_col  text := '';
     reasons_expr text := '';
     reasons_set  text := '';
@@ -42,8 +40,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value', HINT = 'NULL writes no reasons; 3 or 5 is usual';
     END IF;
     target_ident := target_table;
-    SELECT format_type(a.atttypid, a.atttypmod) INTO key_type
-    FROM pg_attribute a WHERE a.attrelid = source AND a.attname = key_column AND a.attnum > 0 AND NOT a.attisdropped;
+    PERFORM FROM pg_attribute a WHERE a.attrelid = source AND a.attname = key_column AND a.attnum > 0 AND NOT a.attisdropped;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'column % does not exist in %', quote_ident(key_column), source
             USING ERRCODE = 'undefined_column', HINT = 'key_column names the column that identifies a row, e.g. encounter_id';
@@ -55,7 +52,6 @@ BEGIN
             USING ERRCODE = 'undefined_object', HINT = 'deploy a version with healthml.deploy() first';
     END IF;
     IF top_k IS NOT NULL THEN
-        reasons_def  := ', reasons jsonb';
         reasons_col  := ', reasons';
         reasons_expr := ', (SELECT jsonb_agg(jsonb_build_object(''feature'', r.feature, ''value'', r.value, '
                         '''contribution'', r.contribution) ORDER BY r.n) '
@@ -63,10 +59,25 @@ BEGIN
         reasons_set  := ', reasons = EXCLUDED.reasons';
     END IF;
     IF to_regclass(target_ident) IS NULL THEN
-        EXECUTE format('CREATE TABLE %s (%I %s %s, model_id bigint NOT NULL, model_version integer NOT NULL, '
-                       'score double precision, scored_at timestamptz NOT NULL%s)',
-                       target_ident, key_column, key_type,
-                       CASE mode WHEN 'replace' THEN 'PRIMARY KEY' ELSE 'NOT NULL' END, reasons_def);
+        -- A new table is created from the scoring query itself, which PostgreSQL may run in
+        -- parallel workers (an INSERT never is), and keyed once it is filled.
+        EXECUTE format('CREATE TABLE %1$s AS SELECT s.%2$I, $1 AS model_id, $2 AS model_version, '
+                       'healthml.predict_row_by_id($1, s) AS score, now() AS scored_at%4$s FROM %3$s s',
+                       target_ident, key_column, source, reasons_expr || CASE WHEN top_k IS NULL THEN '' ELSE ' AS reasons' END)
+            USING pinned_id, pinned_ver, top_k;
+        GET DIAGNOSTICS written = ROW_COUNT;
+        BEGIN
+            EXECUTE format('ALTER TABLE %s %s, ALTER COLUMN model_id SET NOT NULL, ALTER COLUMN model_version SET NOT NULL, '
+                           'ALTER COLUMN scored_at SET NOT NULL', target_ident,
+                           CASE mode WHEN 'replace' THEN format('ADD PRIMARY KEY (%I)', key_column)
+                                     ELSE format('ALTER COLUMN %I SET NOT NULL', key_column) END);
+        EXCEPTION WHEN unique_violation OR not_null_violation THEN
+            RAISE EXCEPTION '% of % does not identify one row each: %', quote_ident(key_column), source, SQLERRM
+                USING ERRCODE = SQLSTATE,
+                      HINT = 'mode ''replace'' keeps one score per key: pass a unique, non-NULL key_column, or mode ''append''';
+        END;
+        RAISE NOTICE 'scored % rows of % with model "%" version % into %', written, source, model_name, pinned_ver, target_ident;
+        RETURN;
     ELSIF top_k IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = to_regclass(target_ident)
                                                AND a.attname = 'reasons' AND NOT a.attisdropped) THEN
         RAISE EXCEPTION '% has no column "reasons" for the top_k reasons', target_ident

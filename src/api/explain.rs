@@ -15,7 +15,7 @@ use crate::stats::{self, Function};
 
 /// The top `top_k` contributions of one row (jsonb: source column → value) to the score of the
 /// model deployed as `model_name`, largest magnitude first. `value` is the row's value as given.
-#[pg_extern(stable, parallel_safe)]
+#[pg_extern(stable, parallel_safe, cost = 10000)]
 fn explain(
     model_name: &str,
     features: JsonB,
@@ -25,7 +25,7 @@ fn explain(
 }
 
 /// As `explain`, for a whole typed row (a table or view alias), read like `predict_row` reads it.
-#[pg_extern(stable, parallel_safe)]
+#[pg_extern(stable, parallel_safe, cost = 10000)]
 fn explain_row(
     model_name: &str,
     row: AnyElement,
@@ -40,7 +40,7 @@ fn explain_row(
 }
 
 /// As `explain`, with one model version by id (deployed or not), as `predict_by_id` scores.
-#[pg_extern(stable, parallel_safe)]
+#[pg_extern(stable, parallel_safe, cost = 10000)]
 fn explain_by_id(
     model_id: i64,
     features: JsonB,
@@ -65,7 +65,7 @@ fn explain_features(
 }
 
 /// As `explain_row`, with one pinned model version (what batch scoring uses).
-#[pg_extern(stable, parallel_safe)]
+#[pg_extern(stable, parallel_safe, cost = 10000)]
 fn explain_row_by_id(
     model_id: i64,
     row: AnyElement,
@@ -86,7 +86,7 @@ fn explain_typed_row(model_id: i64, model: &TrainedModel, row: &AnyElement, mode
 /// The whole explanation of one row as jsonb: probability, raw_score (log-odds), base (the log-odds
 /// of an average training row) and every column's contribution, largest first. base + the sum of the
 /// contributions = raw_score. (0.1.0 called it `explanation`; the C symbol keeps that name.)
-#[pg_extern(stable, parallel_safe, name = "explain_jsonb")]
+#[pg_extern(stable, parallel_safe, cost = 10000, name = "explain_jsonb")]
 fn explanation(model_name: &str, features: JsonB) -> JsonB {
     let started = stats::clock();
     let (id, model) = deployed_model(model_name);
@@ -102,7 +102,7 @@ fn explanation(model_name: &str, features: JsonB) -> JsonB {
 
 /// What if some of the row's values were different: the score before and after `changes` (jsonb:
 /// column → new value, null to make it missing), the change, and the top reasons of the new score.
-#[pg_extern(stable, parallel_safe)]
+#[pg_extern(stable, parallel_safe, cost = 10000)]
 fn what_if(
     model_name: &str,
     features: JsonB,

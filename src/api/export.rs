@@ -33,14 +33,14 @@ fn export_model(
 
 /// The features the model deployed as `model_name` computes from a whole typed row (its recipe
 /// applied), in the model's feature order: the input of an exported model.
-#[pg_extern(stable, parallel_safe)]
+#[pg_extern(stable, parallel_safe, cost = 100)]
 fn features_row(model_name: &str, row: AnyElement) -> Vec<f64> {
     let (id, model) = deployed_model(model_name);
     crate::row::with_row_cells(id, &model, &row, &|| format!("model \"{model_name}\""), |cells| model.features_of_cells(cells))
 }
 
 /// As `features_row`, for one model version by id.
-#[pg_extern(stable, parallel_safe)]
+#[pg_extern(stable, parallel_safe, cost = 100)]
 fn features_row_by_id(model_id: i64, row: AnyElement) -> Vec<f64> {
     let model = crate::cache::model(model_id);
     crate::row::with_row_cells(model_id, &model, &row, &|| format!("model id {model_id}"), |cells| model.features_of_cells(cells))

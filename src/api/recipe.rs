@@ -72,16 +72,12 @@ fn standardize(
 /// training statistics (the table is admins' only), as they score without reading payloads.
 pub(crate) fn load_recipe(name: &str) -> (i64, Recipe) {
     let found = crate::spi::as_models_owner(|| {
-        crate::spi::connect(|client| {
-            client
-                .select(
-                    "SELECT id, recipe FROM healthml.recipes WHERE name = $1 ORDER BY version DESC LIMIT 1",
-                    Some(1),
-                    &[name.into()],
-                )
-                .and_then(|t| if t.is_empty() { Ok((None, None)) } else { t.first().get_two::<i64, JsonB>() })
-                .unwrap_or_else(|e| crate::error::own_objects_failed("reading healthml.recipes", e))
-        })
+        crate::spi::first_row(
+            "SELECT id, recipe FROM healthml.recipes WHERE name = $1 ORDER BY version DESC LIMIT 1",
+            &[name.into()],
+            |column| (crate::spi::value::<i64>(column, 1), crate::spi::value::<JsonB>(column, 2)),
+        )
+        .unwrap_or((None, None))
     });
     match found {
         (Some(id), Some(json)) => (id, Recipe::from_json(&json.0).or_raise()),

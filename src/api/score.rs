@@ -16,7 +16,7 @@ use crate::stats::{self, Function};
 /// Probability of the positive class for one row (jsonb: source column → value) from the model
 /// deployed as `model_name`. Missing keys are NULL (imputed by the recipe); keys that are not
 /// columns of the training relation are an error.
-#[pg_extern(stable, parallel_safe)]
+#[pg_extern(stable, parallel_safe, cost = 100)]
 fn predict(model_name: &str, features: JsonB) -> f64 {
     let started = stats::clock();
     let (id, model) = deployed_model(model_name);
@@ -37,7 +37,7 @@ pub(crate) fn json_row(features: &JsonB) -> &serde_json::Map<String, serde_json:
 
 /// Probability from the model with this id (deployed or not): what batch scoring uses to pin one
 /// model for a whole run.
-#[pg_extern(stable, parallel_safe)]
+#[pg_extern(stable, parallel_safe, cost = 100)]
 fn predict_by_id(model_id: i64, features: JsonB) -> f64 {
     let started = stats::clock();
     let p = crate::cache::model(model_id).predict_json(json_row(&features)).or_raise();
@@ -48,7 +48,7 @@ fn predict_by_id(model_id: i64, features: JsonB) -> f64 {
 /// Probability of the positive class for a whole row (a table or view row, or `ROW(...)`) from the
 /// model deployed as `model_name`, read straight from the row without a jsonb round trip. Every
 /// input column of the model must be in the row; other columns are ignored.
-#[pg_extern(stable, parallel_safe)]
+#[pg_extern(stable, parallel_safe, cost = 100)]
 fn predict_row(model_name: &str, row: AnyElement) -> f64 {
     let started = stats::clock();
     let (id, model) = deployed_model(model_name);
@@ -58,7 +58,7 @@ fn predict_row(model_name: &str, row: AnyElement) -> f64 {
 }
 
 /// As `predict_row`, with one pinned model version (what batch scoring uses).
-#[pg_extern(stable, parallel_safe)]
+#[pg_extern(stable, parallel_safe, cost = 100)]
 fn predict_row_by_id(model_id: i64, row: AnyElement) -> f64 {
     let started = stats::clock();
     let model = crate::cache::model(model_id);

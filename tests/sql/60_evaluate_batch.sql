@@ -1,6 +1,6 @@
 -- healthml.evaluate, the curves, predict_by_id and healthml.score_batch.
 BEGIN;
-SELECT plan(29);
+SELECT plan(34);
 
 CREATE TABLE public.stays AS
 SELECT i AS stay_id, i / 3 AS patient_id, (i * 7 % 6) AS visits,
@@ -75,6 +75,20 @@ SELECT throws_ok($$CALL healthml.score_batch('stays', 'public.stays', 'stay_id',
                  'an unknown mode is refused');
 SELECT throws_ok($$CALL healthml.score_batch('stays', 'public.stays', 'stay_id', 'x; DROP TABLE public.stays')$$, '22023', NULL,
                  'a target name that is not an identifier is refused, not executed');
+-- a new target table is created from the scoring query (parallel workers may run it), then keyed:
+-- the same columns, types and constraints as a table scored into before
+SELECT is((SELECT string_agg(format('%s %s %s', a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull), ', ' ORDER BY a.attnum)
+           FROM pg_attribute a WHERE a.attrelid = 'public.stay_reasons'::regclass AND a.attnum > 0),
+          'stay_id integer t, model_id bigint t, model_version integer t, score double precision f, scored_at timestamp with time zone t, reasons jsonb f',
+          'a new table has the key, the pinned model, the score, the time and the reasons, NOT NULL where they always are');
+SELECT is((SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c WHERE c.conrelid = 'public.stay_scores'::regclass AND c.contype = 'p'),
+          'PRIMARY KEY (stay_id)', 'in replace mode the key is the primary key');
+SELECT is((SELECT count(*) FROM pg_constraint c WHERE c.conrelid = 'public.stay_history'::regclass AND c.contype = 'p'), 0::bigint,
+          'in append mode the key repeats, and is not a primary key');
+CREATE TABLE public.stays_twice AS SELECT * FROM public.stays UNION ALL SELECT * FROM public.stays WHERE stay_id <= 5;
+SELECT throws_ok($$CALL healthml.score_batch('stays', 'public.stays_twice', 'stay_id', 'public.twice_scores')$$, '23505', NULL,
+                 'in replace mode, a key that repeats in the source is refused');
+SELECT ok(to_regclass('public.twice_scores') IS NULL, 'and no half-made table is left');
 
 SELECT * FROM finish();
 ROLLBACK;

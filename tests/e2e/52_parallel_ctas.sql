@@ -1,0 +1,41 @@
+-- CREATE TABLE ... AS SELECT with healthml's functions, planned in parallel, in a backend that has
+-- not read the models yet: the leader writes the new table and scores rows too, so it reads the
+-- deployment and the payload inside the parallel operation (this failed with "cannot start
+-- commands during a parallel operation" while healthml's reads went through pgrx's SPI, which
+-- starts a new command once the transaction has an id). The first healthml call of this file must
+-- be the CREATE TABLE.
+BEGIN;
+SELECT plan(5);
+SET LOCAL max_parallel_workers_per_gather = 2;
+SET LOCAL parallel_setup_cost = 0;
+SET LOCAL parallel_tuple_cost = 0;
+SET LOCAL min_parallel_table_scan_size = 0;
+SET LOCAL parallel_leader_participation = on;
+CREATE FUNCTION pg_temp.plan_of(query text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE line text; plan text := '';
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || query LOOP
+        plan := plan || line || E'\n';
+    END LOOP;
+    RETURN plan;
+END $$;
+
+SELECT matches(pg_temp.plan_of($$CREATE TABLE public.parallel_scores AS
+                                 SELECT f.encounter_id, healthml.predict_row('readmission', f) AS score,
+                                        healthml.features_row('readmission', f) AS features,
+                                        readmission.readmit_score(e) AS readmit
+                                 FROM readmission.cohort f JOIN readmission.encounters e USING (encounter_id)$$),
+               'Workers Launched: [12]', 'a new table of scores is created in parallel by a backend that had read no model');
+SELECT is((SELECT count(*) FROM public.parallel_scores), (SELECT count(*) FROM readmission.cohort), 'with every cohort row');
+SET LOCAL max_parallel_workers_per_gather = 0;
+SELECT is((SELECT count(*) FROM public.parallel_scores p JOIN readmission.cohort f USING (encounter_id)
+           WHERE p.score <> healthml.predict_row('readmission', f) OR p.readmit <> p.score), 0::bigint,
+          'the scores are the serial ones, and readmit_score''s');
+SELECT is((SELECT count(*) FROM public.parallel_scores p JOIN readmission.cohort f USING (encounter_id)
+           WHERE p.features <> healthml.features_row('readmission', f)), 0::bigint, 'so are the features');
+CALL healthml.score_batch('readmission', 'readmission.cohort', 'encounter_id', 'public.parallel_batch');
+SELECT is((SELECT count(*) FROM public.parallel_batch b JOIN public.parallel_scores p USING (encounter_id) WHERE b.score = p.score),
+          (SELECT count(*) FROM readmission.cohort), 'score_batch into a new table gives the same scores');
+
+SELECT * FROM finish();
+ROLLBACK;
