@@ -64,7 +64,7 @@ pub fn select_one<T: FromDatum + IntoDatum>(query: &str, args: &[pgrx::datum::Da
 }
 
 /// A column of the first row of a query: its Rust value (None: NULL), read before SPI frees it.
-pub type RowColumn<'a> = &'a dyn Fn(i32) -> Option<pg_sys::Datum>;
+pub type RowColumn<'a> = &'a dyn Fn(i32) -> (Option<pg_sys::Datum>, pg_sys::Oid);
 
 /// Runs a read-only query of healthml's own under the pinned search_path and hands the first row's
 /// columns (1-based) to `read`; None when there is no row. SPI runs it with `read_only` set whatever
@@ -106,10 +106,10 @@ pub fn first_row<R>(query: &str, args: &[pgrx::datum::DatumWithOid<'_>], read: i
             } else {
                 let tuple = *(*table).vals;
                 let desc = (*table).tupdesc;
-                let column = |i: i32| -> Option<pg_sys::Datum> {
+                let column = |i: i32| -> (Option<pg_sys::Datum>, pg_sys::Oid) {
                     let mut is_null = false;
                     let datum = pg_sys::SPI_getbinval(tuple, desc, i, &mut is_null);
-                    (!is_null).then_some(datum)
+                    ((!is_null).then_some(datum), pg_sys::SPI_gettypeid(desc, i))
                 };
                 Some(read(&column))
             };
@@ -119,11 +119,19 @@ pub fn first_row<R>(query: &str, args: &[pgrx::datum::DatumWithOid<'_>], read: i
     })
 }
 
-/// The value of a column read by [`first_row`], as `T`.
-pub fn value<T: FromDatum>(column: RowColumn<'_>, i: i32) -> Option<T> {
-    // SAFETY: the datum comes from SPI_getbinval of a column of type T, and is copied out by
-    // from_datum before SPI frees it.
-    column(i).and_then(|d| unsafe { T::from_polymorphic_datum(d, false, pg_sys::InvalidOid) })
+/// The value of a column read by [`first_row`], as `T`; a column of another type (an object of
+/// healthml's altered by hand) is raised as such, never read as `T`.
+pub fn value<T: FromDatum + IntoDatum>(column: RowColumn<'_>, i: i32) -> Option<T> {
+    let (datum, type_oid) = column(i);
+    if !T::is_compatible_with(type_oid) {
+        crate::error::own_objects_failed(
+            &format!("reading column {i} of a query of healthml's"),
+            format!("it is of type oid {}, healthml reads type oid {}", type_oid.to_u32(), T::type_oid().to_u32()),
+        );
+    }
+    // SAFETY: the datum comes from SPI_getbinval of a column whose type T accepts, and is copied
+    // out by from_datum before SPI frees it.
+    datum.and_then(|d| unsafe { T::from_polymorphic_datum(d, false, type_oid) })
 }
 
 /// Refuses `what`, which writes to the database, on a read-only standby: 25006 with where to run
