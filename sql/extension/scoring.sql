@@ -66,6 +66,10 @@ BEGIN
                        target_ident, key_column, source, reasons_expr || CASE WHEN top_k IS NULL THEN '' ELSE ' AS reasons' END)
             USING pinned_id, pinned_ver, top_k;
         GET DIAGNOSTICS written = ROW_COUNT;
+        EXECUTE format('COMMENT ON TABLE %s IS %L', target_ident,
+                       format('Scores of %s by model "%s" version %s (healthml.score_batch, mode %s%s); key %s.',
+                              source, model_name, pinned_ver, mode,
+                              CASE WHEN top_k IS NULL THEN '' ELSE format(', top %s reasons', top_k) END, key_column));
         BEGIN
             EXECUTE format('ALTER TABLE %s %s, ALTER COLUMN model_id SET NOT NULL, ALTER COLUMN model_version SET NOT NULL, '
                            'ALTER COLUMN scored_at SET NOT NULL', target_ident,

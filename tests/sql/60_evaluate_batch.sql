@@ -1,6 +1,6 @@
 -- healthml.evaluate, the curves, predict_by_id and healthml.score_batch.
 BEGIN;
-SELECT plan(34);
+SELECT plan(35);
 
 CREATE TABLE public.stays AS
 SELECT i AS stay_id, i / 3 AS patient_id, (i * 7 % 6) AS visits,
@@ -85,6 +85,10 @@ SELECT is((SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c WHERE c.conre
           'PRIMARY KEY (stay_id)', 'in replace mode the key is the primary key');
 SELECT is((SELECT count(*) FROM pg_constraint c WHERE c.conrelid = 'public.stay_history'::regclass AND c.contype = 'p'), 0::bigint,
           'in append mode the key repeats, and is not a primary key');
+SELECT is(obj_description('public.stay_reasons'::regclass, 'pg_class'),
+          format('Scores of public.stays by model "stays" version %s (healthml.score_batch, mode replace, top 2 reasons); key stay_id.',
+                 (SELECT model_version FROM public.stay_reasons LIMIT 1)),
+          'a new table says what wrote it: source, model, version, mode and key');
 CREATE TABLE public.stays_twice AS SELECT * FROM public.stays UNION ALL SELECT * FROM public.stays WHERE stay_id <= 5;
 SELECT throws_ok($$CALL healthml.score_batch('stays', 'public.stays_twice', 'stay_id', 'public.twice_scores')$$, '23505', NULL,
                  'in replace mode, a key that repeats in the source is refused');
