@@ -6,7 +6,8 @@
 //! (the `_deployments_changed` trigger), which PostgreSQL delivers to every backend, and to every
 //! hot standby through the commit record; a callback registered at load time then bumps
 //! [`GENERATION`], and entries of an older generation are read again. A statement resolves a name
-//! once and keeps that id to its end, so one statement never mixes two models.
+//! once, under its own snapshot, and keeps that id to its end, so one statement never mixes two
+//! models nor uses one deployed after it began.
 //!
 //! Two cases read the table on every statement instead, as before: REPEATABLE READ and SERIALIZABLE
 //! transactions (they must see deployments as of their snapshot, not the latest), and parallel
@@ -116,25 +117,28 @@ pub fn deployed_id(name: &str) -> i64 {
     if let Some(id) = cached {
         return id;
     }
-    let (model_id, generation) = if shareable {
+    // The statement uses what its own snapshot sees: a model deployed after the statement began
+    // is not even in `healthml.models` as the statement sees it.
+    let model_id = read_deployed(name).unwrap_or_else(|| raise(not_deployed(name)));
+    let generation = if shareable {
         // SAFETY: as above.
         unsafe { pg_sys::AcceptInvalidationMessages() };
-        // The generation is taken before the snapshot: an invalidation processed after this point
-        // (during the read itself, say) leaves the entry stale and read again, never a newer
-        // generation attached to an older read. The snapshot is the latest, not the statement's:
-        // a deploy whose invalidation this backend has processed is visible to it (PostgreSQL
-        // makes a commit visible before it sends its invalidations), whereas an older statement
-        // snapshot would miss it and the entry would keep the old id until the next deploy.
+        // The answer serves later statements only if it is also the latest one. The generation is
+        // taken before the latest snapshot: an invalidation processed after this point leaves the
+        // entry stale and read again, never a newer generation attached to an older read. A deploy
+        // whose invalidation this backend has processed is in the latest snapshot (PostgreSQL makes
+        // a commit visible before it sends its invalidations), so an entry never keeps an old id
+        // past a deploy it has heard of.
         let generation = GENERATION.get();
         // SAFETY: a fresh snapshot pushed for the read below and popped after it (an error
         // aborts the (sub)transaction, which pops it).
         unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot()) };
-        let id = read_deployed(name);
+        let latest = read_deployed(name);
         // SAFETY: pops the snapshot pushed above.
         unsafe { pg_sys::PopActiveSnapshot() };
-        (id, Some(generation))
+        (latest == Some(model_id)).then_some(generation)
     } else {
-        (read_deployed(name), None)
+        None
     };
     DEPLOYED.with(|d| {
         insert_bounded(&mut d.borrow_mut(), MAX_CACHED_NAMES, name.to_string(), Deployed { model_id, statement, generation })
@@ -142,8 +146,8 @@ pub fn deployed_id(name: &str) -> i64 {
     model_id
 }
 
-/// The deployed id of `name` under the active snapshot; raises when there is none.
-fn read_deployed(name: &str) -> i64 {
+/// The deployed id of `name` under the active snapshot, if any.
+fn read_deployed(name: &str) -> Option<i64> {
     let (id, relid) = crate::spi::first_row(
         "SELECT (SELECT d.model_id FROM healthml.deployments d WHERE d.name = $1 ORDER BY d.id DESC LIMIT 1), \
                 'healthml.deployments'::regclass::oid",
@@ -154,7 +158,7 @@ fn read_deployed(name: &str) -> i64 {
     if let Some(relid) = relid {
         DEPLOYMENTS_RELID.set(relid);
     }
-    id.unwrap_or_else(|| raise(not_deployed(name)))
+    id
 }
 
 fn not_deployed(name: &str) -> Error {

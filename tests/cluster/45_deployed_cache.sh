@@ -17,7 +17,7 @@ trap cleanup EXIT
 source "$HEALTHML_ROOT/tests/bin/session.sh"
 q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$db" -c "$1" 2>&1; }
 
-plan 14
+plan 16
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
 psql -X -q -d "$db" -c "SET client_min_messages = warning" -c "CREATE EXTENSION healthml" \
     -f "$HEALTHML_ROOT/tests/bin/discharges.sql" >/dev/null
@@ -66,6 +66,26 @@ is "$(session a "$parallel EXPLAIN (COSTS OFF) SELECT healthml.predict_row('cach
    "a parallel plan scores in workers"
 is "$(session a "SELECT count(*) FILTER (WHERE healthml.predict_row('cache', t) = healthml.predict_row_by_id($v2, t)) FROM public.discharges t;")" 3000 \
    "where every row is scored with the deployed version"
+
+# A statement uses the deployment its own snapshot sees, even when another session deploys while
+# it runs and this session hears of it before its first call: the models it scores with must be
+# ones the statement can see (this once mixed a newer model into an older statement's view).
+slow="SELECT CASE healthml.predict_row('cache', t) WHEN healthml.predict_row_by_id($v1, t) THEN 1
+                                                 WHEN healthml.predict_row_by_id($v2, t) THEN 2 END
+      FROM (SELECT pg_sleep(3)) AS wait, public.discharges t WHERE t.discharge_id = 7;"
+(
+    for _ in $(seq 1 100); do
+        [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(3)%' AND pid <> pg_backend_pid()")" = 1 ] && break
+        sleep 0.1
+    done
+    q "SELECT * FROM healthml.deploy('cache', 1)" >/dev/null
+) &
+deployer=$!
+session a "RESET ALL;" >/dev/null
+is "$(session a "$slow")" 2 "a statement keeps the version deployed when it began, though another session deploys while it runs"
+wait "$deployer"
+is "$(session a "$which")" 1 "and the session's next statement uses the new deploy"
+q "SELECT * FROM healthml.deploy('cache', 2)" >/dev/null
 session_close a
 
 # a session that never scored, after all of this
