@@ -83,12 +83,12 @@ pub(crate) fn score_relation(model_name: &str, relation: crate::spi::Relation) -
     let (id, model) = deployed_model(model_name);
     // the positive value is part of the training options, which analysts cannot read
     let (target, positive) = crate::spi::as_models_owner(|| {
-        crate::spi::connect(|client| {
-            client
-                .select("SELECT target, options ->> 'positive' FROM healthml.models WHERE id = $1", Some(1), &[id.into()])
-                .and_then(|t| t.first().get_two::<String, String>())
-                .unwrap_or_else(|e| crate::error::own_objects_failed(&format!("reading model {id}"), e))
-        })
+        crate::spi::first_row(
+            "SELECT target, options ->> 'positive' FROM healthml.models WHERE id = $1",
+            &[id.into()],
+            |column| (crate::spi::value::<String>(column, 1), crate::spi::value::<String>(column, 2)),
+        )
+        .unwrap_or_else(|| crate::error::own_objects_failed(&format!("reading model {id}"), "it has no row"))
     });
     let target = target.unwrap_or_default();
     let (source, frame) = read_named_relation(relation);

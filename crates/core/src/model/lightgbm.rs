@@ -38,49 +38,36 @@ pub fn to_lightgbm_text(model: &TrainedModel) -> Result<String> {
         )
     };
     let (slope, intercept) = model.calibration.map_or((1.0, 0.0), |c| (c.slope, c.intercept));
-    let mut parts = Vec::new();
-    match &model.estimator {
-        Estimator::Gbdt(g) => parts.push(Part { model: g, scale: slope, feature_offset: 0 }),
+    // Each gbdt's trees with their leaf factor, and the constant every row starts from (in
+    // healthml's arithmetic: a plain gbdt's base score as it is).
+    let (parts, constant) = match &model.estimator {
+        Estimator::Gbdt(g) => {
+            let constant = if model.calibration.is_none() { g.base_score } else { slope * g.base_score + intercept };
+            (vec![Part { model: g, scale: slope, feature_offset: 0 }], constant)
+        }
         Estimator::Ensemble(members) => {
-            let mut offset = 0;
+            let (mut parts, mut offset, mut members_constant) = (Vec::new(), 0, 0.0);
             for m in members {
-                match &m.model.estimator {
-                    Estimator::Gbdt(g) => {
-                        let scale = slope * m.weight * m.model.calibration.map_or(1.0, |c| c.slope);
-                        parts.push(Part { model: g, scale, feature_offset: offset });
-                    }
+                let g = match &m.model.estimator {
+                    Estimator::Gbdt(g) => g,
                     other => return Err(unsupported(&format!("blend with a {}", other.algorithm()))),
-                }
+                };
+                let (own_slope, own_intercept) = m.model.calibration.map_or((1.0, 0.0), |c| (c.slope, c.intercept));
+                parts.push(Part { model: g, scale: slope * m.weight * own_slope, feature_offset: offset });
+                members_constant += m.weight * (own_slope * g.base_score + own_intercept);
                 offset += m.model.features.len();
             }
+            (parts, slope * members_constant + intercept)
         }
         Estimator::Logistic(_) => return Err(unsupported("logistic")),
-    }
-    // The constant every row starts from, in healthml's arithmetic for a plain gbdt.
-    let constant = match &model.estimator {
-        Estimator::Ensemble(members) => {
-            let mut c = 0.0;
-            for m in members {
-                let own = m.model.calibration.map_or((1.0, 0.0), |c| (c.slope, c.intercept));
-                if let Estimator::Gbdt(g) = &m.model.estimator {
-                    c += m.weight * (own.0 * g.base_score + own.1);
-                }
-            }
-            slope * c + intercept
-        }
-        Estimator::Gbdt(g) if model.calibration.is_none() => g.base_score,
-        Estimator::Gbdt(g) => slope * g.base_score + intercept,
-        Estimator::Logistic(_) => unreachable!("refused above"),
     };
     let names = lightgbm_feature_names(&model.features);
     let mut split_points: Vec<(f64, f64)> = vec![(f64::INFINITY, f64::NEG_INFINITY); names.len()];
     let mut blocks = Vec::new();
-    let mut first = true;
     for part in &parts {
         for tree in &part.model.trees {
             let i = blocks.len();
-            let add = if first { constant } else { 0.0 };
-            first = false;
+            let add = if i == 0 { constant } else { 0.0 };
             let body = tree_text(tree, part, add, &mut split_points).map_err(|m| {
                 Error::invalid_parameter(format!("tree {i} cannot be written as a LightGBM tree: {m}"))
                     .with_hint("LightGBM trees send missing values left or right, never to a branch of their own")
