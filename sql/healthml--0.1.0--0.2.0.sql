@@ -759,3 +759,13 @@ ALTER FUNCTION healthml.explain_row(text, anyelement, integer) COST 10000;
 ALTER FUNCTION healthml.explain_row_by_id(bigint, anyelement, integer) COST 10000;
 ALTER FUNCTION healthml.explain_jsonb(text, jsonb) COST 10000;
 ALTER FUNCTION healthml.what_if(text, jsonb, jsonb, integer) COST 10000;
+
+-- 12. Models enter the warehouse: a LightGBM text model stored as an ordinary version (admins).
+CREATE FUNCTION healthml."import_model"("model_name" TEXT, "format" TEXT, "model" TEXT, "options" jsonb DEFAULT '{}')
+    RETURNS TABLE ("model_id" bigint, "name" TEXT, "version" INT, "algorithm" TEXT, "test_auc" double precision,
+                   "test_average_precision" double precision, "metrics" jsonb)
+    STRICT VOLATILE LANGUAGE c AS 'MODULE_PATHNAME', 'import_model_wrapper';
+REVOKE EXECUTE ON FUNCTION healthml.import_model(text, text, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION healthml.import_model(text, text, text, jsonb) TO healthml_admin;
+COMMENT ON FUNCTION healthml.import_model(text, text, text, jsonb) IS
+    'A model trained elsewhere (format ''lightgbm'': a LightGBM text model) stored as the next version of a model: its features read from columns as the options map them, measured on options.evaluate_on when given.';

@@ -65,7 +65,7 @@ GRANT EXECUTE ON FUNCTION
     healthml.set_decision_threshold(text, regclass, text), healthml.drift(text, regclass, jsonb),
     healthml.subgroup_report(text, regclass, text), healthml.compare_models(text, integer, integer),
     healthml.compare_models_by_id(bigint, bigint), healthml.reset_scoring_stats(),
-    healthml.export_model(text, integer, text),
+    healthml.export_model(text, integer, text), healthml.import_model(text, text, text, jsonb),
     healthml._deployments_are_append_only(), healthml._deployments_changed(), healthml._forget_scoring_stats(bigint),
     healthml._models_forget_scoring_stats(),
     -- 0.1.0's names, deprecated (deprecated.sql, set_threshold in src/api/score.rs)

@@ -2,10 +2,11 @@
 
 mod explain;
 mod export;
+mod import;
 mod internal;
 mod lake;
 mod monitor;
 mod profile;
 pub(crate) mod recipe;
 pub(crate) mod score;
-mod train;
+pub(crate) mod train;

@@ -41,7 +41,9 @@ fn drift(
         .unwrap_or_else(|| {
             raise(
                 Error::new(ErrorClass::UndefinedObject, format!("model \"{model_name}\" has no training distributions"))
-                    .with_hint("retrain it with this version of healthml, which stores them"),
+                    .with_hint(
+                        "retrain it with this version of healthml, or import it with the evaluate_on option: both store them",
+                    ),
             )
         });
     let (source, frame) = read_named_relation(relation);

@@ -3,7 +3,7 @@
 use healthml_core::automl::{automl, Entry};
 use healthml_core::guardrails::Guardrail;
 use healthml_core::model::PAYLOAD_FORMAT;
-use healthml_core::train::{train as train_model, Algorithm, RecipeSource, TrainOptions};
+use healthml_core::train::{train as train_model, Algorithm, RecipeSource, TrainOptions, TrainOutcome};
 use healthml_core::Error;
 use pgrx::prelude::*;
 use pgrx::JsonB;
@@ -94,11 +94,29 @@ fn train_and_store(model_name: &str, relation: Relation, target: &str, algorithm
     if named.is_none() && !tags.iter().any(|t| t == "automl") {
         tags.push("automl".into());
     }
-    let features: Vec<String> = outcome.model.features.clone();
-    let recipe_json = outcome.model.recipe.to_json();
     let test_auc = outcome.metrics["test"]["auc"].as_f64();
     let test_ap = outcome.metrics["test"]["average_precision"].as_f64();
-    let (id, version) = crate::spi::connect_mut(|client| {
+    let (id, version) =
+        store_version(model_name, algorithm, parsed.description.clone(), tags, &source, target, &options.0, &outcome);
+    if let Some(entries) = leaderboard {
+        store_leaderboard(id, &entries);
+    }
+    Trained { id, version, algorithm: algorithm.to_string(), test_auc, test_ap, metrics: outcome.metrics }
+}
+
+/// Stores `outcome` as the next version of `model_name`; returns its id and version.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn store_version(
+    model_name: &str,
+    algorithm: &str,
+    description: Option<String>,
+    tags: Vec<String>,
+    source: &str,
+    target: &str,
+    options: &serde_json::Value,
+    outcome: &TrainOutcome,
+) -> (i64, i32) {
+    crate::spi::connect_mut(|client| {
         client
             .update(
                 "INSERT INTO healthml.models (name, version, algorithm, description, tags, source, target, options,
@@ -111,13 +129,13 @@ fn train_and_store(model_name: &str, relation: Relation, target: &str, algorithm
                 &[
                     model_name.into(),
                     algorithm.into(),
-                    parsed.description.clone().into(),
+                    description.into(),
                     tags.into(),
-                    source.clone().into(),
+                    source.into(),
                     target.into(),
-                    options.into(),
-                    JsonB(recipe_json).into(),
-                    features.into(),
+                    JsonB(options.clone()).into(),
+                    JsonB(outcome.model.recipe.to_json()).into(),
+                    outcome.model.features.clone().into(),
                     JsonB(outcome.hyperparams.clone()).into(),
                     JsonB(outcome.metrics.clone()).into(),
                     (outcome.train_rows as i64).into(),
@@ -132,11 +150,7 @@ fn train_and_store(model_name: &str, relation: Relation, target: &str, algorithm
             .and_then(|t| t.first().get_two::<i64, i32>())
             .map(|(id, version)| (id.unwrap_or_default(), version.unwrap_or_default()))
             .unwrap_or_else(|e| crate::error::own_objects_failed("storing the model", e))
-    });
-    if let Some(entries) = leaderboard {
-        store_leaderboard(id, &entries);
-    }
-    Trained { id, version, algorithm: algorithm.to_string(), test_auc, test_ap, metrics: outcome.metrics }
+    })
 }
 
 /// Guardrail findings reach the caller as they would from any PostgreSQL command: alerts as

@@ -208,6 +208,7 @@ admin|healthml.compare_models(bigint,bigint)|SELECT healthml.compare_models(($id
 admin|healthml.reset_scoring_stats()|SELECT healthml.reset_scoring_stats()
 admin|healthml._forget_scoring_stats(bigint)|SELECT healthml._forget_scoring_stats(($ids)[1])
 admin|healthml.export_model(text,integer,text)|SELECT pg_catalog.md5(healthml.export_model('hostile_gbdt', 2))
+admin|healthml.import_model(text,text,text,jsonb)|SELECT name, algorithm, metrics FROM healthml.import_model('hostile_imported', 'lightgbm', healthml.export_model('hostile_gbdt', 2), '{"tags": ["hostile"]}')
 admin|healthml.export_parquet(text,text,jsonb)|SELECT healthml.export_parquet('SELECT 1 AS one', '/tmp/hostile.parquet')
 admin|healthml.import_parquet(text,text)|SELECT healthml.import_parquet('/tmp/hostile.parquet', 'hostile_import')
 admin|healthml.retrain(text,double precision,double precision)|CALL healthml.retrain('hostile_logit'); SELECT outcome, reason FROM healthml.training_runs r WHERE r.model_name OPERATOR(pg_catalog.=) 'hostile_logit' ORDER BY r.id DESC LIMIT 1

@@ -82,6 +82,12 @@ impl Error {
         Error::new(ErrorClass::DataCorrupted, message)
     }
 
+    /// The same error, its message prefixed with where it happened.
+    pub fn context(mut self, prefix: impl std::fmt::Display) -> Self {
+        self.message = format!("{prefix}: {}", self.message);
+        self
+    }
+
     pub fn class(&self) -> ErrorClass {
         self.class
     }

@@ -147,12 +147,19 @@ fn the_page_names_every_key_a_payload_holds() {
             rates: vec![],
             prior: 0.0,
         },
+        Step::Passthrough { column: "c".into() },
+        Step::Codes { column: "c".into(), from_number: true, levels: vec![] },
     ];
     for step in &steps {
         let bytes = rmp_serde::to_vec_named(step).unwrap();
         seen.entry("step".into()).or_default().extend(keys(&rmp_serde::from_slice(&bytes).unwrap()));
     }
     seen.entry("calibration".into()).or_default().extend(["slope".to_string(), "intercept".to_string()]);
+    // an imported gbdt's key, which no model trained here writes
+    let imported = healthml_core::model::gbdt::GbdtModel::imported(0.0, vec![]);
+    seen.entry("gbdt".into())
+        .or_default()
+        .extend(keys(&rmp_serde::from_slice(&rmp_serde::to_vec_named(&imported).unwrap()).unwrap()));
     for (kind, keys) in &seen {
         let page = documented.get(kind).unwrap_or_else(|| panic!("docs/payload-format.md has no table for `{kind}`"));
         assert_eq!(keys, page, "`{kind}`: the keys a payload holds (left) against the page's table (right)");

@@ -5,7 +5,7 @@ use forust_ml::gradientbooster::GradientBooster;
 
 use crate::model::forest::Forest;
 pub use crate::model::tree::Tree;
-use crate::model::treeshap::TreeShap;
+use crate::model::treeshap::{Arithmetic, TreeShap};
 use forust_ml::metric::Metric;
 use forust_ml::objective::ObjectiveType;
 use forust_ml::Matrix;
@@ -75,6 +75,11 @@ pub struct GbdtModel {
     /// Log-odds every row starts from.
     pub base_score: f64,
     pub trees: Vec<Tree>,
+    /// What TreeSHAP computes in: f32 for trees healthml trained (forust's bits), f64 for
+    /// imported ones (the library's own `pred_contrib`'s).
+    /// (Not written for f32, so a model trained here has the same bytes as before imports existed.)
+    #[serde(default, skip_serializing_if = "Arithmetic::is_f32")]
+    pub explain_arithmetic: Arithmetic,
     /// The prediction trees laid out for scoring, built on first use (never serialized).
     #[serde(skip)]
     forest: OnceLock<Forest>,
@@ -186,7 +191,12 @@ const MAX_TREE_DEPTH: usize = 64;
 
 impl GbdtModel {
     pub fn new(base_score: f64, trees: Vec<Tree>) -> Self {
-        GbdtModel { base_score, trees, forest: OnceLock::new(), treeshap: OnceLock::new() }
+        GbdtModel { base_score, trees, explain_arithmetic: Arithmetic::F32, forest: OnceLock::new(), treeshap: OnceLock::new() }
+    }
+
+    /// Trees trained elsewhere, explained in f64 as the library that trained them does.
+    pub fn imported(base_score: f64, trees: Vec<Tree>) -> Self {
+        GbdtModel { explain_arithmetic: Arithmetic::F64, ..GbdtModel::new(base_score, trees) }
     }
 
     /// The trees a forust booster predicts with (those up to its early-stopping iteration).
@@ -271,7 +281,7 @@ impl GbdtModel {
     }
 
     fn shap(&self) -> &TreeShap {
-        self.treeshap.get_or_init(|| TreeShap::new(self.base_score, &self.trees))
+        self.treeshap.get_or_init(|| TreeShap::new(self.base_score, &self.trees, self.explain_arithmetic))
     }
 
     fn forest(&self) -> &Forest {

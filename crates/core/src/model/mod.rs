@@ -4,6 +4,7 @@
 mod forest;
 pub(crate) mod format1;
 pub mod gbdt;
+pub mod import;
 pub mod lightgbm;
 pub mod logistic;
 pub mod tree;

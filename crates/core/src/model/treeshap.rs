@@ -6,15 +6,77 @@
 //! same f32 arithmetic in the same order, on preallocated per-depth path buffers, so its values are
 //! bit-identical to forust's on the same trees (tested) and an explanation costs a fraction of a
 //! millisecond.
+//!
+//! The arithmetic is a parameter: f32 for healthml's own trees (forust's bits), f64 for imported
+//! trees (LightGBM's `pred_contrib` computes in f64, so their explanations agree to rounding).
+
+use std::ops::{Add, AddAssign, Div, Mul, Sub};
+
+use serde::{Deserialize, Serialize};
 
 use crate::model::tree::Tree;
 
+/// The floating type TreeSHAP's path weights are computed in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arithmetic {
+    /// forust's: what healthml's own models have always explained with.
+    #[default]
+    F32,
+    /// LightGBM's: imported models.
+    F64,
+}
+
+impl Arithmetic {
+    pub fn is_f32(&self) -> bool {
+        *self == Arithmetic::F32
+    }
+}
+
+trait Float:
+    Copy + Default + PartialEq + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self> + AddAssign
+{
+    const ZERO: Self;
+    const ONE: Self;
+    fn of(x: f64) -> Self;
+    fn count(n: usize) -> Self;
+    fn wide(self) -> f64;
+}
+
+impl Float for f32 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    fn of(x: f64) -> Self {
+        x as f32
+    }
+    fn count(n: usize) -> Self {
+        n as f32
+    }
+    fn wide(self) -> f64 {
+        f64::from(self)
+    }
+}
+
+impl Float for f64 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    fn of(x: f64) -> Self {
+        x
+    }
+    fn count(n: usize) -> Self {
+        n as f64
+    }
+    fn wide(self) -> f64 {
+        self
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default)]
-struct PathElement {
+struct PathElement<F> {
     feature: usize,
-    zero_fraction: f32,
-    one_fraction: f32,
-    pweight: f32,
+    zero_fraction: F,
+    one_fraction: F,
+    pweight: F,
 }
 
 /// What explaining rows with a set of trees needs besides the trees: their expected values.
@@ -24,54 +86,63 @@ pub struct TreeShap {
     expected_values: Vec<f64>,
     /// Longest root-to-leaf path + 2: the size of one level's path buffer.
     width: usize,
+    arithmetic: Arithmetic,
 }
 
 impl TreeShap {
     /// For trees whose structure is checked (children after their node, depth bounded).
-    pub fn new(base_score: f64, trees: &[Tree]) -> Self {
+    pub fn new(base_score: f64, trees: &[Tree], arithmetic: Arithmetic) -> Self {
         let depth = trees.iter().map(Tree::depth).max().unwrap_or(0);
-        TreeShap { base_score, expected_values: trees.iter().map(|t| t.expected_value(0)).collect(), width: depth + 2 }
+        let expected_values = trees.iter().map(|t| t.expected_value(0)).collect();
+        TreeShap { base_score, expected_values, width: depth + 2, arithmetic }
     }
 
     /// One Shapley value per feature, then the bias (base score + expected values), as forust's
     /// `predict_contributions(.., Shapley, ..)` lays them out for one row.
     /// `trees` are the ones this was built from.
     pub fn contributions(&self, trees: &[Tree], row: &[f64]) -> Vec<f64> {
+        match self.arithmetic {
+            Arithmetic::F32 => self.contributions_in::<f32>(trees, row),
+            Arithmetic::F64 => self.contributions_in::<f64>(trees, row),
+        }
+    }
+
+    fn contributions_in<F: Float>(&self, trees: &[Tree], row: &[f64]) -> Vec<f64> {
         let mut out = vec![0.0; row.len() + 1];
         let bias = row.len();
         out[bias] += self.base_score;
         // One path buffer per recursion level: level d's path is copied into level d + 1's slot.
-        let mut paths = vec![PathElement::default(); self.width * (self.width + 1)];
+        let mut paths = vec![PathElement::<F>::default(); self.width * (self.width + 1)];
         for (tree, expected) in trees.iter().zip(&self.expected_values) {
             out[bias] += expected;
-            self.recurse(tree, row, &mut out, &mut paths, 0, 0, 0, 1.0, 1.0, row.len() + 100);
+            self.recurse(tree, row, &mut out, &mut paths, 0, 0, 0, F::ONE, F::ONE, row.len() + 100);
         }
         out
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn recurse(
+    fn recurse<F: Float>(
         &self,
         tree: &Tree,
         row: &[f64],
         out: &mut [f64],
-        paths: &mut [PathElement],
+        paths: &mut [PathElement<F>],
         level: usize,
         node: usize,
         mut unique_depth: usize,
-        parent_zero_fraction: f32,
-        parent_one_fraction: f32,
+        parent_zero_fraction: F,
+        parent_one_fraction: F,
         parent_feature: usize,
     ) {
         let current = &mut paths[level * self.width..(level + 1) * self.width];
         extend_path(current, unique_depth, parent_zero_fraction, parent_one_fraction, parent_feature);
         if tree.is_leaf(node) {
             // forust keeps leaf values in f32: the stored f64 is that f32, so this is exact.
-            let leaf = tree.value[node] as f32;
+            let leaf = F::of(tree.value[node]);
             for i in 1..=unique_depth {
                 let w = unwound_path_sum(current, unique_depth, i);
                 let el = current[i];
-                out[el.feature] += f64::from(w * (el.one_fraction - el.zero_fraction) * leaf);
+                out[el.feature] += (w * (el.one_fraction - el.zero_fraction) * leaf).wide();
             }
             return;
         }
@@ -79,8 +150,8 @@ impl TreeShap {
         let next = tree.child(node, row[split_feature]);
         let (left, right, missing) = (tree.left[node] as usize, tree.right[node] as usize, tree.missing[node] as usize);
         let (children, count) = hot_then_cold(next, left, right, missing, tree.has_missing_branch(node));
-        let mut incoming_zero_fraction = 1.0;
-        let mut incoming_one_fraction = 1.0;
+        let mut incoming_zero_fraction = F::ONE;
+        let mut incoming_one_fraction = F::ONE;
         let path_index = (0..=unique_depth).find(|&i| current[i].feature == split_feature).unwrap_or(unique_depth + 1);
         if path_index != unique_depth + 1 {
             incoming_zero_fraction = current[path_index].zero_fraction;
@@ -88,13 +159,13 @@ impl TreeShap {
             unwind_path(current, unique_depth, path_index);
             unique_depth -= 1;
         }
-        let cover = tree.cover[node] as f32;
+        let cover = F::of(tree.cover[node]);
         for (i, &child) in children[..count].iter().enumerate() {
             // Each child starts from this level's path (forust clones it), in the next level's buffer.
             let (current, deeper) = paths[level * self.width..].split_at_mut(self.width);
             deeper[..=unique_depth].copy_from_slice(&current[..=unique_depth]);
-            let zero_fraction = (tree.cover[child] as f32 / cover) * incoming_zero_fraction;
-            let one_fraction = if i == 0 { incoming_one_fraction } else { 0.0 };
+            let zero_fraction = (F::of(tree.cover[child]) / cover) * incoming_zero_fraction;
+            let one_fraction = if i == 0 { incoming_one_fraction } else { F::ZERO };
             self.recurse(tree, row, out, paths, level + 1, child, unique_depth + 1, zero_fraction, one_fraction, split_feature);
         }
     }
@@ -117,25 +188,26 @@ fn hot_then_cold(next: usize, left: usize, right: usize, missing: usize, missing
     }
 }
 
-fn extend_path(path: &mut [PathElement], unique_depth: usize, zero_fraction: f32, one_fraction: f32, feature: usize) {
-    path[unique_depth] = PathElement { feature, zero_fraction, one_fraction, pweight: if unique_depth == 0 { 1.0 } else { 0.0 } };
+fn extend_path<F: Float>(path: &mut [PathElement<F>], unique_depth: usize, zero_fraction: F, one_fraction: F, feature: usize) {
+    path[unique_depth] =
+        PathElement { feature, zero_fraction, one_fraction, pweight: if unique_depth == 0 { F::ONE } else { F::ZERO } };
     for i in (0..unique_depth).rev() {
-        path[i + 1].pweight += (one_fraction * path[i].pweight * (i + 1) as f32) / (unique_depth + 1) as f32;
-        path[i].pweight = (zero_fraction * path[i].pweight * (unique_depth - i) as f32) / (unique_depth + 1) as f32;
+        path[i + 1].pweight += (one_fraction * path[i].pweight * F::count(i + 1)) / F::count(unique_depth + 1);
+        path[i].pweight = (zero_fraction * path[i].pweight * F::count(unique_depth - i)) / F::count(unique_depth + 1);
     }
 }
 
-fn unwind_path(path: &mut [PathElement], unique_depth: usize, path_index: usize) {
+fn unwind_path<F: Float>(path: &mut [PathElement<F>], unique_depth: usize, path_index: usize) {
     let one_fraction = path[path_index].one_fraction;
     let zero_fraction = path[path_index].zero_fraction;
     let mut next_one_portion = path[unique_depth].pweight;
     for i in (0..unique_depth).rev() {
-        if one_fraction != 0. {
+        if one_fraction != F::ZERO {
             let tmp = path[i].pweight;
-            path[i].pweight = (next_one_portion * (unique_depth + 1) as f32) / ((i + 1) as f32 * one_fraction);
-            next_one_portion = tmp - (path[i].pweight * zero_fraction * (unique_depth - i) as f32) / (unique_depth + 1) as f32;
+            path[i].pweight = (next_one_portion * F::count(unique_depth + 1)) / (F::count(i + 1) * one_fraction);
+            next_one_portion = tmp - (path[i].pweight * zero_fraction * F::count(unique_depth - i)) / F::count(unique_depth + 1);
         } else {
-            path[i].pweight = (path[i].pweight * (unique_depth + 1) as f32) / (zero_fraction * (unique_depth - i) as f32);
+            path[i].pweight = (path[i].pweight * F::count(unique_depth + 1)) / (zero_fraction * F::count(unique_depth - i));
         }
     }
     for i in path_index..unique_depth {
@@ -145,18 +217,18 @@ fn unwind_path(path: &mut [PathElement], unique_depth: usize, path_index: usize)
     }
 }
 
-fn unwound_path_sum(path: &[PathElement], unique_depth: usize, path_index: usize) -> f32 {
+fn unwound_path_sum<F: Float>(path: &[PathElement<F>], unique_depth: usize, path_index: usize) -> F {
     let one_fraction = path[path_index].one_fraction;
     let zero_fraction = path[path_index].zero_fraction;
     let mut next_one_portion = path[unique_depth].pweight;
-    let mut total = 0.0;
+    let mut total = F::ZERO;
     for i in (0..unique_depth).rev() {
-        if one_fraction != 0.0 {
-            let tmp = (next_one_portion * (unique_depth + 1) as f32) / ((i + 1) as f32 * one_fraction);
+        if one_fraction != F::ZERO {
+            let tmp = (next_one_portion * F::count(unique_depth + 1)) / (F::count(i + 1) * one_fraction);
             total += tmp;
-            next_one_portion = path[i].pweight - tmp * zero_fraction * ((unique_depth - i) as f32 / (unique_depth + 1) as f32);
-        } else if zero_fraction != 0.0 {
-            total += (path[i].pweight / zero_fraction) / ((unique_depth - i) as f32 / (unique_depth + 1) as f32);
+            next_one_portion = path[i].pweight - tmp * zero_fraction * (F::count(unique_depth - i) / F::count(unique_depth + 1));
+        } else if zero_fraction != F::ZERO {
+            total += (path[i].pweight / zero_fraction) / (F::count(unique_depth - i) / F::count(unique_depth + 1));
         }
     }
     total

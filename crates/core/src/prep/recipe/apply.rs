@@ -68,6 +68,23 @@ impl Recipe {
                 };
                 out.push(transform_numeric(step, value));
             }
+            Step::Passthrough { .. } => out.push(match cell {
+                // an imported model's trees may split at +inf, sending +inf left, which `<` cannot
+                Cell::Number(x) if x == f64::INFINITY => f64::MAX,
+                Cell::Number(x) => x,
+                _ => f64::NAN,
+            }),
+            Step::Codes { from_number, levels, .. } => {
+                let code = match cell {
+                    Cell::Text(t) => levels.iter().position(|l| l == t),
+                    Cell::Number(x) if *from_number && x.is_finite() => {
+                        let text = format_code(x);
+                        levels.iter().position(|l| *l == text)
+                    }
+                    _ => None,
+                };
+                out.push(code.map_or(f64::NAN, |c| c as f64));
+            }
             Step::Frequency { from_number, impute, levels, shares, .. } => {
                 let mut owned = None;
                 let text = level_text(cell, *from_number, impute, &mut owned);
@@ -119,7 +136,9 @@ impl Recipe {
                 let cell = match (step, cell) {
                     // A text column fitted as numeric cannot happen; a numeric one read as text for a
                     // numeric step is parsed, as PostgreSQL's cast would.
-                    (Step::Numeric { .. }, Cell::Text(t)) => t.trim().parse::<f64>().map_or(Cell::Null, Cell::Number),
+                    (Step::Numeric { .. } | Step::Passthrough { .. }, Cell::Text(t)) => {
+                        t.trim().parse::<f64>().map_or(Cell::Null, Cell::Number)
+                    }
                     (_, c) => c,
                 };
                 self.push_features(step, cell, &mut row_out);

@@ -174,6 +174,8 @@ pub fn fit_recipe(frame: &Frame, source: &str, options: &RecipeOptions) -> Resul
             Step::Categorical { .. } => "one_hot",
             Step::Frequency { .. } => "frequency",
             Step::TargetRate { .. } => "target_rate",
+            Step::Passthrough { .. } => "passthrough",
+            Step::Codes { .. } => "codes",
         };
         report.outputs = step.feature_count();
         steps.push(step);

@@ -28,7 +28,7 @@ mod sql;
 
 pub use fit::{fit_recipe, target_encode, TARGET_SMOOTHING};
 pub use options::{CategoricalImpute, Encoding, LogTransform, NumericImpute, RecipeOptions, Scale};
-pub use sql::{quote_ident, quote_literal, sql_column_name};
+pub use sql::{parse_qualified_name, quote_ident, quote_literal, sql_column_name};
 
 /// What happens to one source column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,6 +77,18 @@ pub enum Step {
         rates: Vec<f64>,
         prior: f64,
     },
+    /// One feature: the number as it is, NULL as NaN (a model trained elsewhere reads missing
+    /// values itself), +inf as the largest double (see `model::import`).
+    Passthrough {
+        column: String,
+    },
+    /// One feature: the level's position in `levels` (pandas' category codes), NaN for NULL or a
+    /// level the model never saw.
+    Codes {
+        column: String,
+        from_number: bool,
+        levels: Vec<String>,
+    },
 }
 
 impl Step {
@@ -87,13 +99,15 @@ impl Step {
             | Step::Numeric { column, .. }
             | Step::Categorical { column, .. }
             | Step::Frequency { column, .. }
-            | Step::TargetRate { column, .. } => column,
+            | Step::TargetRate { column, .. }
+            | Step::Passthrough { column }
+            | Step::Codes { column, .. } => column,
         }
     }
 
     /// The step reads a number (anything else reads a level, or nothing).
     pub fn is_numeric(&self) -> bool {
-        matches!(self, Step::Numeric { .. })
+        matches!(self, Step::Numeric { .. } | Step::Passthrough { .. })
     }
 
     /// The step turns its column into features (excluded and dropped columns do not).
@@ -105,7 +119,11 @@ impl Step {
     fn feature_count(&self) -> usize {
         match self {
             Step::Exclude { .. } | Step::Drop { .. } => 0,
-            Step::Numeric { .. } | Step::Frequency { .. } | Step::TargetRate { .. } => 1,
+            Step::Numeric { .. }
+            | Step::Frequency { .. }
+            | Step::TargetRate { .. }
+            | Step::Passthrough { .. }
+            | Step::Codes { .. } => 1,
             Step::Categorical { levels, other, .. } => levels.len() + *other as usize,
         }
     }
@@ -113,9 +131,11 @@ impl Step {
     fn feature_names(&self) -> Vec<String> {
         match self {
             Step::Exclude { .. } | Step::Drop { .. } => Vec::new(),
-            Step::Numeric { column, .. } | Step::Frequency { column, .. } | Step::TargetRate { column, .. } => {
-                vec![column.clone()]
-            }
+            Step::Numeric { column, .. }
+            | Step::Frequency { column, .. }
+            | Step::TargetRate { column, .. }
+            | Step::Passthrough { column }
+            | Step::Codes { column, .. } => vec![column.clone()],
             Step::Categorical { column, levels, other, .. } => {
                 levels.iter().map(|l| format!("{column}={l}")).chain(other.then(|| format!("{column}={OTHER_LEVEL}"))).collect()
             }

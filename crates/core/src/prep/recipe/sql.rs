@@ -29,6 +29,24 @@ impl Recipe {
                     e = format!("(({e}) - {}) / {}", float_literal(*center), float_literal(*scale));
                     out.push((e, sql_column_name(column)));
                 }
+                Step::Passthrough { column } => {
+                    let v = format!("({})::float8", quote_ident(column));
+                    out.push((
+                        format!(
+                            "CASE WHEN {v} = float8 'Infinity' THEN {} ELSE coalesce({v}, float8 'NaN') END",
+                            float_literal(f64::MAX)
+                        ),
+                        sql_column_name(column),
+                    ));
+                }
+                Step::Codes { column, levels, .. } => {
+                    let arms: Vec<String> =
+                        levels.iter().enumerate().map(|(i, l)| format!("WHEN {} THEN float8 '{i}'", quote_literal(l))).collect();
+                    out.push((
+                        format!("CASE ({})::text {} ELSE float8 'NaN' END", quote_ident(column), arms.join(" ")),
+                        sql_column_name(column),
+                    ));
+                }
                 Step::Frequency { column, impute, levels, shares, .. } => {
                     let v = format!("coalesce(({})::text, {})", quote_ident(column), quote_literal(impute));
                     let arms: Vec<String> = levels
@@ -76,6 +94,52 @@ impl Recipe {
 
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A relation name as SQL writes it (`name`, `schema.name`, either part double-quoted), as its
+/// parts (unquoted parts folded to lower case, as PostgreSQL does); None when it is not one.
+/// Lets a name given inside options be resolved without ever being pasted into SQL.
+pub fn parse_qualified_name(text: &str) -> Option<Vec<String>> {
+    let mut parts = Vec::new();
+    let mut chars = text.trim().chars().peekable();
+    loop {
+        let mut part = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next()? {
+                    '"' if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        part.push('"');
+                    }
+                    '"' => break,
+                    c => part.push(c),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_alphanumeric() || c == '_' || c == '$' {
+                    part.extend(c.to_lowercase());
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            if part.is_empty() || part.starts_with(|c: char| c.is_ascii_digit() || c == '$') {
+                return None;
+            }
+        }
+        if part.is_empty() {
+            return None;
+        }
+        parts.push(part);
+        match chars.next() {
+            None => break,
+            Some('.') if parts.len() < 3 => continue,
+            Some(_) => return None,
+        }
+    }
+    Some(parts)
 }
 
 pub fn quote_literal(text: &str) -> String {

@@ -184,3 +184,14 @@ fn sql_names_are_quoted_and_short() {
     assert_ne!(sql_column_name(&format!("{long}1")), sql_column_name(&format!("{long}2")));
     assert_eq!(float_literal(0.1), "float8 '0.1'");
 }
+
+#[test]
+fn relation_names_parse_as_postgresql_reads_them() {
+    let parts = |t: &str| parse_qualified_name(t);
+    assert_eq!(parts("Readmission.Cohort"), Some(vec!["readmission".into(), "cohort".into()]));
+    assert_eq!(parts("s.\"Odd \"\"Name\"\"\""), Some(vec!["s".into(), "Odd \"Name\"".into()]));
+    assert_eq!(parts(" cohort "), Some(vec!["cohort".into()]));
+    for bad in ["", "a.", ".a", "a b", "a;DROP TABLE x", "\"unterminated", "1abc", "a.b.c.d", "\"\""] {
+        assert_eq!(parts(bad), None, "{bad:?}");
+    }
+}
