@@ -760,7 +760,7 @@ ALTER FUNCTION healthml.explain_row_by_id(bigint, anyelement, integer) COST 1000
 ALTER FUNCTION healthml.explain_jsonb(text, jsonb) COST 10000;
 ALTER FUNCTION healthml.what_if(text, jsonb, jsonb, integer) COST 10000;
 
--- 12. Models enter the warehouse: a LightGBM text model stored as an ordinary version (admins).
+-- 12. Models enter the warehouse: a LightGBM or XGBoost model stored as an ordinary version (admins).
 CREATE FUNCTION healthml."import_model"("model_name" TEXT, "format" TEXT, "model" TEXT, "options" jsonb DEFAULT '{}')
     RETURNS TABLE ("model_id" bigint, "name" TEXT, "version" INT, "algorithm" TEXT, "test_auc" double precision,
                    "test_average_precision" double precision, "metrics" jsonb)
@@ -768,4 +768,4 @@ CREATE FUNCTION healthml."import_model"("model_name" TEXT, "format" TEXT, "model
 REVOKE EXECUTE ON FUNCTION healthml.import_model(text, text, text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION healthml.import_model(text, text, text, jsonb) TO healthml_admin;
 COMMENT ON FUNCTION healthml.import_model(text, text, text, jsonb) IS
-    'A model trained elsewhere (format ''lightgbm'': a LightGBM text model) stored as the next version of a model: its features read from columns as the options map them, measured on options.evaluate_on when given.';
+    'A model trained elsewhere (format ''lightgbm'': a LightGBM text model; ''xgboost'': an XGBoost JSON model) stored as the next version of a model, scoring and explaining as its library does: its features read from columns as the options map them, measured on options.evaluate_on when given.';

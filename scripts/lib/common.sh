@@ -72,11 +72,15 @@ ensure_venv() { # directory, modules as Python's import statement lists them, pi
 }
 
 # A Python for the interoperability tests: pyarrow (the lake: it reads our files, writes files we
-# read), LightGBM and lleaves (exported models: they load and score them). Kept outside the
-# checkout so fresh clones reuse it; sets HEALTHML_PYTHON. lleaves needs an llvmlite before 0.44.
+# read), LightGBM and lleaves (exported models: they load and score them), XGBoost (imported
+# models: it trains them). Kept outside the checkout so fresh clones reuse it; sets
+# HEALTHML_PYTHON. lleaves needs an llvmlite before 0.44. XGBoost is its CPU-only package (the
+# default one pulls half a gigabyte of CUDA libraries), pinned: the import tests compare
+# explanations bit for bit with its TreeSHAP, which later releases compute another way.
 HEALTHML_TEST_PYTHON_DIR=${HEALTHML_TEST_PYTHON_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/healthml/test-python}
 ensure_test_python() {
-    ensure_venv "$HEALTHML_TEST_PYTHON_DIR" 'pyarrow, lightgbm, lleaves' 'pyarrow>=14' 'lightgbm>=4' lleaves 'llvmlite<0.44'
+    ensure_venv "$HEALTHML_TEST_PYTHON_DIR" 'pyarrow, lightgbm, lleaves, xgboost' 'pyarrow>=14' 'lightgbm>=4' lleaves \
+        'llvmlite<0.44' 'xgboost-cpu==3.2.0'
     export HEALTHML_PYTHON=$HEALTHML_TEST_PYTHON_DIR/bin/python
 }
 

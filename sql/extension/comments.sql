@@ -40,7 +40,7 @@ COMMENT ON FUNCTION healthml.features_row_by_id(bigint, anyelement) IS
 COMMENT ON FUNCTION healthml.export_model(text, integer, text) IS
     'A gbdt version (or an AutoML blend of gbdts) of a model as a LightGBM text model (NULL version: the deployed one); it reads healthml.features_row and scores as healthml does.';
 COMMENT ON FUNCTION healthml.import_model(text, text, text, jsonb) IS
-    'A model trained elsewhere (format ''lightgbm'': a LightGBM text model) stored as the next version of a model: its features read from columns as the options map them, measured on options.evaluate_on when given.';
+    'A model trained elsewhere (format ''lightgbm'': a LightGBM text model; ''xgboost'': an XGBoost JSON model) stored as the next version of a model, scoring and explaining as its library does: its features read from columns as the options map them, measured on options.evaluate_on when given.';
 COMMENT ON FUNCTION healthml.what_if(text, jsonb, jsonb, integer) IS
     'The deployed model''s score of a row before and after changing some of its values, and the top reasons after.';
 

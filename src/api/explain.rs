@@ -93,7 +93,7 @@ fn explanation(model_name: &str, features: JsonB) -> JsonB {
     let e = model.explain_json(json_row(&features)).or_raise();
     stats::done(started, id, Function::Explain, 1);
     JsonB(json!({
-        "probability": e.probability(),
+        "probability": e.probability,
         "raw_score": e.raw_score,
         "base": e.base,
         "contributions": reasons_json(&e, usize::MAX),
@@ -124,7 +124,7 @@ fn what_if(
     after.extend(changes.iter().map(|(k, v)| (k.clone(), v.clone())));
     let score_before = model.predict_json(before).or_raise();
     let explained = model.explain_json(&after).or_raise();
-    let score_after = explained.probability();
+    let score_after = explained.probability;
     TableIterator::once((score_before, score_after, score_after - score_before, JsonB(reasons_json(&explained, top_k))))
 }
 

@@ -1,13 +1,12 @@
 //! `healthml.import_model`: a model trained elsewhere, stored as an ordinary version.
 
 use healthml_core::model::import::{import_model as read_model, imported_version, ImportOptions};
-use healthml_core::Error;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
 use healthml_core::prep::recipe::{parse_qualified_name, quote_ident};
 
-use crate::error::{raise, raise_with, OrRaise};
+use crate::error::{raise_with, OrRaise};
 use crate::spi::{read_named_relation, Relation};
 
 /// The relation a name in the options stands for, resolved as a regclass argument would be (an
@@ -32,11 +31,11 @@ fn relation_oid(name: &str) -> pg_sys::Oid {
         })
 }
 
-/// Reads `model` (`format` 'lightgbm': LightGBM's text model format) and stores it as the next
-/// version of `model_name`: its features read from columns as the options map them, measured on
-/// the relation `evaluate_on` (read as the caller) when it is given. Then deploy, rollback,
-/// thresholds, monitoring and explanations work as for a model trained here. The options:
-/// docs/reference/import-export.md.
+/// Reads `model` (`format` 'lightgbm': LightGBM's text model format; 'xgboost': XGBoost's JSON
+/// model format) and stores it as the next version of `model_name`: its features read from columns
+/// as the options map them, measured on the relation `evaluate_on` (read as the caller) when it is
+/// given. Then deploy, rollback, thresholds, monitoring and explanations work as for a model
+/// trained here. The options: docs/reference/models.md.
 #[pg_extern(volatile)]
 fn import_model(
     model_name: &str,
@@ -56,9 +55,7 @@ fn import_model(
     ),
 > {
     crate::spi::require_primary("healthml.import_model");
-    if model_name.trim().is_empty() {
-        raise(Error::invalid_parameter("model_name must not be empty").with_hint("name the model, e.g. 'readmission'"));
-    }
+    crate::api::train::require_model_name(model_name);
     let parsed = ImportOptions::from_json(&options.0).or_raise();
     let trained = read_model(format, model, &parsed).or_raise();
     let evaluation = parsed.evaluate_on.as_deref().map(|name| read_named_relation(Relation::open(relation_oid(name))));

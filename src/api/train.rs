@@ -60,9 +60,7 @@ struct Trained {
 /// leaderboard), reports guardrails. The relation and `test_where` are read as the current user.
 fn train_and_store(model_name: &str, relation: Relation, target: &str, algorithm: &str, options: JsonB) -> Trained {
     crate::spi::require_primary("healthml.train");
-    if model_name.trim().is_empty() {
-        raise(Error::invalid_parameter("model_name must not be empty").with_hint("name the model, e.g. 'readmission'"));
-    }
+    require_model_name(model_name);
     // None: AutoML chooses.
     let named = (algorithm != "auto").then(|| Algorithm::parse(algorithm).or_raise());
     let parsed = TrainOptions::from_json(&options.0).or_raise();
@@ -102,6 +100,13 @@ fn train_and_store(model_name: &str, relation: Relation, target: &str, algorithm
         store_leaderboard(id, &entries);
     }
     Trained { id, version, algorithm: algorithm.to_string(), test_auc, test_ap, metrics: outcome.metrics }
+}
+
+/// A new version needs a name to be found by.
+pub(crate) fn require_model_name(model_name: &str) {
+    if model_name.trim().is_empty() {
+        raise(Error::invalid_parameter("model_name must not be empty").with_hint("name the model, e.g. 'readmission'"));
+    }
 }
 
 /// Stores `outcome` as the next version of `model_name`; returns its id and version.

@@ -156,7 +156,8 @@ fn the_page_names_every_key_a_payload_holds() {
     }
     seen.entry("calibration".into()).or_default().extend(["slope".to_string(), "intercept".to_string()]);
     // an imported gbdt's key, which no model trained here writes
-    let imported = healthml_core::model::gbdt::GbdtModel::imported(0.0, vec![]);
+    let imported =
+        healthml_core::model::gbdt::GbdtModel::imported(0.0, vec![], healthml_core::model::treeshap::Arithmetic::Lightgbm);
     seen.entry("gbdt".into())
         .or_default()
         .extend(keys(&rmp_serde::from_slice(&rmp_serde::to_vec_named(&imported).unwrap()).unwrap()));

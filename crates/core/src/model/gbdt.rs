@@ -75,11 +75,11 @@ pub struct GbdtModel {
     /// Log-odds every row starts from.
     pub base_score: f64,
     pub trees: Vec<Tree>,
-    /// What TreeSHAP computes in: f32 for trees healthml trained (forust's bits), f64 for
-    /// imported ones (the library's own `pred_contrib`'s).
-    /// (Not written for f32, so a model trained here has the same bytes as before imports existed.)
-    #[serde(default, skip_serializing_if = "Arithmetic::is_f32")]
-    pub explain_arithmetic: Arithmetic,
+    /// Whose arithmetic scores and explanations reproduce: forust's for trees trained here,
+    /// the library's own for imported ones. (Not written for forust's, so a model trained here
+    /// has the same bytes as before imports existed.)
+    #[serde(default, skip_serializing_if = "Arithmetic::is_forust")]
+    pub arithmetic: Arithmetic,
     /// The prediction trees laid out for scoring, built on first use (never serialized).
     #[serde(skip)]
     forest: OnceLock<Forest>,
@@ -191,12 +191,13 @@ const MAX_TREE_DEPTH: usize = 64;
 
 impl GbdtModel {
     pub fn new(base_score: f64, trees: Vec<Tree>) -> Self {
-        GbdtModel { base_score, trees, explain_arithmetic: Arithmetic::F32, forest: OnceLock::new(), treeshap: OnceLock::new() }
+        GbdtModel { base_score, trees, arithmetic: Arithmetic::Forust, forest: OnceLock::new(), treeshap: OnceLock::new() }
     }
 
-    /// Trees trained elsewhere, explained in f64 as the library that trained them does.
-    pub fn imported(base_score: f64, trees: Vec<Tree>) -> Self {
-        GbdtModel { explain_arithmetic: Arithmetic::F64, ..GbdtModel::new(base_score, trees) }
+    /// Trees trained elsewhere, scored and explained in the arithmetic of the library that
+    /// trained them.
+    pub fn imported(base_score: f64, trees: Vec<Tree>, arithmetic: Arithmetic) -> Self {
+        GbdtModel { arithmetic, ..GbdtModel::new(base_score, trees) }
     }
 
     /// The trees a forust booster predicts with (those up to its early-stopping iteration).
@@ -281,7 +282,7 @@ impl GbdtModel {
     }
 
     fn shap(&self) -> &TreeShap {
-        self.treeshap.get_or_init(|| TreeShap::new(self.base_score, &self.trees, self.explain_arithmetic))
+        self.treeshap.get_or_init(|| TreeShap::new(self.base_score, &self.trees, self.arithmetic))
     }
 
     fn forest(&self) -> &Forest {
@@ -290,6 +291,16 @@ impl GbdtModel {
 
     /// Log-odds of every row of column-major features.
     pub fn raw_scores(&self, columns: &[Vec<f64>], rows: usize) -> Vec<f64> {
+        if self.arithmetic == Arithmetic::Xgboost {
+            let mut row = Vec::with_capacity(columns.len());
+            return (0..rows)
+                .map(|r| {
+                    row.clear();
+                    row.extend(columns.iter().map(|c| c[r]));
+                    self.xgboost_raw_score(&row)
+                })
+                .collect();
+        }
         let forest = self.forest();
         let (mut row, mut ranks) = (Vec::with_capacity(columns.len()), Vec::new());
         (0..rows)
@@ -303,7 +314,34 @@ impl GbdtModel {
 
     /// Log-odds of one row of features (at least as many as the trees split on).
     pub fn raw_score(&self, row: &[f64]) -> f64 {
+        if self.arithmetic == Arithmetic::Xgboost {
+            return self.xgboost_raw_score(row);
+        }
         self.forest().score(row, &mut Vec::new())
+    }
+
+    /// XGBoost's margin: the leaves added in f32, tree by tree, to the f32 base margin.
+    fn xgboost_raw_score(&self, row: &[f64]) -> f64 {
+        let mut margin = self.base_score as f32;
+        for tree in &self.trees {
+            let mut node = 0;
+            while !tree.is_leaf(node) {
+                node = tree.child(node, row[tree.feature[node] as usize]);
+            }
+            margin += tree.value[node] as f32;
+        }
+        f64::from(margin)
+    }
+
+    /// The probability of a log-odds: XGBoost's own f32 sigmoid for its models (its `predict`'s
+    /// bits), else the f64 one.
+    pub fn probability(&self, raw: f64) -> f64 {
+        if self.arithmetic != Arithmetic::Xgboost {
+            return crate::model::sigmoid(raw);
+        }
+        // common::Sigmoid(float): expf of at most 88.7, plus 1e-16 against a zero denominator
+        let x = (-(raw as f32)).min(88.7);
+        f64::from(1.0f32 / (x.exp() + 1.0 + 1e-16))
     }
 
     /// Whether scoring walks the ranked layout (see `forest`), for tests and benchmarks.

@@ -1,4 +1,4 @@
-//! Models trained elsewhere, read into healthml's own layout (docs/reference/import-export.md).
+//! Models trained elsewhere, read into healthml's own layout (docs/reference/models.md).
 //!
 //! A LightGBM text model (`objective=binary`, one class) becomes a gbdt version whose recipe reads
 //! each of the model's features from one source column: numbers as they are (NULL as NaN, which
@@ -15,6 +15,10 @@
 //! - Leaves are summed in f64 in tree order from a base of 0, as LightGBM's `predict` does.
 //! - TreeSHAP weighs paths by LightGBM's data counts (`leaf_count`, `internal_count`) and runs in
 //!   f64, as LightGBM's `pred_contrib` does.
+//!
+//! An XGBoost JSON model (`binary:logistic`) is read the same way, and reproduced in XGBoost's f32
+//! arithmetic (see `Arithmetic::Xgboost`): its f32 split conditions become f64 thresholds through
+//! [`below_f32`], its leaves are added in f32 from its f32 logit of `base_score`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -26,6 +30,7 @@ use crate::metrics::{self, metrics_to_json};
 use crate::model::gbdt::GbdtModel;
 use crate::model::sha256_hex;
 use crate::model::tree::Tree;
+use crate::model::treeshap::Arithmetic;
 use crate::model::{Estimator, TrainedModel};
 use crate::monitor;
 use crate::options::Options;
@@ -169,12 +174,13 @@ fn bad_model(message: impl Into<String>) -> Error {
 }
 
 /// The formats `import_model` reads.
-pub const FORMATS: &[&str] = &["lightgbm"];
+pub const FORMATS: &[&str] = &["lightgbm", "xgboost"];
 
 /// A model in `format`, read as a gbdt version with its recipe.
 pub fn import_model(format: &str, model: &str, options: &ImportOptions) -> Result<TrainedModel> {
     match format {
         "lightgbm" => from_lightgbm_text(model, options),
+        "xgboost" => from_xgboost_json(model, options),
         other => Err(Error::invalid_parameter(format!("unknown model format \"{other}\""))
             .with_hint(format!("use one of: {}", FORMATS.join(", ")))),
     }
@@ -241,10 +247,201 @@ pub fn from_lightgbm_text(text: &str, options: &ImportOptions) -> Result<Trained
         return Err(bad_model("the LightGBM model has no trees").with_hint("train at least one boosting round"));
     }
     let recipe = recipe_for(&names, options)?;
-    let gbdt = GbdtModel::imported(0.0, trees);
+    let gbdt = GbdtModel::imported(0.0, trees, Arithmetic::Lightgbm);
     gbdt.check(names.len()).map_err(|m| bad_model(format!("the LightGBM model's trees cannot be read: {m}")))?;
     let features = recipe.feature_names();
     Ok(TrainedModel { recipe, features, estimator: Estimator::Gbdt(gbdt), threshold: options.threshold, calibration: None })
+}
+
+/// An XGBoost model saved as JSON (`Booster.save_model("m.json")`, `binary:logistic`).
+pub fn from_xgboost_json(text: &str, options: &ImportOptions) -> Result<TrainedModel> {
+    let damaged = |what: &str| {
+        bad_model(format!("the XGBoost model {what}")).with_hint("pass the whole JSON of Booster.save_model(\"model.json\")")
+    };
+    let json: Value = serde_json::from_str(text).map_err(|e| {
+        bad_model(format!("the model is not XGBoost JSON: {e}"))
+            .with_hint("pass the text of a file written by Booster.save_model(\"model.json\") (JSON, not UBJSON)")
+    })?;
+    let learner = &json["learner"];
+    if !learner.is_object() {
+        return Err(damaged("has no \"learner\""));
+    }
+    let unsupported =
+        |message: String, hint: &str| Error::new(ErrorClass::FeatureNotSupported, message).with_hint(hint.to_string());
+    let objective = learner["objective"]["name"].as_str().unwrap_or("");
+    if objective != "binary:logistic" {
+        return Err(unsupported(
+            format!("XGBoost objective \"{objective}\" is not supported"),
+            "healthml imports binary classifiers: train with objective=\"binary:logistic\"",
+        ));
+    }
+    let param = &learner["learner_model_param"];
+    let number = |key: &str| param[key].as_str().and_then(|v| v.trim().parse::<f64>().ok());
+    if number("num_class").unwrap_or(0.0) > 1.0 || number("num_target").unwrap_or(1.0) != 1.0 {
+        return Err(unsupported(
+            "the XGBoost model has more than one class or target".into(),
+            "healthml imports binary classifiers: train one model per class instead",
+        ));
+    }
+    let booster = &learner["gradient_booster"];
+    if booster["name"].as_str() != Some("gbtree") {
+        return Err(unsupported(
+            format!("XGBoost booster \"{}\" is not supported", booster["name"].as_str().unwrap_or("")),
+            "import a model trained with booster=\"gbtree\" (not dart or gblinear)",
+        ));
+    }
+    // base_score is a probability ("[4.485E-1]" since 2.1, "4.485E-1" before): the margin every row
+    // starts from is XGBoost's Logit of it, in f32
+    let base_text = param["base_score"].as_str().ok_or_else(|| damaged("has no base_score"))?;
+    let base_probability: f32 =
+        base_text.trim_matches(|c| c == '[' || c == ']').trim().parse().map_err(|_| damaged("has an unreadable base_score"))?;
+    if !(base_probability > 0.0 && base_probability < 1.0) {
+        return Err(damaged(&format!("has base_score {base_probability}, not a probability")));
+    }
+    let base_margin = -(1.0f32 / base_probability - 1.0).ln();
+    let n_features = number("num_feature").ok_or_else(|| damaged("has no num_feature"))? as usize;
+    let names: Vec<String> = match learner["feature_names"].as_array() {
+        Some(names) if !names.is_empty() => names.iter().map(|n| n.as_str().unwrap_or("").to_string()).collect(),
+        _ => (0..n_features).map(|i| format!("f{i}")).collect(),
+    };
+    if names.len() != n_features || names.iter().any(String::is_empty) {
+        return Err(damaged(&format!("names {} features of {n_features}", names.len())));
+    }
+    let trees_json = booster["model"]["trees"].as_array().ok_or_else(|| damaged("has no trees"))?;
+    if trees_json.is_empty() {
+        return Err(bad_model("the XGBoost model has no trees").with_hint("train at least one boosting round"));
+    }
+    let mut trees = Vec::with_capacity(trees_json.len());
+    for (t, tree) in trees_json.iter().enumerate() {
+        trees.push(xgboost_tree(tree, n_features).map_err(|e| e.context(format!("tree {t} of the XGBoost model")))?);
+    }
+    let recipe = recipe_for(&names, options)?;
+    let gbdt = GbdtModel::imported(f64::from(base_margin), trees, Arithmetic::Xgboost);
+    gbdt.check(names.len()).map_err(|m| bad_model(format!("the XGBoost model's trees cannot be read: {m}")))?;
+    let features = recipe.feature_names();
+    Ok(TrainedModel { recipe, features, estimator: Estimator::Gbdt(gbdt), threshold: options.threshold, calibration: None })
+}
+
+/// One XGBoost tree as healthml's, depth first from the root. XGBoost compares the f32 of a value
+/// with an f32 split condition; each condition becomes the f64 threshold below which exactly the
+/// values whose f32 is below it fall.
+fn xgboost_tree(tree: &Value, n_features: usize) -> Result<Tree> {
+    let damaged = |what: String| bad_model(what).with_hint("the model JSON is damaged: save it again from XGBoost");
+    let array = |key: &str| tree[key].as_array().ok_or_else(|| damaged(format!("\"{key}\" is missing")));
+    let integers = |key: &str| -> Result<Vec<i64>> {
+        array(key)?.iter().map(|v| v.as_i64().ok_or_else(|| damaged(format!("\"{key}\" holds {v}")))).collect()
+    };
+    // f32 values written as JSON numbers: read as the f32 they were
+    let floats = |key: &str| -> Result<Vec<f32>> {
+        array(key)?.iter().map(|v| v.as_f64().map(|x| x as f32).ok_or_else(|| damaged(format!("\"{key}\" holds {v}")))).collect()
+    };
+    let left = integers("left_children")?;
+    let right = integers("right_children")?;
+    let split_index = integers("split_indices")?;
+    let condition = floats("split_conditions")?;
+    let default_left = integers("default_left")?;
+    let hessian = floats("sum_hessian")?;
+    let gain = floats("loss_changes")?;
+    let base_weights = floats("base_weights")?;
+    let split_type = if tree["split_type"].is_array() { integers("split_type")? } else { vec![0; left.len()] };
+    let n = left.len();
+    for (key, len) in [
+        ("right_children", right.len()),
+        ("split_indices", split_index.len()),
+        ("split_conditions", condition.len()),
+        ("default_left", default_left.len()),
+        ("sum_hessian", hessian.len()),
+        ("loss_changes", gain.len()),
+        ("base_weights", base_weights.len()),
+        ("split_type", split_type.len()),
+    ] {
+        if len != n {
+            return Err(damaged(format!("\"{key}\" has {len} values for {n} nodes")));
+        }
+    }
+    if n == 0 {
+        return Err(damaged("it has no nodes".into()));
+    }
+    let mut out = Tree::default();
+    let mut stack = vec![(0usize, None::<(usize, bool)>)];
+    while let Some((node, parent)) = stack.pop() {
+        if out.len() >= n {
+            return Err(damaged("its children form a cycle".into()));
+        }
+        let index = out.len() as u32;
+        if let Some((p, is_left)) = parent {
+            if is_left {
+                out.left[p] = index;
+            } else {
+                out.right[p] = index;
+            }
+        }
+        if left[node] == -1 {
+            push_node(&mut out, -1, 0.0, f64::from(condition[node]), f64::from(hessian[node]), 0.0);
+            continue;
+        }
+        if split_type[node] != 0 {
+            return Err(Error::new(ErrorClass::FeatureNotSupported, format!("node {node} is a categorical split")).with_hint(
+                "train with enable_categorical=False on integer codes, and give the codes' levels in the \"levels\" option",
+            ));
+        }
+        let feature = split_index[node];
+        if feature < 0 || feature as usize >= n_features {
+            return Err(damaged(format!("node {node} splits feature {feature} of {n_features}")));
+        }
+        if condition[node].is_nan() {
+            return Err(damaged(format!("node {node} splits at NaN")));
+        }
+        let child = |c: i64| -> Result<usize> {
+            usize::try_from(c).ok().filter(|&c| c < n && c != 0).ok_or_else(|| damaged(format!("node {node} has child {c}")))
+        };
+        let (l, r) = (child(left[node])?, child(right[node])?);
+        push_node(
+            &mut out,
+            feature as i32,
+            below_f32(condition[node]),
+            f64::from(base_weights[node]),
+            f64::from(hessian[node]),
+            f64::from(gain[node]),
+        );
+        let this = out.len() - 1;
+        out.missing[this] = if default_left[node] != 0 { 0 } else { 1 };
+        stack.push((r, Some((this, false))));
+        stack.push((l, Some((this, true))));
+    }
+    for node in 0..out.len() {
+        if !out.is_leaf(node) {
+            out.missing[node] = if out.missing[node] == 0 { out.left[node] } else { out.right[node] };
+        }
+    }
+    Ok(out)
+}
+
+/// The f64 threshold `t` such that, for every f64 `v` that is not NaN, `v < t` exactly when
+/// `(v as f32) < condition` (the f32 a value rounds to, to nearest, ties to even, as XGBoost
+/// reads its input).
+pub(crate) fn below_f32(condition: f32) -> f64 {
+    if condition == f32::NEG_INFINITY {
+        return f64::NEG_INFINITY;
+    }
+    // (v as f32) < condition  ⇔  v rounds to `below` or lower  ⇔  v is below the midpoint of
+    // `below` and `condition`, or on it when the tie rounds down (to `below`'s even mantissa)
+    let below = condition.next_down();
+    // the f32 overflow boundary: f32::MAX plus half its ulp (2^103); on it a value rounds to the
+    // infinity (even mantissa), as the rule below says
+    let overflow = f64::from(f32::MAX) + 2f64.powi(103);
+    let midpoint = if condition == f32::INFINITY {
+        overflow
+    } else if below == f32::NEG_INFINITY {
+        -overflow
+    } else {
+        (f64::from(below) + f64::from(condition)) / 2.0
+    };
+    if below.to_bits() & 1 == 0 {
+        midpoint.next_up()
+    } else {
+        midpoint
+    }
 }
 
 /// `key=value` lines (a line without `=` is ignored).
@@ -512,5 +709,79 @@ mod tests {
         assert_eq!(m.raw_score_features(&m.features_of_cells(&[Cell::Null])), 1.0);
         let bad = ImportOptions::from_json(&serde_json::json!({"levels": {"gender": ["a", "a"]}})).unwrap_err();
         assert!(bad.message().contains("distinct"));
+    }
+
+    #[test]
+    fn f32_conditions_become_thresholds_on_every_double() {
+        let mut rng = Lcg(99);
+        let mut conditions =
+            vec![0.0f32, -0.0, 1.0, -1.0, f32::MAX, f32::MIN, f32::INFINITY, f32::MIN_POSITIVE, 1e-45, -1e-45, 0.1, 3.5];
+        conditions
+            .extend((0..2000).map(|_| f32::from_bits((rng.next() as u32) ^ ((rng.next() as u32) << 16))).filter(|c| !c.is_nan()));
+        for c in conditions {
+            let t = below_f32(c);
+            let below = c.next_down();
+            let mid = (f64::from(below) + f64::from(c)) / 2.0;
+            let mut values = vec![f64::from(c), f64::from(below), f64::INFINITY, f64::NEG_INFINITY, 0.0, -0.0];
+            if mid.is_finite() {
+                values.extend([mid, mid.next_up(), mid.next_down(), mid.next_up().next_up(), mid.next_down().next_down()]);
+            }
+            values.extend([f64::from(c).next_up(), f64::from(c).next_down(), t, t.next_down(), t.next_up()]);
+            let overflow = f64::from(f32::MAX) + 2f64.powi(103);
+            values.extend([
+                overflow,
+                overflow.next_up(),
+                overflow.next_down(),
+                -overflow,
+                (-overflow).next_up(),
+                (-overflow).next_down(),
+            ]);
+            for v in values.into_iter().filter(|v| !v.is_nan()) {
+                assert_eq!(v < t, (v as f32) < c, "condition {c:e} ({:#x}), value {v:e}: threshold {t:e}", c.to_bits());
+            }
+        }
+    }
+
+    #[test]
+    fn an_xgboost_model_scores_in_f32_and_refuses_what_it_cannot_hold() {
+        let model = serde_json::json!({
+            "learner": {
+                "feature_names": ["x", "y"],
+                "learner_model_param": {"base_score": "[4.485E-1]", "num_class": "0", "num_feature": "2", "num_target": "1"},
+                "objective": {"name": "binary:logistic"},
+                "gradient_booster": {"name": "gbtree", "model": {"trees": [{
+                    "left_children": [1, -1, -1], "right_children": [2, -1, -1], "split_indices": [0, 0, 0],
+                    "split_conditions": [0.1, -0.3, 0.7], "default_left": [0, 0, 0], "sum_hessian": [10.0, 4.0, 6.0],
+                    "loss_changes": [2.5, 0.0, 0.0], "base_weights": [0.2, -0.3, 0.7], "split_type": [0, 0, 0]
+                }]}}
+            },
+            "version": [3, 2, 0]
+        })
+        .to_string();
+        let m = from_xgboost_json(&model, &options()).unwrap();
+        let base = -(1.0f32 / 0.4485f32 - 1.0).ln();
+        // 0.1 as a double is above 0.1 as f32, whose f32 is that f32: not below it, so right
+        assert_eq!(m.raw_score_features(&[0.1, 0.0]), f64::from(base + 0.7));
+        assert_eq!(m.raw_score_features(&[0.0999999, 0.0]), f64::from(base - 0.3));
+        assert_eq!(m.raw_score_features(&[f64::NAN, 0.0]), f64::from(base + 0.7), "missing goes right (default_left 0)");
+        let Estimator::Gbdt(g) = &m.estimator else { unreachable!() };
+        let (bias, contributions) = g.contributions(&[0.0, 0.0]);
+        let mean = (-0.3f32 * 4.0 + 0.7 * 6.0) / 10.0;
+        assert_eq!(bias, f64::from(mean + base));
+        assert_eq!(contributions, vec![f64::from(-0.3f32 - mean), 0.0]);
+        for (from, to, class) in [
+            ("binary:logistic", "reg:squarederror", ErrorClass::FeatureNotSupported),
+            ("\"gbtree\"", "\"dart\"", ErrorClass::FeatureNotSupported),
+            ("\"split_type\":[0,0,0]", "\"split_type\":[1,0,0]", ErrorClass::FeatureNotSupported),
+            ("\"num_class\":\"0\"", "\"num_class\":\"3\"", ErrorClass::FeatureNotSupported),
+            ("\"left_children\":[1,-1,-1]", "\"left_children\":[1,-1]", ErrorClass::BadFileFormat),
+            ("\"left_children\":[1,-1,-1]", "\"left_children\":[0,-1,-1]", ErrorClass::BadFileFormat),
+        ] {
+            assert!(model.contains(from), "{from}");
+            let e = from_xgboost_json(&model.replace(from, to), &options()).unwrap_err();
+            assert_eq!(e.class(), class, "{to}: {}", e.message());
+            assert!(e.hint().is_some(), "{to}");
+        }
+        assert_eq!(from_xgboost_json(&model[..model.len() - 10], &options()).unwrap_err().class(), ErrorClass::BadFileFormat);
     }
 }

@@ -18,9 +18,10 @@
 
 use std::fmt::Write;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorClass, Result};
 use crate::model::gbdt::GbdtModel;
 use crate::model::tree::Tree;
+use crate::model::treeshap::Arithmetic;
 use crate::model::{Estimator, TrainedModel};
 
 /// One gbdt's trees with what multiplies its leaves and where its features start.
@@ -61,6 +62,13 @@ pub fn to_lightgbm_text(model: &TrainedModel) -> Result<String> {
         }
         Estimator::Logistic(_) => return Err(unsupported("logistic")),
     };
+    if parts.iter().any(|p| p.model.arithmetic == Arithmetic::Xgboost) {
+        return Err(Error::new(
+            ErrorClass::FeatureNotSupported,
+            "a model imported from XGBoost cannot be written as a LightGBM model that scores the same",
+        )
+        .with_hint("XGBoost adds its leaves in f32 and LightGBM in f64: export the model from XGBoost itself"));
+    }
     let names = lightgbm_feature_names(&model.features);
     let mut split_points: Vec<(f64, f64)> = vec![(f64::INFINITY, f64::NEG_INFINITY); names.len()];
     let mut blocks = Vec::new();

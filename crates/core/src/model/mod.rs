@@ -77,15 +77,13 @@ pub struct Importance {
 pub struct Explanation {
     pub base: f64,
     pub raw_score: f64,
+    /// The model's probability of the raw score (its scoring's).
+    pub probability: f64,
     /// One per input column, in the recipe's order.
     pub contributions: Vec<Contribution>,
 }
 
 impl Explanation {
-    pub fn probability(&self) -> f64 {
-        sigmoid(self.raw_score)
-    }
-
     /// The contributions by decreasing magnitude (ties by column name), the first `top_k`.
     pub fn top(&self, top_k: usize) -> Vec<&Contribution> {
         let mut ranked: Vec<&Contribution> = self.contributions.iter().collect();
@@ -208,7 +206,16 @@ impl TrainedModel {
     /// Probabilities for every row of a frame of source columns.
     pub fn predict_frame(&self, frame: &Frame) -> Result<Vec<f64>> {
         let features = self.features_of_frame(frame)?;
-        Ok(self.raw_scores_from_features(&features, frame.rows()).into_iter().map(sigmoid).collect())
+        Ok(self.raw_scores_from_features(&features, frame.rows()).into_iter().map(|z| self.probability(z)).collect())
+    }
+
+    /// The probability of a (calibrated) log-odds: the sigmoid, in the arithmetic of the library
+    /// an imported gbdt comes from.
+    pub fn probability(&self, raw: f64) -> f64 {
+        match (&self.estimator, &self.calibration) {
+            (Estimator::Gbdt(g), None) => g.probability(raw),
+            _ => sigmoid(raw),
+        }
     }
 
     /// Log-odds of one row of features (the recipe's output).
@@ -235,7 +242,7 @@ impl TrainedModel {
     }
 
     pub fn predict_json(&self, row: &Map<String, Value>) -> Result<f64> {
-        self.raw_score_json(row).map(sigmoid)
+        self.raw_score_json(row).map(|z| self.probability(z))
     }
 
     /// One row's log-odds split exactly into a base value and a contribution per source column
@@ -251,7 +258,8 @@ impl TrainedModel {
                 contribution,
             })
             .collect();
-        Explanation { base, raw_score: self.raw_score_features(&features), contributions }
+        let raw_score = self.raw_score_features(&features);
+        Explanation { base, raw_score, probability: self.probability(raw_score), contributions }
     }
 
     /// The base value and (step index, contribution) per input column, from one row of features.
@@ -352,7 +360,7 @@ impl TrainedModel {
 
     /// Probability for one row given as one cell per recipe step (see [`Recipe::apply_cells`]).
     pub fn predict_cells(&self, cells: &[Cell<'_>]) -> f64 {
-        sigmoid(self.raw_score_features(&self.features_of_cells(cells)))
+        self.probability(self.raw_score_features(&self.features_of_cells(cells)))
     }
 
     pub fn to_payload(&self) -> Result<Vec<u8>> {
