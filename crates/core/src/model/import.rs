@@ -339,7 +339,11 @@ fn xgboost_tree(tree: &Value, n_features: usize) -> Result<Tree> {
     let right = integers("right_children")?;
     let split_index = integers("split_indices")?;
     let condition = floats("split_conditions")?;
-    let default_left = integers("default_left")?;
+    // 0/1 as XGBoost writes it now; the schema of its first JSON models (1.0) says booleans
+    let default_left: Vec<i64> = array("default_left")?
+        .iter()
+        .map(|v| v.as_i64().or_else(|| v.as_bool().map(i64::from)).ok_or_else(|| damaged(format!("\"default_left\" holds {v}"))))
+        .collect::<Result<_>>()?;
     let hessian = floats("sum_hessian")?;
     let gain = floats("loss_changes")?;
     let base_weights = floats("base_weights")?;
@@ -362,23 +366,9 @@ fn xgboost_tree(tree: &Value, n_features: usize) -> Result<Tree> {
     if n == 0 {
         return Err(damaged("it has no nodes".into()));
     }
-    let mut out = Tree::default();
-    let mut stack = vec![(0usize, None::<(usize, bool)>)];
-    while let Some((node, parent)) = stack.pop() {
-        if out.len() >= n {
-            return Err(damaged("its children form a cycle".into()));
-        }
-        let index = out.len() as u32;
-        if let Some((p, is_left)) = parent {
-            if is_left {
-                out.left[p] = index;
-            } else {
-                out.right[p] = index;
-            }
-        }
+    depth_first(0usize, n, |node| {
         if left[node] == -1 {
-            push_node(&mut out, -1, 0.0, f64::from(condition[node]), f64::from(hessian[node]), 0.0);
-            continue;
+            return Ok(Node::Leaf { value: f64::from(condition[node]), cover: f64::from(hessian[node]) });
         }
         if split_type[node] != 0 {
             return Err(Error::new(ErrorClass::FeatureNotSupported, format!("node {node} is a categorical split")).with_hint(
@@ -395,26 +385,17 @@ fn xgboost_tree(tree: &Value, n_features: usize) -> Result<Tree> {
         let child = |c: i64| -> Result<usize> {
             usize::try_from(c).ok().filter(|&c| c < n && c != 0).ok_or_else(|| damaged(format!("node {node} has child {c}")))
         };
-        let (l, r) = (child(left[node])?, child(right[node])?);
-        push_node(
-            &mut out,
-            feature as i32,
-            below_f32(condition[node]),
-            f64::from(base_weights[node]),
-            f64::from(hessian[node]),
-            f64::from(gain[node]),
-        );
-        let this = out.len() - 1;
-        out.missing[this] = if default_left[node] != 0 { 0 } else { 1 };
-        stack.push((r, Some((this, false))));
-        stack.push((l, Some((this, true))));
-    }
-    for node in 0..out.len() {
-        if !out.is_leaf(node) {
-            out.missing[node] = if out.missing[node] == 0 { out.left[node] } else { out.right[node] };
-        }
-    }
-    Ok(out)
+        Ok(Node::Split {
+            feature: feature as i32,
+            threshold: below_f32(condition[node]),
+            value: f64::from(base_weights[node]),
+            cover: f64::from(hessian[node]),
+            gain: f64::from(gain[node]),
+            missing_left: default_left[node] != 0,
+            children: (child(left[node])?, child(right[node])?),
+        })
+    })
+    .map_err(|e| if e.hint().is_none() { e.with_hint("the model JSON is damaged: save it again from XGBoost") } else { e })
 }
 
 /// The f64 threshold `t` such that, for every f64 `v` that is not NaN, `v < t` exactly when
@@ -476,10 +457,8 @@ fn lightgbm_tree(block: &str, n_features: usize) -> Result<Tree> {
             .with_hint("train with linear_tree=false"));
     }
     let leaf_value: Vec<f64> = numbers(&fields, "leaf_value", leaves)?;
-    let mut tree = Tree::default();
     if leaves == 1 {
-        push_node(&mut tree, -1, 0.0, leaf_value[0], 1.0, 0.0);
-        return Ok(tree);
+        return depth_first((), 1, |()| Ok(Node::Leaf { value: leaf_value[0], cover: 1.0 }));
     }
     let inner = leaves - 1;
     let split_feature: Vec<i64> = numbers(&fields, "split_feature", inner)?;
@@ -493,101 +472,118 @@ fn lightgbm_tree(block: &str, n_features: usize) -> Result<Tree> {
         if fields.contains_key("internal_value") { numbers(&fields, "internal_value", inner)? } else { vec![0.0; inner] };
     let split_gain: Vec<f64> =
         if fields.contains_key("split_gain") { numbers(&fields, "split_gain", inner)? } else { vec![0.0; inner] };
+    let damaged = |message: String| bad_model(message).with_hint("the model text is damaged: save it again from LightGBM");
     // LightGBM numbers a child ≥ 0 as an inner node and ~leaf (negative) as a leaf.
+    #[derive(Clone, Copy)]
     enum Child {
         Inner(usize),
         Leaf(usize),
     }
     let child = |c: i64| -> Result<Child> {
-        if c >= 0 && (c as usize) < inner && c != 0 {
+        if c > 0 && (c as usize) < inner {
             Ok(Child::Inner(c as usize))
         } else if c < 0 && ((!c) as usize) < leaves {
             Ok(Child::Leaf((!c) as usize))
         } else {
-            Err(bad_model(format!("a node has child {c}")).with_hint("the model text is damaged: save it again from LightGBM"))
+            Err(damaged(format!("a node has child {c}")))
         }
     };
-    // Depth first from the root; each node's children are filled in once they are numbered.
-    let mut stack = vec![(Child::Inner(0), None::<(usize, bool)>)];
-    let mut visited = 0usize;
-    while let Some((node, parent)) = stack.pop() {
-        visited += 1;
-        if visited > leaves + inner {
-            return Err(bad_model("the tree's children form a cycle").with_hint("the model text is damaged"));
+    let tree = depth_first(Child::Inner(0), leaves + inner, |node| {
+        let k = match node {
+            Child::Leaf(l) => return Ok(Node::Leaf { value: leaf_value[l], cover: leaf_count[l] }),
+            Child::Inner(k) => k,
+        };
+        let feature = split_feature[k];
+        if feature < 0 || feature as usize >= n_features {
+            return Err(damaged(format!("node {k} splits feature {feature} of {n_features}")));
         }
-        let index = tree.len() as u32;
-        if let Some((p, is_left)) = parent {
-            if is_left {
-                tree.left[p] = index;
-            } else {
-                tree.right[p] = index;
+        let kind = decision_type[k];
+        if kind & 1 != 0 {
+            return Err(Error::new(ErrorClass::FeatureNotSupported, format!("node {k} is a categorical split")).with_hint(
+                "train with categorical_feature=[] on integer codes, and give the codes' levels in the \"levels\" option",
+            ));
+        }
+        let t = threshold[k];
+        if t.is_nan() {
+            return Err(bad_model(format!("node {k} splits at NaN"))
+                .with_hint("a LightGBM threshold is a number: the model text is damaged"));
+        }
+        let missing_left = match (kind >> 2) & 3 {
+            // None: LightGBM reads NaN as 0.0
+            0 => 0.0 <= t,
+            2 => kind & 2 != 0,
+            1 => {
+                return Err(Error::new(
+                    ErrorClass::FeatureNotSupported,
+                    format!("node {k} treats zero as missing (missing type Zero)"),
+                )
+                .with_hint("train with zero_as_missing=false (the default), so missing values are NaN"))
             }
-        }
-        match node {
-            Child::Leaf(l) => push_node(&mut tree, -1, 0.0, leaf_value[l], leaf_count[l], 0.0),
-            Child::Inner(k) => {
-                let feature = split_feature[k];
-                if feature < 0 || feature as usize >= n_features {
-                    return Err(bad_model(format!("node {k} splits feature {feature} of {n_features}"))
-                        .with_hint("the model text is damaged: save it again from LightGBM"));
-                }
-                let kind = decision_type[k];
-                if kind & 1 != 0 {
-                    return Err(Error::new(ErrorClass::FeatureNotSupported, format!("node {k} is a categorical split"))
-                        .with_hint(
-                        "train with categorical_feature=[] on integer codes, and give the codes' levels in the \"levels\" option",
-                    ));
-                }
-                let t = threshold[k];
-                if t.is_nan() {
-                    return Err(bad_model(format!("node {k} splits at NaN"))
-                        .with_hint("a LightGBM threshold is a number: the model text is damaged"));
-                }
-                let default_left = kind & 2 != 0;
-                let zero_goes_left = 0.0 <= t;
-                let missing_left = match (kind >> 2) & 3 {
-                    0 => zero_goes_left,
-                    2 => default_left,
-                    1 => {
-                        return Err(Error::new(
-                            ErrorClass::FeatureNotSupported,
-                            format!("node {k} treats zero as missing (missing type Zero)"),
-                        )
-                        .with_hint("train with zero_as_missing=false (the default), so missing values are NaN"))
-                    }
-                    other => return Err(bad_model(format!("node {k} has missing type {other}"))),
-                };
-                // value <= t  ⇔  value < the smallest double above t
-                push_node(&mut tree, feature as i32, t.next_up(), internal_value[k], internal_count[k], split_gain[k]);
-                let this = tree.len() - 1;
-                // the missing child is filled with left or right once they are numbered
-                tree.missing[this] = if missing_left { 0 } else { 1 };
-                stack.push((child(right_child[k])?, Some((this, false))));
-                stack.push((child(left_child[k])?, Some((this, true))));
-            }
-        }
-    }
-    for node in 0..tree.len() {
-        if !tree.is_leaf(node) {
-            tree.missing[node] = if tree.missing[node] == 0 { tree.left[node] } else { tree.right[node] };
-        }
-    }
+            other => return Err(damaged(format!("node {k} has missing type {other}"))),
+        };
+        Ok(Node::Split {
+            feature: feature as i32,
+            // value <= t  ⇔  value < the smallest double above t
+            threshold: t.next_up(),
+            value: internal_value[k],
+            cover: internal_count[k],
+            gain: split_gain[k],
+            missing_left,
+            children: (child(left_child[k])?, child(right_child[k])?),
+        })
+    })?;
     if tree.len() != leaves + inner {
-        return Err(bad_model(format!("the tree reaches {} of its {} nodes", tree.len(), leaves + inner))
-            .with_hint("the model text is damaged: save it again from LightGBM"));
+        return Err(damaged(format!("the tree reaches {} of its {} nodes", tree.len(), leaves + inner)));
     }
     Ok(tree)
 }
 
-fn push_node(tree: &mut Tree, feature: i32, threshold: f64, value: f64, cover: f64, gain: f64) {
-    tree.feature.push(feature);
-    tree.threshold.push(threshold);
-    tree.left.push(0);
-    tree.right.push(0);
-    tree.missing.push(0);
-    tree.value.push(value);
-    tree.cover.push(cover);
-    tree.gain.push(gain);
+/// A node of a tree being read, as the library describes it; `N` names a node in its numbering.
+enum Node<N> {
+    Leaf { value: f64, cover: f64 },
+    Split { feature: i32, threshold: f64, value: f64, cover: f64, gain: f64, missing_left: bool, children: (N, N) },
+}
+
+/// Builds a tree in healthml's layout depth first from `root`, so that every child comes after its
+/// node, from what `read` says of each node; more than `max_nodes` nodes means the library's
+/// children form a cycle.
+fn depth_first<N: Copy>(root: N, max_nodes: usize, mut read: impl FnMut(N) -> Result<Node<N>>) -> Result<Tree> {
+    let mut tree = Tree::default();
+    // (node, its parent and whether it is the parent's left child)
+    let mut stack = vec![(root, None::<(usize, bool)>)];
+    let mut missing_left = Vec::new();
+    while let Some((node, parent)) = stack.pop() {
+        if tree.len() >= max_nodes {
+            return Err(bad_model("the tree's children form a cycle")
+                .with_hint("the model is damaged: save it again from the library that trained it"));
+        }
+        let index = tree.len();
+        if let Some((p, is_left)) = parent {
+            *(if is_left { &mut tree.left[p] } else { &mut tree.right[p] }) = index as u32;
+        }
+        let (feature, threshold, value, cover, gain) = match read(node)? {
+            Node::Leaf { value, cover } => (-1, 0.0, value, cover, 0.0),
+            Node::Split { feature, threshold, value, cover, gain, missing_left: left_missing, children: (l, r) } => {
+                missing_left.push((index, left_missing));
+                stack.push((r, Some((index, false))));
+                stack.push((l, Some((index, true))));
+                (feature, threshold, value, cover, gain)
+            }
+        };
+        tree.feature.push(feature);
+        tree.threshold.push(threshold);
+        tree.left.push(0);
+        tree.right.push(0);
+        tree.missing.push(0);
+        tree.value.push(value);
+        tree.cover.push(cover);
+        tree.gain.push(gain);
+    }
+    // the missing child is the left or the right one, numbered only now
+    for (node, left) in missing_left {
+        tree.missing[node] = if left { tree.left[node] } else { tree.right[node] };
+    }
+    Ok(tree)
 }
 
 /// One step per model feature, in the model's feature order: the column it reads, as a number or
