@@ -150,7 +150,8 @@ pub struct Rows<'a> {
 
 /// Fits on `train`, stopping early on `valid` (no rows: no early stopping).
 pub fn fit(train: Rows<'_>, valid: Rows<'_>, params: &GbdtParams, seed: u64) -> Result<GbdtModel> {
-    GbdtModel::from_forust(&fit_booster(train, valid, params, seed)?)
+    // explained with healthml's own exact TreeSHAP (0.1.0's models keep forust's)
+    Ok(GbdtModel { arithmetic: Arithmetic::Healthml, ..GbdtModel::from_forust(&fit_booster(train, valid, params, seed)?)? })
 }
 
 /// forust's booster, trained: [`fit`] keeps its prediction trees in healthml's layout.

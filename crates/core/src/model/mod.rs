@@ -5,6 +5,7 @@ mod forest;
 pub(crate) mod format1;
 pub mod gbdt;
 pub mod import;
+mod leafshap;
 pub mod lightgbm;
 pub mod logistic;
 pub mod tree;

@@ -15,15 +15,19 @@ use std::ops::{Add, AddAssign, Div, Mul, Sub};
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::leafshap::LeafShap;
 use crate::model::tree::Tree;
 
 /// Whose arithmetic a gbdt's scores and explanations reproduce.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Arithmetic {
-    /// forust's (models trained here): leaves summed in f64, TreeSHAP in f32.
+    /// forust's (models trained by healthml 0.1.0): leaves summed in f64, TreeSHAP in f32.
     #[default]
     Forust,
+    /// healthml's own (models trained since 0.2.0): leaves summed in f64 as forust does, exact
+    /// TreeSHAP values in f64 from per-leaf tables (`leafshap`), about twice as fast.
+    Healthml,
     /// LightGBM's: leaves summed in f64, TreeSHAP in f64.
     Lightgbm,
     /// XGBoost's: leaves summed in f32 from the base margin, the probability in f32, TreeSHAP in
@@ -91,6 +95,8 @@ pub struct TreeShap {
     /// Longest root-to-leaf path + 2: the size of one level's path buffer.
     width: usize,
     arithmetic: Arithmetic,
+    /// healthml's arithmetic: the per-leaf tables (None: too large, the node walk in f64 instead).
+    leaves: Option<LeafShap>,
 }
 
 impl TreeShap {
@@ -101,7 +107,8 @@ impl TreeShap {
             .iter()
             .map(|t| if arithmetic == Arithmetic::Xgboost { f64::from(mean_value_f32(t, 0)) } else { t.expected_value(0) })
             .collect();
-        TreeShap { base_score, expected_values, width: depth + 2, arithmetic }
+        let leaves = if arithmetic == Arithmetic::Healthml { LeafShap::new(trees) } else { None };
+        TreeShap { base_score, expected_values, width: depth + 2, arithmetic, leaves }
     }
 
     /// One Shapley value per feature, then the bias (base score + expected values), as forust's
@@ -111,6 +118,15 @@ impl TreeShap {
         match self.arithmetic {
             Arithmetic::Forust => self.contributions_in::<f32>(trees, row),
             Arithmetic::Lightgbm => self.contributions_in::<f64>(trees, row),
+            Arithmetic::Healthml => match &self.leaves {
+                Some(leaves) => {
+                    let mut out = vec![0.0; row.len() + 1];
+                    out[row.len()] = self.base_score + self.expected_values.iter().sum::<f64>();
+                    leaves.add_contributions(trees, row, &mut out, &mut Vec::new());
+                    out
+                }
+                None => self.contributions_in::<f64>(trees, row),
+            },
             Arithmetic::Xgboost => self.xgboost_contributions(trees, row),
         }
     }
