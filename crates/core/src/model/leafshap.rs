@@ -1,36 +1,33 @@
 //! Exact path-dependent TreeSHAP (the values of Lundberg et al.'s Algorithm 2) in f64, computed
-//! leaf by leaf from tables built once per model, in O(depth) per leaf and row instead of
-//! TreeSHAP's O(depth²).
+//! leaf by leaf from each leaf's path, read once per model: no recursion and no path buffers to
+//! extend and unwind per node.
 //!
 //! On the path to a leaf with value v, each of the d distinct features j it splits on has a zero
 //! fraction z_j (the product of cover ratios of its splits on the path) and, for a row, a one
 //! fraction o_j ∈ {0, 1} (whether the row takes the path at all of them). Feature i gets
 //! v (o_i − z_i) Σ_k k!(d−1−k)!/d! · [t^k] Π_{j≠i} (z_j + o_j t). With H the features the row
-//! follows and C the others, the product is Π_{C∖i} z_j · Π_{H∖i} (z_j + t), so with
-//! g(S) = Σ_k k!(d−1−k)!/d! · [t^k] Π_{j∈S} (z_j + t), precomputed for every subset S of the
-//! path's features, and P = Π_{j∈C} z_j:
-//! - i in H gets v (1 − z_i) · P · g(H ∖ i);
-//! - i in C gets v (0 − z_i) · (P / z_i) · g(H) = −v · P · g(H).
+//! follows and C the others, the product is Π_{C∖i} z_j · Π_{H∖i} (z_j + t). So with
+//! P_S(t) = Π_{j∈S} (z_j + t), g(S) = Σ_k k!(d−1−k)!/d! · [t^k] P_S and Z = Π_{j∈C} z_j:
+//! - i in H gets v (1 − z_i) · Z · g(H ∖ i), P_{H∖i} being P_H divided by (z_i + t);
+//! - i in C gets v (0 − z_i) · (Z / z_i) · g(H) = −v · Z · g(H), the same for all of them.
 //!
-//! Tested against the node-by-node TreeSHAP in f64 on random trees (duplicate features on a path,
-//! ties, missing values, separate missing branches).
+//! The division runs from the highest coefficient down (each step subtracts z_i ≤ 1 times the
+//! last), so rounding does not grow with it. Tested against the node-by-node TreeSHAP in f64 on
+//! random trees (repeated features on a path, ties, missing values, separate missing branches).
 
 use crate::model::tree::Tree;
 
-/// Paths longer than this (in distinct features) make a model use the node-by-node TreeSHAP: a
-/// leaf's table has 2^d entries.
-const MAX_PATH_FEATURES: usize = 12;
-/// Nor are tables built beyond this many entries for a whole model (8 bytes each: 16 MB, kept by
-/// each backend that explains with the model).
-const MAX_TABLE_ENTRIES: usize = 1 << 21;
+/// Paths of more distinct features than this make a model use the node-by-node TreeSHAP (the
+/// row's hot set is a bit mask).
+const MAX_PATH_FEATURES: usize = 24;
 
-/// One tree's leaves, their paths and tables, laid out flat: leaf `l`'s distinct features and zero
-/// fractions are `slots[l]..slots[l + 1]` of `features` / `zero_fractions`, its conditions
+/// One tree's leaves and their paths, laid out flat: leaf `l`'s distinct features and zero
+/// fractions are `slots[l]..slots[l + 1]` of `features` / `zero_fractions`, and its conditions
 /// `conditions[l]..conditions[l + 1]` of `condition_nodes` / `condition_children` /
 /// `condition_slots` (at that node the row must go to that child; it is a split on that slot's
-/// feature), and its 2^d values of g start at `tables[l]` of `g`.
+/// feature).
 #[derive(Debug, Default)]
-struct TreeTables {
+struct TreePaths {
     values: Vec<f64>,
     slots: Vec<u32>,
     features: Vec<u32>,
@@ -39,35 +36,24 @@ struct TreeTables {
     condition_nodes: Vec<u32>,
     condition_children: Vec<u32>,
     condition_slots: Vec<u8>,
-    tables: Vec<u32>,
-    g: Vec<f64>,
 }
 
-/// The tables of a set of trees.
+/// The leaf paths of a set of trees.
 #[derive(Debug)]
 pub struct LeafShap {
-    trees: Vec<TreeTables>,
+    trees: Vec<TreePaths>,
 }
 
 impl LeafShap {
-    /// The tables of `trees`, or None when a path is too long or the tables too large for them.
+    /// The paths of `trees`, or None when one has too many distinct features.
     pub fn new(trees: &[Tree]) -> Option<Self> {
-        let mut entries = 0usize;
-        let mut out = Vec::with_capacity(trees.len());
-        for tree in trees {
-            let tables = tree_tables(tree)?;
-            entries += tables.g.len();
-            if entries > MAX_TABLE_ENTRIES {
-                return None;
-            }
-            out.push(tables);
-        }
-        Some(LeafShap { trees: out })
+        Some(LeafShap { trees: trees.iter().map(tree_paths).collect::<Option<_>>()? })
     }
 
     /// Adds each tree's Shapley values of `row` to `out` (one slot per feature); `next` is
     /// scratch space.
     pub fn add_contributions(&self, trees: &[Tree], row: &[f64], out: &mut [f64], next: &mut Vec<u32>) {
+        let weights = shapley_weights();
         for (tree, t) in trees.iter().zip(&self.trees) {
             // the child the row takes at every inner node
             next.clear();
@@ -88,27 +74,61 @@ impl LeafShap {
                     }
                 }
                 let zero_fractions = &t.zero_fractions[first..last];
+                let c = &weights[d];
+                // P_H's coefficients (m = |H|), and Z
+                let mut p = [0.0f64; MAX_PATH_FEATURES + 1];
+                p[0] = 1.0;
+                let mut m = 0;
                 let mut cold_product = 1.0;
-                for (j, z) in zero_fractions.iter().enumerate() {
-                    if hot & (1 << j) == 0 {
+                for (j, &z) in zero_fractions.iter().enumerate() {
+                    if hot & (1 << j) != 0 {
+                        m += 1;
+                        for k in (1..=m).rev() {
+                            p[k] = p[k - 1] + z * p[k];
+                        }
+                        p[0] *= z;
+                    } else {
                         cold_product *= z;
                     }
                 }
-                let g = &t.g[t.tables[l] as usize..t.tables[l] as usize + (1 << d)];
                 let scale = value * cold_product;
-                let cold_share = -scale * g[hot as usize];
+                // g(H), needed only when some feature is cold (then m < d)
+                let g_hot: f64 = if m < d { (0..=m).map(|k| c[k] * p[k]).sum() } else { 0.0 };
+                let cold_share = -scale * g_hot;
                 for (j, (&feature, &z)) in t.features[first..last].iter().zip(zero_fractions).enumerate() {
-                    out[feature as usize] +=
-                        if hot & (1 << j) != 0 { scale * (1.0 - z) * g[(hot & !(1 << j)) as usize] } else { cold_share };
+                    out[feature as usize] += if hot & (1 << j) != 0 {
+                        // g(H ∖ j): the coefficients of P_H / (z_j + t), highest first
+                        let mut q = p[m];
+                        let mut g = c[m - 1] * q;
+                        for k in (1..m).rev() {
+                            q = p[k] - z * q;
+                            g += c[k - 1] * q;
+                        }
+                        scale * (1.0 - z) * g
+                    } else {
+                        cold_share
+                    };
                 }
             }
         }
     }
 }
 
-/// Every leaf's path and its table of g over the subsets of the path's features.
-fn tree_tables(tree: &Tree) -> Option<TreeTables> {
-    let mut t = TreeTables { slots: vec![0], conditions: vec![0], ..TreeTables::default() };
+/// k!(d−1−k)!/d! for every d ≤ MAX_PATH_FEATURES and k < d.
+fn shapley_weights() -> &'static [Vec<f64>] {
+    static WEIGHTS: std::sync::OnceLock<Vec<Vec<f64>>> = std::sync::OnceLock::new();
+    WEIGHTS.get_or_init(|| {
+        (0..=MAX_PATH_FEATURES).map(|d| (0..d).map(|k| factorial(k) * factorial(d - 1 - k) / factorial(d)).collect()).collect()
+    })
+}
+
+fn factorial(n: usize) -> f64 {
+    (1..=n).map(|k| k as f64).product()
+}
+
+/// Every leaf's path: its distinct features, their zero fractions, and the conditions.
+fn tree_paths(tree: &Tree) -> Option<TreePaths> {
+    let mut t = TreePaths { slots: vec![0], conditions: vec![0], ..TreePaths::default() };
     // (node, the conditions on the way to it)
     let mut stack: Vec<(usize, Vec<(u32, u32)>)> = vec![(0, Vec::new())];
     while let Some((node, path)) = stack.pop() {
@@ -132,18 +152,14 @@ fn tree_tables(tree: &Tree) -> Option<TreeTables> {
             if t.features.len() - first > MAX_PATH_FEATURES {
                 return None;
             }
-            t.tables.push(t.g.len() as u32);
-            let weights = subset_weights(&t.zero_fractions[first..]);
-            t.g.extend(weights);
             t.values.push(tree.value[node]);
             t.slots.push(t.features.len() as u32);
             t.conditions.push(t.condition_nodes.len() as u32);
             continue;
         }
-        let (left, right, missing) = (tree.left[node], tree.right[node], tree.missing[node]);
-        let mut children = vec![left, right];
+        let mut children = vec![tree.left[node], tree.right[node]];
         if tree.has_missing_branch(node) {
-            children.push(missing);
+            children.push(tree.missing[node]);
         }
         for child in children {
             let mut deeper = path.clone();
@@ -154,34 +170,6 @@ fn tree_tables(tree: &Tree) -> Option<TreeTables> {
     Some(t)
 }
 
-/// g(S) = Σ_k k!(d−1−k)!/d! · [t^k] Π_{j∈S} (z_j + t) for every subset S (a bit mask) of the d
-/// zero fractions; the full set, never asked for, gets 0.
-fn subset_weights(z: &[f64]) -> Vec<f64> {
-    let d = z.len();
-    // k!(d−1−k)!/d! for k < d
-    let weights: Vec<f64> = (0..d).map(|k| factorial(k) * factorial(d - 1 - k) / factorial(d)).collect();
-    // the coefficients of Π_{j∈S} (z_j + t), each mask from the mask without its lowest bit
-    let mut polynomials = vec![vec![0.0; d + 1]; 1 << d];
-    polynomials[0][0] = 1.0;
-    for mask in 1usize..(1 << d) {
-        let j = mask.trailing_zeros() as usize;
-        let (before, after) = polynomials.split_at_mut(mask);
-        let (from, to) = (&before[mask & (mask - 1)], &mut after[0]);
-        for k in 0..=d {
-            to[k] = z[j] * from[k] + if k > 0 { from[k - 1] } else { 0.0 };
-        }
-    }
-    polynomials
-        .iter()
-        .enumerate()
-        .map(|(mask, p)| if mask == (1 << d) - 1 { 0.0 } else { (0..d).map(|k| weights[k] * p[k]).sum() })
-        .collect()
-}
-
-fn factorial(n: usize) -> f64 {
-    (1..=n).map(|k| k as f64).product()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,7 +177,7 @@ mod tests {
     use crate::model::treeshap::{Arithmetic, TreeShap};
 
     #[test]
-    fn leaf_tables_give_treeshaps_values() {
+    fn leaf_by_leaf_gives_treeshaps_values() {
         let mut rng = Lcg(5);
         for missing_branches in [false, true] {
             let features = 4;
@@ -210,7 +198,7 @@ mod tests {
                 }
             }
             let classic = TreeShap::new(0.25, &trees, Arithmetic::Lightgbm);
-            let fast = LeafShap::new(&trees).expect("small trees have tables");
+            let fast = LeafShap::new(&trees).expect("short paths");
             let mut next = Vec::new();
             for row in random_rows(&mut rng, features, 300) {
                 let want = classic.contributions(&trees, &row);
@@ -224,13 +212,23 @@ mod tests {
     }
 
     #[test]
-    fn subset_weights_are_the_shapley_weights() {
-        // one feature: g(∅) = 0!0!/1! = 1
-        assert_eq!(subset_weights(&[0.3]), vec![1.0, 0.0]);
-        // two features: g(∅) = 0!1!/2! = 1/2; g({j}) = 1/2 · z_j + 1/2 · 1
-        let g = subset_weights(&[0.2, 0.6]);
-        assert_eq!(g[0], 0.5);
-        assert!((g[1] - (0.5 * 0.2 + 0.5)).abs() < 1e-15 && (g[2] - (0.5 * 0.6 + 0.5)).abs() < 1e-15);
+    fn one_split_shares_the_leaf_as_shapley_says() {
+        // root on feature 0 (cover 10) → leaves of value 1 (cover 4) and 3 (cover 6): a row going
+        // left gets (1 − E) with E = (4·1 + 6·3) / 10 = 2.2 for feature 0
+        let tree = Tree {
+            feature: vec![0, -1, -1],
+            threshold: vec![0.5, 0.0, 0.0],
+            left: vec![1, 0, 0],
+            right: vec![2, 0, 0],
+            missing: vec![1, 0, 0],
+            value: vec![0.0, 1.0, 3.0],
+            cover: vec![10.0, 4.0, 6.0],
+            gain: vec![1.0, 0.0, 0.0],
+        };
+        let shap = LeafShap::new(std::slice::from_ref(&tree)).unwrap();
+        let mut out = vec![0.0];
+        shap.add_contributions(std::slice::from_ref(&tree), &[0.0], &mut out, &mut Vec::new());
+        assert!((out[0] - (1.0 - 2.2)).abs() < 1e-15, "{out:?}");
     }
 
     #[test]
@@ -251,8 +249,7 @@ mod tests {
         let rows = random_rows(&mut rng, features, 200);
         let started = std::time::Instant::now();
         let fast = LeafShap::new(&trees).unwrap();
-        let entries: usize = fast.trees.iter().map(|t| t.g.len()).sum();
-        println!("tables: {:.1} ms, {entries} entries", started.elapsed().as_secs_f64() * 1e3);
+        println!("paths: {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
         for arithmetic in [Arithmetic::Forust, Arithmetic::Lightgbm] {
             let classic = TreeShap::new(0.0, &trees, arithmetic);
             let started = std::time::Instant::now();
@@ -268,6 +265,6 @@ mod tests {
             fast.add_contributions(&trees, row, &mut out, &mut next);
             std::hint::black_box(&out);
         }
-        println!("leaf tables: {:.3} ms a row", started.elapsed().as_secs_f64() * 1e3 / rows.len() as f64);
+        println!("leaf by leaf: {:.3} ms a row", started.elapsed().as_secs_f64() * 1e3 / rows.len() as f64);
     }
 }

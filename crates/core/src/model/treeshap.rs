@@ -26,7 +26,7 @@ pub enum Arithmetic {
     #[default]
     Forust,
     /// healthml's own (models trained since 0.2.0): leaves summed in f64 as forust does, exact
-    /// TreeSHAP values in f64 from per-leaf tables (`leafshap`), about twice as fast.
+    /// TreeSHAP values in f64 computed leaf by leaf (`leafshap`), about twice as fast.
     Healthml,
     /// LightGBM's: leaves summed in f64, TreeSHAP in f64.
     Lightgbm,
@@ -95,7 +95,7 @@ pub struct TreeShap {
     /// Longest root-to-leaf path + 2: the size of one level's path buffer.
     width: usize,
     arithmetic: Arithmetic,
-    /// healthml's arithmetic: the per-leaf tables (None: too large, the node walk in f64 instead).
+    /// healthml's arithmetic: every leaf's path (None: a path too long, the node walk in f64 instead).
     leaves: Option<LeafShap>,
 }
 
