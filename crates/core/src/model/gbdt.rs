@@ -292,23 +292,17 @@ impl GbdtModel {
 
     /// Log-odds of every row of column-major features.
     pub fn raw_scores(&self, columns: &[Vec<f64>], rows: usize) -> Vec<f64> {
-        if self.arithmetic == Arithmetic::Xgboost {
-            let mut row = Vec::with_capacity(columns.len());
-            return (0..rows)
-                .map(|r| {
-                    row.clear();
-                    row.extend(columns.iter().map(|c| c[r]));
-                    self.xgboost_raw_score(&row)
-                })
-                .collect();
-        }
-        let forest = self.forest();
+        // XGBoost's f32 sums walk the trees node by node: no scoring layout is built for them
+        let forest = (self.arithmetic != Arithmetic::Xgboost).then(|| self.forest());
         let (mut row, mut ranks) = (Vec::with_capacity(columns.len()), Vec::new());
         (0..rows)
             .map(|r| {
                 row.clear();
                 row.extend(columns.iter().map(|c| c[r]));
-                forest.score(&row, &mut ranks)
+                match forest {
+                    Some(forest) => forest.score(&row, &mut ranks),
+                    None => self.xgboost_raw_score(&row),
+                }
             })
             .collect()
     }

@@ -130,7 +130,8 @@ pub fn imported_version(
             }
         }
         let features = model.features_of_frame(frame)?;
-        let scores = model.predict_frame(frame)?;
+        let scores: Vec<f64> =
+            model.raw_scores_from_features(&features, frame.rows()).into_iter().map(|z| model.probability(z)).collect();
         let (labelled, labelled_scores): (Vec<bool>, Vec<f64>) =
             labels.iter().zip(&scores).filter_map(|(l, &s)| l.map(|l| (l, s))).unzip();
         if labelled.is_empty() {
