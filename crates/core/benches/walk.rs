@@ -32,13 +32,14 @@ fn main() {
             array.trim_matches(|c| c == '{' || c == '}').split(',').map(|v| v.parse().expect("a number")).collect()
         })
         .collect();
-    let trees = match &model.estimator {
-        Estimator::Gbdt(g) => g.trees_used(),
+    let gbdts: Vec<&healthml_core::model::gbdt::GbdtModel> = match &model.estimator {
+        Estimator::Gbdt(g) => vec![g],
         Estimator::Ensemble(members) => {
-            members.iter().map(|m| if let Estimator::Gbdt(g) = &m.model.estimator { g.trees_used() } else { 0 }).sum()
+            members.iter().filter_map(|m| if let Estimator::Gbdt(g) = &m.model.estimator { Some(g) } else { None }).collect()
         }
-        Estimator::Logistic(_) => 0,
+        Estimator::Logistic(_) => Vec::new(),
     };
+    let trees: usize = gbdts.iter().map(|g| g.trees_used()).sum();
     // the first pass builds the scoring layout
     let mut sum = 0.0;
     let mut passes = Vec::new();
@@ -55,9 +56,11 @@ fn main() {
         std::hint::black_box(model.step_contributions(r));
     }
     let explain_ms = started.elapsed().as_secs_f64() * 1e3 / explain_rows.max(1) as f64;
+    let layouts: Vec<String> = gbdts.iter().map(|g| format!("\"{}\"", g.scoring_layout())).collect();
     println!(
-        "{{\"algorithm\": \"{}\", \"trees\": {trees}, \"rows\": {}, \"score_us\": {:.3}, \"explain_ms\": {explain_ms:.4}, \"sum\": {sum}}}",
+        "{{\"algorithm\": \"{}\", \"trees\": {trees}, \"layouts\": [{}], \"rows\": {}, \"score_us\": {:.3}, \"explain_ms\": {explain_ms:.4}, \"sum\": {sum}}}",
         model.estimator.algorithm(),
+        layouts.join(", "),
         rows.len(),
         passes[passes.len() / 2]
     );

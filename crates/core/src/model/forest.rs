@@ -33,9 +33,18 @@ impl Forest {
         }
     }
 
-    /// Whether the ranked layout scores this forest (tests and benchmarks say which one ran).
+    /// Whether the ranked layout scores this forest.
+    #[cfg(test)]
     pub(crate) fn is_ranked(&self) -> bool {
         matches!(self, Forest::Ranked(_))
+    }
+
+    /// The layout scoring this forest, in words (benchmarks print it).
+    pub(crate) fn layout(&self) -> String {
+        match self {
+            Forest::Ranked(f) => format!("ranked, {}", f.layout()),
+            Forest::Flat(_) => "node by node".to_string(),
+        }
     }
 }
 
@@ -64,11 +73,66 @@ pub(crate) struct RankedForest {
     base_score: f64,
     depth: usize,
     trees: usize,
-    nodes: Vec<u32>,
+    nodes: Nodes,
     /// `2^depth` leaf values per tree, left to right.
-    leaves: Vec<f64>,
+    leaves: Leaves,
     /// Per feature, its distinct split points in ascending order.
     split_points: Vec<Vec<f64>>,
+}
+
+/// A single row's walk is bound by cache misses, not by arithmetic, so the layout is as small as
+/// the forest allows: two-byte nodes when every slot and threshold index fits in a byte (a
+/// histogram-binned forest of up to 127 features), and four-byte leaves when every leaf value is
+/// an f32 (widened back exactly, so the sum is the same).
+#[derive(Debug)]
+enum Nodes {
+    /// `slot << 16 | index`.
+    Wide(Vec<u32>),
+    /// `slot << 8 | index`; a padding node reads the always-zero rank after the features' ranks.
+    Narrow(Vec<u16>),
+}
+
+#[derive(Debug)]
+enum Leaves {
+    Double(Vec<f64>),
+    Single(Vec<f32>),
+}
+
+trait Node: Copy {
+    /// (slot, threshold index)
+    fn split(self) -> (usize, u32);
+}
+
+impl Node for u32 {
+    #[inline(always)]
+    fn split(self) -> (usize, u32) {
+        ((self >> 16) as usize, self & 0xFFFF)
+    }
+}
+
+impl Node for u16 {
+    #[inline(always)]
+    fn split(self) -> (usize, u32) {
+        ((self >> 8) as usize, u32::from(self & 0xFF))
+    }
+}
+
+trait Leaf: Copy {
+    fn widen(self) -> f64;
+}
+
+impl Leaf for f64 {
+    #[inline(always)]
+    fn widen(self) -> f64 {
+        self
+    }
+}
+
+impl Leaf for f32 {
+    #[inline(always)]
+    fn widen(self) -> f64 {
+        f64::from(self)
+    }
 }
 
 impl RankedForest {
@@ -110,46 +174,34 @@ impl RankedForest {
             }
         }
         let inner = (1 << depth) - 1;
-        let mut forest = RankedForest {
-            base_score,
-            depth,
-            trees: trees.len(),
-            nodes: vec![0; inner * trees.len()],
-            leaves: vec![0.0; (inner + 1) * trees.len()],
-            split_points,
-        };
+        let mut nodes = vec![0; inner * trees.len()];
+        let mut leaves = vec![0.0; (inner + 1) * trees.len()];
         for (t, tree) in trees.iter().enumerate() {
-            forest.place(tree, 0, t, 0, 0);
+            place(tree, &split_points, depth, &mut nodes[t * inner..(t + 1) * inner], &mut leaves[t * (inner + 1)..(t + 1) * (inner + 1)]);
         }
-        Some(forest)
-    }
-
-    /// Puts node `node` of `tree` (number `t`) at position `slot` of level `level`, then its subtree.
-    fn place(&mut self, tree: &Tree, node: usize, t: usize, slot: usize, level: usize) {
-        let inner = (1 << self.depth) - 1;
-        if level == self.depth {
-            self.leaves[t * (inner + 1) + slot - inner] = tree.value[node];
-            return;
-        }
-        let (left, right) = if tree.is_leaf(node) {
-            self.nodes[t * inner + slot] = PADDING;
-            (node, node)
+        let padding_slot = 2 * features;
+        let narrow = padding_slot <= 0xFF && split_points.iter().all(|points| points.len() <= 0x100);
+        let nodes = if narrow {
+            Nodes::Narrow(
+                nodes
+                    .iter()
+                    .map(|&node| if node == PADDING { (padding_slot << 8) as u16 } else { ((node >> 16) << 8 | (node & 0xFFFF)) as u16 })
+                    .collect(),
+            )
         } else {
-            let feature = tree.feature[node] as usize;
-            let threshold = tree.threshold[node];
-            let index = self.split_points[feature].partition_point(|p| *p < threshold) as u32;
-            let missing_right = tree.missing[node] == tree.right[node] && tree.missing[node] != tree.left[node];
-            let slot_of_rank = (2 * feature + usize::from(missing_right)) as u32;
-            self.nodes[t * inner + slot] = slot_of_rank << 16 | index;
-            (tree.left[node] as usize, tree.right[node] as usize)
+            Nodes::Wide(nodes)
         };
-        self.place(tree, left, t, 2 * slot + 1, level + 1);
-        self.place(tree, right, t, 2 * slot + 2, level + 1);
+        let leaves = if leaves.iter().all(|&v| f64::from(v as f32).to_bits() == v.to_bits()) {
+            Leaves::Single(leaves.iter().map(|&v| v as f32).collect())
+        } else {
+            Leaves::Double(leaves)
+        };
+        Some(RankedForest { base_score, depth, trees: trees.len(), nodes, leaves, split_points })
     }
 
     fn score(&self, row: &[f64], ranks: &mut Vec<u32>) -> f64 {
         ranks.clear();
-        ranks.reserve(2 * self.split_points.len());
+        ranks.reserve(2 * self.split_points.len() + 1);
         for (points, &value) in self.split_points.iter().zip(row) {
             let (left_side, right_side) = if value.is_nan() {
                 (0, MISSING_RIGHT)
@@ -160,24 +212,36 @@ impl RankedForest {
             ranks.push(left_side);
             ranks.push(right_side);
         }
-        assert!(ranks.len() == 2 * self.split_points.len(), "a row of {} features for {}", row.len(), self.split_points.len());
-        match self.depth {
-            0 => self.walk::<0>(ranks),
-            1 => self.walk::<1>(ranks),
-            2 => self.walk::<2>(ranks),
-            3 => self.walk::<3>(ranks),
-            4 => self.walk::<4>(ranks),
-            5 => self.walk::<5>(ranks),
-            6 => self.walk::<6>(ranks),
-            7 => self.walk::<7>(ranks),
-            _ => self.walk::<8>(ranks),
+        // the padding slot of two-byte nodes: no index is below it
+        ranks.push(0);
+        assert!(ranks.len() == 2 * self.split_points.len() + 1, "a row of {} features for {}", row.len(), self.split_points.len());
+        match (&self.nodes, &self.leaves) {
+            (Nodes::Narrow(nodes), Leaves::Single(leaves)) => self.walk_depth(nodes, leaves, ranks),
+            (Nodes::Narrow(nodes), Leaves::Double(leaves)) => self.walk_depth(nodes, leaves, ranks),
+            (Nodes::Wide(nodes), Leaves::Single(leaves)) => self.walk_depth(nodes, leaves, ranks),
+            (Nodes::Wide(nodes), Leaves::Double(leaves)) => self.walk_depth(nodes, leaves, ranks),
         }
     }
 
-    fn walk<const DEPTH: usize>(&self, ranks: &[u32]) -> f64 {
+    fn walk_depth<N: Node, L: Leaf>(&self, nodes: &[N], leaves: &[L], ranks: &[u32]) -> f64 {
+        match self.depth {
+            0 => self.walk::<0, N, L>(nodes, leaves, ranks),
+            1 => self.walk::<1, N, L>(nodes, leaves, ranks),
+            2 => self.walk::<2, N, L>(nodes, leaves, ranks),
+            3 => self.walk::<3, N, L>(nodes, leaves, ranks),
+            4 => self.walk::<4, N, L>(nodes, leaves, ranks),
+            5 => self.walk::<5, N, L>(nodes, leaves, ranks),
+            6 => self.walk::<6, N, L>(nodes, leaves, ranks),
+            7 => self.walk::<7, N, L>(nodes, leaves, ranks),
+            _ => self.walk::<8, N, L>(nodes, leaves, ranks),
+        }
+    }
+
+    fn walk<const DEPTH: usize, N: Node, L: Leaf>(&self, nodes: &[N], leaves: &[L], ranks: &[u32]) -> f64 {
         let inner = (1 << DEPTH) - 1;
-        let step = |node: u32, position: usize| -> usize {
-            let goes_right = (node & 0xFFFF) < ranks[(node >> 16) as usize];
+        let step = |node: N, position: usize| -> usize {
+            let (slot, index) = node.split();
+            let goes_right = index < ranks[slot];
             2 * position + 1 + usize::from(goes_right)
         };
         let mut total = self.base_score;
@@ -186,23 +250,57 @@ impl RankedForest {
             let mut position = [0usize; LANES];
             for _ in 0..DEPTH {
                 for (lane, p) in position.iter_mut().enumerate() {
-                    *p = step(self.nodes[(first + lane) * inner + *p], *p);
+                    *p = step(nodes[(first + lane) * inner + *p], *p);
                 }
             }
             // leaves added in tree order, as forust adds them
             for (lane, p) in position.iter().enumerate() {
-                total += self.leaves[(first + lane) * (inner + 1) + p - inner];
+                total += leaves[(first + lane) * (inner + 1) + p - inner].widen();
             }
         }
         for t in lanes_end..self.trees {
             let mut p = 0;
             for _ in 0..DEPTH {
-                p = step(self.nodes[t * inner + p], p);
+                p = step(nodes[t * inner + p], p);
             }
-            total += self.leaves[t * (inner + 1) + p - inner];
+            total += leaves[t * (inner + 1) + p - inner].widen();
         }
         total
     }
+
+    /// "wide" or "narrow" nodes, "f64" or "f32" leaves (tests and benchmarks say which one ran).
+    fn layout(&self) -> String {
+        let nodes = if matches!(self.nodes, Nodes::Narrow(_)) { "2-byte nodes" } else { "4-byte nodes" };
+        let leaves = if matches!(self.leaves, Leaves::Single(_)) { "f32 leaves" } else { "f64 leaves" };
+        format!("{nodes}, {leaves}")
+    }
+}
+
+/// Puts `tree` into one tree's `nodes` and `leaves` of a complete tree of `depth`: node `node` at
+/// position `slot` of level `level`, then its subtree.
+fn place(tree: &Tree, split_points: &[Vec<f64>], depth: usize, nodes: &mut [u32], leaves: &mut [f64]) {
+    fn at(tree: &Tree, split_points: &[Vec<f64>], depth: usize, nodes: &mut [u32], leaves: &mut [f64], node: usize, slot: usize, level: usize) {
+        let inner = (1 << depth) - 1;
+        if level == depth {
+            leaves[slot - inner] = tree.value[node];
+            return;
+        }
+        let (left, right) = if tree.is_leaf(node) {
+            nodes[slot] = PADDING;
+            (node, node)
+        } else {
+            let feature = tree.feature[node] as usize;
+            let threshold = tree.threshold[node];
+            let index = split_points[feature].partition_point(|p| *p < threshold) as u32;
+            let missing_right = tree.missing[node] == tree.right[node] && tree.missing[node] != tree.left[node];
+            let slot_of_rank = (2 * feature + usize::from(missing_right)) as u32;
+            nodes[slot] = slot_of_rank << 16 | index;
+            (tree.left[node] as usize, tree.right[node] as usize)
+        };
+        at(tree, split_points, depth, nodes, leaves, left, 2 * slot + 1, level + 1);
+        at(tree, split_points, depth, nodes, leaves, right, 2 * slot + 2, level + 1);
+    }
+    at(tree, split_points, depth, nodes, leaves, 0, 0, 0);
 }
 
 /// Every tree's nodes in one array of small nodes, walked node by node: any tree the payload
@@ -294,6 +392,55 @@ mod tests {
                     flat.score(&row).to_bits(),
                     "{trees} trees of depth {max_depth}, row {row:?}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn every_node_and_leaf_width_scores_bit_for_bit_as_the_node_walk() {
+        let mut rng = Lcg(13);
+        let features = 6;
+        let base: Vec<Tree> = (0..37).map(|_| random_tree(&mut rng, features, 6, false)).collect();
+        let single_leaves = |trees: &[Tree]| -> Vec<Tree> {
+            let mut trees = trees.to_vec();
+            for tree in &mut trees {
+                tree.value.iter_mut().for_each(|v| *v = f64::from(*v as f32));
+            }
+            trees
+        };
+        // 300 distinct split points on feature 0: more than a byte can index
+        let many_points = |trees: &[Tree], rng: &mut Lcg| -> Vec<Tree> {
+            let mut trees = trees.to_vec();
+            let mut k = 0;
+            while k < 300 {
+                let mut tree = random_tree(rng, features, 8, false);
+                for i in 0..tree.len() {
+                    if tree.is_leaf(i) {
+                        continue;
+                    }
+                    tree.feature[i] = 0;
+                    tree.threshold[i] = -1.0 + k as f64 / 150.0;
+                    k += 1;
+                }
+                trees.push(tree);
+            }
+            trees
+        };
+        let variants = [
+            (base.clone(), "2-byte nodes, f64 leaves"),
+            (single_leaves(&base), "2-byte nodes, f32 leaves"),
+            (many_points(&base, &mut rng), "4-byte nodes, f64 leaves"),
+            (single_leaves(&many_points(&base, &mut rng)), "4-byte nodes, f32 leaves"),
+        ];
+        let mut rows = random_rows(&mut rng, features, 1000);
+        rows.extend((0..1000).map(|_| (0..features).map(|_| -1.5 + (rng.next() % 4000) as f64 / 1000.0).collect::<Vec<f64>>()));
+        for (trees, layout) in variants {
+            let ranked = RankedForest::new(0.375, &trees).expect("trees of depth 8 at most are ranked");
+            assert_eq!(ranked.layout(), layout);
+            let flat = FlatForest::new(0.375, &trees);
+            let mut ranks = Vec::new();
+            for row in &rows {
+                assert_eq!(ranked.score(row, &mut ranks).to_bits(), flat.score(row).to_bits(), "{layout}, row {row:?}");
             }
         }
     }

@@ -339,9 +339,9 @@ impl GbdtModel {
         f64::from(1.0f32 / (x.exp() + 1.0 + 1e-16))
     }
 
-    /// Whether scoring walks the ranked layout (see `forest`), for tests and benchmarks.
-    pub fn scores_ranked(&self) -> bool {
-        self.forest().is_ranked()
+    /// The layout scoring walks (see `forest`), in words, for benchmarks.
+    pub fn scoring_layout(&self) -> String {
+        self.forest().layout()
     }
 
     /// (feature index, share of the prediction trees' total split gain), for features with any
@@ -423,7 +423,8 @@ mod tests {
         let booster = fit_booster(rows(&x, &y), rows(&vx, &vy), &params, 1).unwrap();
         assert!(booster.prediction_iteration.unwrap() < booster.trees.len(), "early stopping kept trees that do not predict");
         let model = GbdtModel::from_forust(&booster).unwrap();
-        assert!(model.scores_ranked());
+        // forust bins features (at most 256 bins) and keeps weights in f32: the smallest layout
+        assert_eq!(model.scoring_layout(), "ranked, 2-byte nodes, f32 leaves");
         let (tx, _) = data(1000, 11);
         let flat = flatten(&tx, 1000);
         let expected = booster.predict(&Matrix::new(&flat, 1000, tx.len()), false);
