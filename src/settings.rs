@@ -8,6 +8,12 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 /// additions per call; needs healthml in `shared_preload_libraries` (otherwise there are no counters).
 pub static TRACK_SCORING: GucSetting<bool> = GucSetting::<bool>::new(true);
 
+/// `healthml.explain_threads` (default 2, 1 to 4): threads one explanation of a large tree model
+/// may use. The extra threads only compute (they never call PostgreSQL, and start with every signal
+/// blocked); a model's values are the same for every setting, because the trees are always summed
+/// in the same four runs.
+pub static EXPLAIN_THREADS: GucSetting<i32> = GucSetting::<i32>::new(2);
+
 pub fn register() {
     GucRegistry::define_bool_guc(
         c"healthml.track_scoring",
@@ -17,4 +23,26 @@ pub fn register() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    // SAFETY: the assign hook only stores an integer and cannot fail.
+    unsafe {
+        GucRegistry::define_int_guc_with_hooks(
+            c"healthml.explain_threads",
+            c"Threads one explanation (TreeSHAP) of a large tree model may use.",
+            c"1 explains on the calling backend alone. The values do not depend on it.",
+            &EXPLAIN_THREADS,
+            1,
+            4,
+            GucContext::Userset,
+            GucFlags::default(),
+            None,
+            Some(explain_threads_assigned),
+            None,
+        );
+    }
+}
+
+/// The core reads the thread count on every explanation; PostgreSQL calls this on every change,
+/// the boot value included.
+unsafe extern "C-unwind" fn explain_threads_assigned(threads: std::ffi::c_int, _extra: *mut std::ffi::c_void) {
+    healthml_core::model::set_explain_threads(usize::try_from(threads).unwrap_or(1));
 }

@@ -51,6 +51,8 @@ fn main() {
     passes.remove(0);
     passes.sort_by(f64::total_cmp);
     let explain_rows = explain_rows.min(rows.len());
+    // as PostgreSQL runs it: healthml.explain_threads' default
+    healthml_core::model::set_explain_threads(std::env::var("THREADS").map_or(2, |t| t.parse().unwrap()));
     let started = Instant::now();
     for r in &rows[..explain_rows] {
         std::hint::black_box(model.step_contributions(r));

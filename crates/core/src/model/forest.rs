@@ -177,20 +177,33 @@ impl RankedForest {
         let mut nodes = vec![0; inner * trees.len()];
         let mut leaves = vec![0.0; (inner + 1) * trees.len()];
         for (t, tree) in trees.iter().enumerate() {
-            place(tree, &split_points, depth, &mut nodes[t * inner..(t + 1) * inner], &mut leaves[t * (inner + 1)..(t + 1) * (inner + 1)]);
+            place(
+                tree,
+                &split_points,
+                depth,
+                &mut nodes[t * inner..(t + 1) * inner],
+                &mut leaves[t * (inner + 1)..(t + 1) * (inner + 1)],
+            );
         }
         let padding_slot = 2 * features;
         let narrow = padding_slot <= 0xFF && split_points.iter().all(|points| points.len() <= 0x100);
-        let nodes = if narrow {
-            Nodes::Narrow(
-                nodes
-                    .iter()
-                    .map(|&node| if node == PADDING { (padding_slot << 8) as u16 } else { ((node >> 16) << 8 | (node & 0xFFFF)) as u16 })
-                    .collect(),
-            )
-        } else {
-            Nodes::Wide(nodes)
-        };
+        let nodes =
+            if narrow {
+                Nodes::Narrow(
+                    nodes
+                        .iter()
+                        .map(|&node| {
+                            if node == PADDING {
+                                (padding_slot << 8) as u16
+                            } else {
+                                ((node >> 16) << 8 | (node & 0xFFFF)) as u16
+                            }
+                        })
+                        .collect(),
+                )
+            } else {
+                Nodes::Wide(nodes)
+            };
         let leaves = if leaves.iter().all(|&v| f64::from(v as f32).to_bits() == v.to_bits()) {
             Leaves::Single(leaves.iter().map(|&v| v as f32).collect())
         } else {
@@ -214,7 +227,12 @@ impl RankedForest {
         }
         // the padding slot of two-byte nodes: no index is below it
         ranks.push(0);
-        assert!(ranks.len() == 2 * self.split_points.len() + 1, "a row of {} features for {}", row.len(), self.split_points.len());
+        assert!(
+            ranks.len() == 2 * self.split_points.len() + 1,
+            "a row of {} features for {}",
+            row.len(),
+            self.split_points.len()
+        );
         match (&self.nodes, &self.leaves) {
             (Nodes::Narrow(nodes), Leaves::Single(leaves)) => self.walk_depth(nodes, leaves, ranks),
             (Nodes::Narrow(nodes), Leaves::Double(leaves)) => self.walk_depth(nodes, leaves, ranks),
@@ -276,31 +294,40 @@ impl RankedForest {
     }
 }
 
-/// Puts `tree` into one tree's `nodes` and `leaves` of a complete tree of `depth`: node `node` at
-/// position `slot` of level `level`, then its subtree.
+/// Puts `tree` into one tree's `nodes` and `leaves` of a complete tree of `depth`.
 fn place(tree: &Tree, split_points: &[Vec<f64>], depth: usize, nodes: &mut [u32], leaves: &mut [f64]) {
-    fn at(tree: &Tree, split_points: &[Vec<f64>], depth: usize, nodes: &mut [u32], leaves: &mut [f64], node: usize, slot: usize, level: usize) {
-        let inner = (1 << depth) - 1;
-        if level == depth {
-            leaves[slot - inner] = tree.value[node];
-            return;
-        }
-        let (left, right) = if tree.is_leaf(node) {
-            nodes[slot] = PADDING;
-            (node, node)
-        } else {
-            let feature = tree.feature[node] as usize;
-            let threshold = tree.threshold[node];
-            let index = split_points[feature].partition_point(|p| *p < threshold) as u32;
-            let missing_right = tree.missing[node] == tree.right[node] && tree.missing[node] != tree.left[node];
-            let slot_of_rank = (2 * feature + usize::from(missing_right)) as u32;
-            nodes[slot] = slot_of_rank << 16 | index;
-            (tree.left[node] as usize, tree.right[node] as usize)
-        };
-        at(tree, split_points, depth, nodes, leaves, left, 2 * slot + 1, level + 1);
-        at(tree, split_points, depth, nodes, leaves, right, 2 * slot + 2, level + 1);
+    struct Placing<'a> {
+        tree: &'a Tree,
+        split_points: &'a [Vec<f64>],
+        depth: usize,
+        nodes: &'a mut [u32],
+        leaves: &'a mut [f64],
     }
-    at(tree, split_points, depth, nodes, leaves, 0, 0, 0);
+    impl Placing<'_> {
+        /// Node `node` at position `slot` of level `level`, then its subtree.
+        fn at(&mut self, node: usize, slot: usize, level: usize) {
+            let (tree, inner) = (self.tree, (1 << self.depth) - 1);
+            if level == self.depth {
+                self.leaves[slot - inner] = tree.value[node];
+                return;
+            }
+            let (left, right) = if tree.is_leaf(node) {
+                self.nodes[slot] = PADDING;
+                (node, node)
+            } else {
+                let feature = tree.feature[node] as usize;
+                let threshold = tree.threshold[node];
+                let index = self.split_points[feature].partition_point(|p| *p < threshold) as u32;
+                let missing_right = tree.missing[node] == tree.right[node] && tree.missing[node] != tree.left[node];
+                let slot_of_rank = (2 * feature + usize::from(missing_right)) as u32;
+                self.nodes[slot] = slot_of_rank << 16 | index;
+                (tree.left[node] as usize, tree.right[node] as usize)
+            };
+            self.at(left, 2 * slot + 1, level + 1);
+            self.at(right, 2 * slot + 2, level + 1);
+        }
+    }
+    Placing { tree, split_points, depth, nodes, leaves }.at(0, 0, 0);
 }
 
 /// Every tree's nodes in one array of small nodes, walked node by node: any tree the payload

@@ -6,6 +6,7 @@ pub(crate) mod format1;
 pub mod gbdt;
 pub mod import;
 mod leafshap;
+pub use leafshap::set_explain_threads;
 pub mod lightgbm;
 pub mod logistic;
 pub mod tree;

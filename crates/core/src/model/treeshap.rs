@@ -120,9 +120,8 @@ impl TreeShap {
             Arithmetic::Lightgbm => self.contributions_in::<f64>(trees, row),
             Arithmetic::Healthml => match &self.leaves {
                 Some(leaves) => {
-                    let mut out = vec![0.0; row.len() + 1];
-                    out[row.len()] = self.base_score + self.expected_values.iter().sum::<f64>();
-                    leaves.add_contributions(trees, row, &mut out, &mut Vec::new());
+                    let mut out = leaves.contributions(trees, row);
+                    out.push(self.base_score + self.expected_values.iter().sum::<f64>());
                     out
                 }
                 None => self.contributions_in::<f64>(trees, row),
