@@ -45,9 +45,8 @@ const MAX_PATH_FEATURES: usize = 24;
 
 /// One tree's leaves and their paths, laid out flat: leaf `l`'s distinct features and zero
 /// fractions are `slots[l]..slots[l + 1]` of `features` / `zero_fractions`, and its conditions
-/// `conditions[l]..conditions[l + 1]` of `condition_nodes` / `condition_children` /
-/// `condition_slots` (at that node the row must go to that child; it is a split on that slot's
-/// feature).
+/// `conditions[l]..conditions[l + 1]` of `condition_codes`: `node << 8 | way << 6 | slot`, at that
+/// node the row must go that way (see [`way_of_child`]), a split on that slot's feature.
 #[derive(Debug, Default)]
 struct TreePaths {
     values: Vec<f64>,
@@ -58,9 +57,21 @@ struct TreePaths {
     /// Whether leaf `l` and leaf `l + 1` are siblings under a split on a feature new to their path
     /// (its last distinct feature): they are explained together.
     paired: Vec<bool>,
-    condition_nodes: Vec<u32>,
-    condition_children: Vec<u32>,
-    condition_slots: Vec<u8>,
+    condition_codes: Vec<u32>,
+    /// Per node, the ways of its right child and of its missing values: `right | missing << 2`.
+    node_ways: Vec<u8>,
+}
+
+/// How a child is reached from its node: 1 the left child, 0 the right one, 2 a separate branch
+/// for missing values (a child that is both left and right, or left and missing, is left).
+fn way_of_child(tree: &Tree, node: usize, child: u32) -> u32 {
+    if child == tree.left[node] {
+        1
+    } else if child == tree.right[node] {
+        0
+    } else {
+        2
+    }
 }
 
 /// The leaf paths of a set of trees.
@@ -125,44 +136,34 @@ impl LeafShap {
 }
 
 /// Adds the Shapley values of `row` of each of `trees` (whose paths are `paths`) to `out` (one slot
-/// per feature); `next` is scratch space.
-fn add_contributions(trees: &[Tree], paths: &[TreePaths], row: &[f64], out: &mut [f64], next: &mut Vec<u32>) {
+/// per feature); `ways` is scratch space.
+fn add_contributions(trees: &[Tree], paths: &[TreePaths], row: &[f64], out: &mut [f64], ways: &mut Vec<u8>) {
     let weights = shapley_weights();
     for (tree, t) in trees.iter().zip(paths) {
-        // the child the row takes at every inner node
-        next.clear();
-        next.extend(tree.feature.iter().zip(&tree.threshold).zip(tree.left.iter().zip(&tree.right).zip(&tree.missing)).map(
-            |((&feature, &threshold), ((&left, &right), &missing))| {
-                // without branches: which way a row goes is a coin toss to the predictor
-                let value = row.get(feature.max(0) as usize).copied().unwrap_or(0.0);
-                let way = usize::from(value < threshold) | usize::from(value.is_nan()) << 1;
-                [right, left, missing, missing][way]
-            },
-        ));
+        // the way the row goes at every inner node, without branches: which way it goes is a coin
+        // toss to the predictor
+        ways.clear();
+        ways.extend(tree.feature.iter().zip(&tree.threshold).zip(&t.node_ways).map(|((&feature, &threshold), &node_ways)| {
+            let value = row.get(feature.max(0) as usize).copied().unwrap_or(0.0);
+            let way = usize::from(value < threshold) | usize::from(value.is_nan()) << 1;
+            let missing = node_ways >> 2;
+            [node_ways & 3, 1, missing, missing][way]
+        }));
+        let goes = |code: u32| u32::from(ways[(code >> 8) as usize]) == (code >> 6) & 3;
         let mut l = 0;
         while l < t.values.len() {
             let (first, last) = (t.slots[l] as usize, t.slots[l + 1] as usize);
             let d = last - first;
-            let conditions = t.conditions[l] as usize..t.conditions[l + 1] as usize;
-            let hot_of = |conditions: Range<usize>| {
-                conditions.fold((1u32 << d) - 1, |hot, c| {
-                    if next[t.condition_nodes[c] as usize] == t.condition_children[c] {
-                        hot
-                    } else {
-                        hot & !(1 << t.condition_slots[c])
-                    }
-                })
+            let conditions = &t.condition_codes[t.conditions[l] as usize..t.conditions[l + 1] as usize];
+            let hot_of = |conditions: &[u32]| {
+                conditions.iter().fold((1u32 << d) - 1, |hot, &code| hot & !(u32::from(!goes(code)) << (code & 0x3F)))
             };
             let features = &t.features[first..last];
             if t.paired[l] {
                 // the last condition is the parent's split, on a feature the path has not split on
-                let parent = conditions.end - 1;
-                let hot = hot_of(conditions.start..parent);
-                let (taken, other) = if next[t.condition_nodes[parent] as usize] == t.condition_children[parent] {
-                    (l, l + 1)
-                } else {
-                    (l + 1, l)
-                };
+                let (&parent, shared) = conditions.split_last().expect("a pair's path ends in their parent");
+                let hot = hot_of(shared);
+                let (taken, other) = if goes(parent) { (l, l + 1) } else { (l + 1, l) };
                 let z_taken = t.zero_fractions[t.slots[taken] as usize + d - 1];
                 let z_other = t.zero_fractions[t.slots[other] as usize + d - 1];
                 add_sibling_leaves(
@@ -314,7 +315,14 @@ fn factorial(n: usize) -> f64 {
 
 /// Every leaf's path: its distinct features, their zero fractions, and the conditions.
 fn tree_paths(tree: &Tree) -> Option<TreePaths> {
-    let mut t = TreePaths { slots: vec![0], conditions: vec![0], ..TreePaths::default() };
+    // a condition keeps its node in 24 bits
+    if tree.len() >= 1 << 24 {
+        return None;
+    }
+    let node_ways = (0..tree.len())
+        .map(|n| (way_of_child(tree, n, tree.right[n]) | way_of_child(tree, n, tree.missing[n]) << 2) as u8)
+        .collect();
+    let mut t = TreePaths { slots: vec![0], conditions: vec![0], node_ways, ..TreePaths::default() };
     // (node, the conditions on the way to it)
     let mut stack: Vec<(usize, Vec<(u32, u32)>)> = vec![(0, Vec::new())];
     while let Some((node, path)) = stack.pop() {
@@ -366,16 +374,14 @@ fn add_leaf_path(t: &mut TreePaths, tree: &Tree, node: usize, path: &[(u32, u32)
             }
         };
         t.zero_fractions[first + slot] *= tree.cover[child as usize] / tree.cover[at as usize];
-        t.condition_nodes.push(at);
-        t.condition_children.push(child);
-        t.condition_slots.push(slot as u8);
+        t.condition_codes.push(at << 8 | way_of_child(tree, at as usize, child) << 6 | slot as u32);
     }
     if t.features.len() - first > MAX_PATH_FEATURES {
         return None;
     }
     t.values.push(tree.value[node]);
     t.slots.push(t.features.len() as u32);
-    t.conditions.push(t.condition_nodes.len() as u32);
+    t.conditions.push(t.condition_codes.len() as u32);
     Some(())
 }
 
@@ -477,7 +483,8 @@ mod tests {
     fn leafshap_speed() {
         let mut rng = Lcg(11);
         let features = 60;
-        let mut trees: Vec<Tree> = (0..1200).map(|_| random_tree(&mut rng, features, 6, false)).collect();
+        let count: usize = std::env::var("TREES").map_or(1200, |t| t.parse().unwrap());
+        let mut trees: Vec<Tree> = (0..count).map(|_| random_tree(&mut rng, features, 6, false)).collect();
         for tree in &mut trees {
             for node in (0..tree.len()).rev() {
                 tree.cover[node] = if tree.is_leaf(node) {
