@@ -1,10 +1,11 @@
 //! Trees laid out for scoring, built from the stored [`Tree`]s on first use (never serialized).
 //!
 //! Most forests are scored as a [`RankedForest`]: every tree padded to one complete depth, each
-//! node four bytes, and a row turned once into the rank of each of its values among the forest's
-//! split points of that feature, so that every step down a tree is an integer comparison without a
-//! branch. Trees of several hundred nodes each then fit in the L2 cache, and eight trees walk side
-//! by side so that their loads overlap. Forests it cannot hold (deep trees, a separate branch for
+//! node two or four bytes, the last level's nodes each beside its two leaves, and a row turned once
+//! into the rank of each of its values among the forest's split points of that feature, so that
+//! every step down a tree is an integer comparison without a branch. Trees of several hundred
+//! nodes each then fit in the L2 cache, and eight trees walk side by side so that their loads
+//! overlap. Forests it cannot hold (deep trees, a separate branch for
 //! missing values, tens of thousands of split points on one feature) are walked node by node as a
 //! [`FlatForest`]. Both add the trees' leaves in tree order from the base score, so their scores
 //! are bit-identical to each other and to forust's `predict` (tested).
@@ -71,31 +72,66 @@ const LANES: usize = 8;
 #[derive(Debug)]
 pub(crate) struct RankedForest {
     base_score: f64,
+    /// At least 1: a lone leaf sits under a padding node.
     depth: usize,
     trees: usize,
-    nodes: Nodes,
-    /// `2^depth` leaf values per tree, left to right.
-    leaves: Leaves,
+    layout: Layout,
     /// Per feature, its distinct split points in ascending order.
     split_points: Vec<Vec<f64>>,
 }
 
 /// A single row's walk is bound by cache misses, not by arithmetic, so the layout is as small as
 /// the forest allows: two-byte nodes when every slot and threshold index fits in a byte (a
-/// histogram-binned forest of up to 127 features), and four-byte leaves when every leaf value is
-/// an f32 (widened back exactly, so the sum is the same).
+/// histogram-binned forest of up to 127 features: `slot << 8 | index`, a padding node reading the
+/// always-zero rank after the features' ranks), four-byte ones otherwise (`slot << 16 | index`);
+/// four-byte leaves when every leaf value is an f32 (widened back exactly, so the sum is the same).
 #[derive(Debug)]
-enum Nodes {
-    /// `slot << 16 | index`.
-    Wide(Vec<u32>),
-    /// `slot << 8 | index`; a padding node reads the always-zero rank after the features' ranks.
-    Narrow(Vec<u16>),
+enum Layout {
+    NarrowSingle(Levels<u16, f32>),
+    NarrowDouble(Levels<u16, f64>),
+    WideSingle(Levels<u32, f32>),
+    WideDouble(Levels<u32, f64>),
 }
 
-#[derive(Debug)]
-enum Leaves {
-    Double(Vec<f64>),
-    Single(Vec<f32>),
+/// Per tree, its `2^(depth−1) − 1` upper nodes, then its last level's nodes each with its two
+/// leaves: the last step and the leaf it reaches share a cache line.
+struct Levels<N, L> {
+    upper: Vec<N>,
+    last: Vec<LastNode<N, L>>,
+}
+
+impl<N, L> std::fmt::Debug for Levels<N, L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Levels {{ {} upper nodes, {} last ones }}", self.upper.len(), self.last.len())
+    }
+}
+
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
+struct LastNode<N, L> {
+    node: N,
+    left: L,
+    right: L,
+}
+
+impl<N: Node, L: Leaf> Levels<N, L> {
+    /// From complete trees of `depth` ≥ 1: `nodes` (wide, `2^depth − 1` per tree) and `leaves`
+    /// (`2^depth` per tree).
+    fn new(depth: usize, nodes: &[u32], leaves: &[f64], narrow: impl Fn(u32) -> N, leaf: impl Fn(f64) -> L) -> Self {
+        let (inner, upper) = ((1 << depth) - 1, (1 << (depth - 1)) - 1);
+        let trees = leaves.len() >> depth;
+        let mut levels = Levels { upper: Vec::with_capacity(upper * trees), last: Vec::with_capacity((upper + 1) * trees) };
+        for t in 0..trees {
+            let (nodes, leaves) = (&nodes[t * inner..(t + 1) * inner], &leaves[t * (inner + 1)..(t + 1) * (inner + 1)]);
+            levels.upper.extend(nodes[..upper].iter().map(|&n| narrow(n)));
+            levels.last.extend(nodes[upper..].iter().enumerate().map(|(k, &n)| LastNode {
+                node: narrow(n),
+                left: leaf(leaves[2 * k]),
+                right: leaf(leaves[2 * k + 1]),
+            }));
+        }
+        levels
+    }
 }
 
 trait Node: Copy {
@@ -173,6 +209,8 @@ impl RankedForest {
                 return None;
             }
         }
+        // a forest of lone leaves walks one padding node
+        let depth = depth.max(1);
         let inner = (1 << depth) - 1;
         let mut nodes = vec![0; inner * trees.len()];
         let mut leaves = vec![0.0; (inner + 1) * trees.len()];
@@ -187,29 +225,16 @@ impl RankedForest {
         }
         let padding_slot = 2 * features;
         let narrow = padding_slot <= 0xFF && split_points.iter().all(|points| points.len() <= 0x100);
-        let nodes =
-            if narrow {
-                Nodes::Narrow(
-                    nodes
-                        .iter()
-                        .map(|&node| {
-                            if node == PADDING {
-                                (padding_slot << 8) as u16
-                            } else {
-                                ((node >> 16) << 8 | (node & 0xFFFF)) as u16
-                            }
-                        })
-                        .collect(),
-                )
-            } else {
-                Nodes::Wide(nodes)
-            };
-        let leaves = if leaves.iter().all(|&v| f64::from(v as f32).to_bits() == v.to_bits()) {
-            Leaves::Single(leaves.iter().map(|&v| v as f32).collect())
-        } else {
-            Leaves::Double(leaves)
+        let to_narrow =
+            |node: u32| if node == PADDING { (padding_slot << 8) as u16 } else { ((node >> 16) << 8 | (node & 0xFFFF)) as u16 };
+        let single = leaves.iter().all(|&v| f64::from(v as f32).to_bits() == v.to_bits());
+        let layout = match (narrow, single) {
+            (true, true) => Layout::NarrowSingle(Levels::new(depth, &nodes, &leaves, to_narrow, |v| v as f32)),
+            (true, false) => Layout::NarrowDouble(Levels::new(depth, &nodes, &leaves, to_narrow, |v| v)),
+            (false, true) => Layout::WideSingle(Levels::new(depth, &nodes, &leaves, |n| n, |v| v as f32)),
+            (false, false) => Layout::WideDouble(Levels::new(depth, &nodes, &leaves, |n| n, |v| v)),
         };
-        Some(RankedForest { base_score, depth, trees: trees.len(), nodes, leaves, split_points })
+        Some(RankedForest { base_score, depth, trees: trees.len(), layout, split_points })
     }
 
     fn score(&self, row: &[f64], ranks: &mut Vec<u32>) -> f64 {
@@ -233,64 +258,72 @@ impl RankedForest {
             row.len(),
             self.split_points.len()
         );
-        match (&self.nodes, &self.leaves) {
-            (Nodes::Narrow(nodes), Leaves::Single(leaves)) => self.walk_depth(nodes, leaves, ranks),
-            (Nodes::Narrow(nodes), Leaves::Double(leaves)) => self.walk_depth(nodes, leaves, ranks),
-            (Nodes::Wide(nodes), Leaves::Single(leaves)) => self.walk_depth(nodes, leaves, ranks),
-            (Nodes::Wide(nodes), Leaves::Double(leaves)) => self.walk_depth(nodes, leaves, ranks),
+        match &self.layout {
+            Layout::NarrowSingle(levels) => self.walk_depth(levels, ranks),
+            Layout::NarrowDouble(levels) => self.walk_depth(levels, ranks),
+            Layout::WideSingle(levels) => self.walk_depth(levels, ranks),
+            Layout::WideDouble(levels) => self.walk_depth(levels, ranks),
         }
     }
 
-    fn walk_depth<N: Node, L: Leaf>(&self, nodes: &[N], leaves: &[L], ranks: &[u32]) -> f64 {
+    fn walk_depth<N: Node, L: Leaf>(&self, levels: &Levels<N, L>, ranks: &[u32]) -> f64 {
         match self.depth {
-            0 => self.walk::<0, N, L>(nodes, leaves, ranks),
-            1 => self.walk::<1, N, L>(nodes, leaves, ranks),
-            2 => self.walk::<2, N, L>(nodes, leaves, ranks),
-            3 => self.walk::<3, N, L>(nodes, leaves, ranks),
-            4 => self.walk::<4, N, L>(nodes, leaves, ranks),
-            5 => self.walk::<5, N, L>(nodes, leaves, ranks),
-            6 => self.walk::<6, N, L>(nodes, leaves, ranks),
-            7 => self.walk::<7, N, L>(nodes, leaves, ranks),
-            _ => self.walk::<8, N, L>(nodes, leaves, ranks),
+            1 => self.walk::<1, N, L>(levels, ranks),
+            2 => self.walk::<2, N, L>(levels, ranks),
+            3 => self.walk::<3, N, L>(levels, ranks),
+            4 => self.walk::<4, N, L>(levels, ranks),
+            5 => self.walk::<5, N, L>(levels, ranks),
+            6 => self.walk::<6, N, L>(levels, ranks),
+            7 => self.walk::<7, N, L>(levels, ranks),
+            _ => self.walk::<8, N, L>(levels, ranks),
         }
     }
 
-    fn walk<const DEPTH: usize, N: Node, L: Leaf>(&self, nodes: &[N], leaves: &[L], ranks: &[u32]) -> f64 {
-        let inner = (1 << DEPTH) - 1;
-        let step = |node: N, position: usize| -> usize {
+    fn walk<const DEPTH: usize, N: Node, L: Leaf>(&self, levels: &Levels<N, L>, ranks: &[u32]) -> f64 {
+        let upper = (1 << (DEPTH - 1)) - 1;
+        let goes_right = |node: N| {
             let (slot, index) = node.split();
-            let goes_right = index < ranks[slot];
-            2 * position + 1 + usize::from(goes_right)
+            index < ranks[slot]
+        };
+        // the leaf of last-level node `k` of tree `t`
+        let leaf = |t: usize, k: usize| {
+            let last = levels.last[t * (upper + 1) + k];
+            let (left, right) = (last.left, last.right);
+            if goes_right(last.node) { right } else { left }.widen()
         };
         let mut total = self.base_score;
         let lanes_end = self.trees - self.trees % LANES;
         for first in (0..lanes_end).step_by(LANES) {
             let mut position = [0usize; LANES];
-            for _ in 0..DEPTH {
+            for _ in 1..DEPTH {
                 for (lane, p) in position.iter_mut().enumerate() {
-                    *p = step(nodes[(first + lane) * inner + *p], *p);
+                    *p = 2 * *p + 1 + usize::from(goes_right(levels.upper[(first + lane) * upper + *p]));
                 }
             }
             // leaves added in tree order, as forust adds them
             for (lane, p) in position.iter().enumerate() {
-                total += leaves[(first + lane) * (inner + 1) + p - inner].widen();
+                total += leaf(first + lane, p - upper);
             }
         }
         for t in lanes_end..self.trees {
             let mut p = 0;
-            for _ in 0..DEPTH {
-                p = step(nodes[t * inner + p], p);
+            for _ in 1..DEPTH {
+                p = 2 * p + 1 + usize::from(goes_right(levels.upper[t * upper + p]));
             }
-            total += leaves[t * (inner + 1) + p - inner].widen();
+            total += leaf(t, p - upper);
         }
         total
     }
 
     /// "wide" or "narrow" nodes, "f64" or "f32" leaves (tests and benchmarks say which one ran).
     fn layout(&self) -> String {
-        let nodes = if matches!(self.nodes, Nodes::Narrow(_)) { "2-byte nodes" } else { "4-byte nodes" };
-        let leaves = if matches!(self.leaves, Leaves::Single(_)) { "f32 leaves" } else { "f64 leaves" };
-        format!("{nodes}, {leaves}")
+        match self.layout {
+            Layout::NarrowSingle(_) => "2-byte nodes, f32 leaves",
+            Layout::NarrowDouble(_) => "2-byte nodes, f64 leaves",
+            Layout::WideSingle(_) => "4-byte nodes, f32 leaves",
+            Layout::WideDouble(_) => "4-byte nodes, f64 leaves",
+        }
+        .to_string()
     }
 }
 
