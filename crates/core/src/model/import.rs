@@ -615,7 +615,7 @@ fn recipe_for(names: &[String], options: &ImportOptions) -> Result<Recipe> {
         )
         .with_hint("name the source column a feature reads (after the \"columns\" mapping)"));
     }
-    Ok(Recipe { format: RECIPE_FORMAT, source: "imported".into(), rows: 0, steps })
+    Ok(Recipe { format: RECIPE_FORMAT, source: "imported".into(), rows: 0, steps, level_index: Default::default() })
 }
 
 #[cfg(test)]
@@ -638,6 +638,7 @@ mod tests {
             source: "t".into(),
             rows: 0,
             steps: (0..n_features).map(|i| Step::Passthrough { column: format!("c{i}") }).collect(),
+            level_index: Default::default(),
         };
         let original = TrainedModel {
             features: recipe.feature_names(),

@@ -230,7 +230,7 @@ mod tests {
 
     fn trained(features: &[&str], estimator: Estimator, calibration: Option<Platt>) -> TrainedModel {
         TrainedModel {
-            recipe: Recipe { format: 1, source: "t".into(), rows: 0, steps: Vec::new() },
+            recipe: Recipe { format: 1, source: "t".into(), rows: 0, steps: Vec::new(), level_index: Default::default() },
             features: features.iter().map(|f| f.to_string()).collect(),
             estimator,
             threshold: 0.5,

@@ -52,13 +52,15 @@ impl Recipe {
     /// same per-step transform, column by column.
     pub fn apply_cells(&self, cells: &[Cell<'_>]) -> Vec<f64> {
         let mut out = Vec::with_capacity(cells.len());
-        for (step, cell) in self.steps.iter().zip(cells) {
-            self.push_features(step, *cell, &mut out);
+        for (i, (step, cell)) in self.steps.iter().zip(cells).enumerate() {
+            self.push_features(i, step, *cell, &mut out);
         }
         out
     }
 
-    fn push_features(&self, step: &Step, cell: Cell<'_>, out: &mut Vec<f64>) {
+    /// Appends the features of step `index` (`step`) for `cell`.
+    fn push_features(&self, index: usize, step: &Step, cell: Cell<'_>, out: &mut Vec<f64>) {
+        let position = |levels: &[String], text: &str| self.level_index.position(&self.steps, index, levels, text);
         match step {
             Step::Exclude { .. } | Step::Drop { .. } => {}
             Step::Numeric { .. } => {
@@ -76,11 +78,8 @@ impl Recipe {
             }),
             Step::Codes { from_number, levels, .. } => {
                 let code = match cell {
-                    Cell::Text(t) => levels.iter().position(|l| l == t),
-                    Cell::Number(x) if *from_number && x.is_finite() => {
-                        let text = format_code(x);
-                        levels.iter().position(|l| *l == text)
-                    }
+                    Cell::Text(t) => position(levels, t),
+                    Cell::Number(x) if *from_number && x.is_finite() => position(levels, &format_code(x)),
                     _ => None,
                 };
                 out.push(code.map_or(f64::NAN, |c| c as f64));
@@ -88,17 +87,17 @@ impl Recipe {
             Step::Frequency { from_number, impute, levels, shares, .. } => {
                 let mut owned = None;
                 let text = level_text(cell, *from_number, impute, &mut owned);
-                out.push(levels.iter().position(|l| l == text).map_or(0.0, |i| shares[i]));
+                out.push(position(levels, text).map_or(0.0, |i| shares[i]));
             }
             Step::TargetRate { from_number, impute, levels, rates, prior, .. } => {
                 let mut owned = None;
                 let text = level_text(cell, *from_number, impute, &mut owned);
-                out.push(levels.iter().position(|l| l == text).map_or(*prior, |i| rates[i]));
+                out.push(position(levels, text).map_or(*prior, |i| rates[i]));
             }
             Step::Categorical { from_number, impute, levels, other, .. } => {
                 let mut owned = None;
                 let text = level_text(cell, *from_number, impute, &mut owned);
-                let hit = levels.iter().position(|l| l == text);
+                let hit = position(levels, text);
                 out.extend(levels.iter().enumerate().map(|(i, _)| if hit == Some(i) { 1.0 } else { 0.0 }));
                 if *other {
                     out.push(if hit.is_none() { 1.0 } else { 0.0 });
@@ -114,7 +113,7 @@ impl Recipe {
         let mut features: Vec<Vec<f64>> = names.iter().map(|_| Vec::with_capacity(rows)).collect();
         let mut row_out = Vec::with_capacity(names.len());
         let mut columns = Vec::new();
-        for step in &self.steps {
+        for (index, step) in self.steps.iter().enumerate() {
             if !step.is_input() {
                 continue;
             }
@@ -122,11 +121,11 @@ impl Recipe {
                 Error::new(ErrorClass::UndefinedColumn, format!("column \"{}\" of the recipe is missing", step.column()))
                     .with_hint(format!("the recipe was fitted on {}, which has this column", self.source))
             })?;
-            columns.push((step, column));
+            columns.push((index, step, column));
         }
         for r in 0..rows {
             row_out.clear();
-            for (step, column) in &columns {
+            for &(index, step, column) in &columns {
                 let cell = match &column.data {
                     ColumnData::Numeric(values) => values[r].map_or(Cell::Null, Cell::Number),
                     ColumnData::Categorical { codes, levels } => {
@@ -141,7 +140,7 @@ impl Recipe {
                     }
                     (_, c) => c,
                 };
-                self.push_features(step, cell, &mut row_out);
+                self.push_features(index, step, cell, &mut row_out);
             }
             for (feature, value) in features.iter_mut().zip(&row_out) {
                 feature.push(*value);

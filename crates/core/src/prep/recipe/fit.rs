@@ -181,7 +181,13 @@ pub fn fit_recipe(frame: &Frame, source: &str, options: &RecipeOptions) -> Resul
         steps.push(step);
         reports.push(report);
     }
-    let recipe = Recipe { format: RECIPE_FORMAT, source: source.to_string(), rows: frame.rows() as u64, steps };
+    let recipe = Recipe {
+        format: RECIPE_FORMAT,
+        source: source.to_string(),
+        rows: frame.rows() as u64,
+        steps,
+        level_index: Default::default(),
+    };
     if recipe.feature_names().is_empty() {
         return Err(Error::new(ErrorClass::InsufficientData, format!("the recipe for {source} keeps no column"))
             .with_hint("every column was excluded or dropped: relax \"drop_threshold\" or set \"auto_drop\": false"));

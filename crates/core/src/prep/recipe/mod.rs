@@ -128,6 +128,17 @@ impl Step {
         }
     }
 
+    /// The levels a text step knows, in code order.
+    fn levels(&self) -> Option<&[String]> {
+        match self {
+            Step::Codes { levels, .. }
+            | Step::Frequency { levels, .. }
+            | Step::TargetRate { levels, .. }
+            | Step::Categorical { levels, .. } => Some(levels),
+            _ => None,
+        }
+    }
+
     fn feature_names(&self) -> Vec<String> {
         match self {
             Step::Exclude { .. } | Step::Drop { .. } => Vec::new(),
@@ -150,6 +161,65 @@ pub struct Recipe {
     pub source: String,
     pub rows: u64,
     pub steps: Vec<Step>,
+    /// Never stored: built from `steps` on first use.
+    #[serde(skip)]
+    pub(crate) level_index: LevelIndex,
+}
+
+/// Levels above which a step finds a row's level by hash instead of comparing it with each:
+/// a diagnosis column has hundreds, and scoring one row compared them all.
+const INDEXED_LEVELS: usize = 16;
+
+/// Per step with more than [`INDEXED_LEVELS`] levels, each level's position by its text.
+#[derive(Default)]
+pub(crate) struct LevelIndex(std::sync::OnceLock<Vec<Option<LevelPositions>>>);
+
+/// A step's levels by text → position.
+type LevelPositions = std::collections::HashMap<Box<str>, usize>;
+
+impl LevelIndex {
+    /// The position of `text` among `levels`, the levels of step `step` of `steps`.
+    pub(crate) fn position(&self, steps: &[Step], step: usize, levels: &[String], text: &str) -> Option<usize> {
+        if levels.len() <= INDEXED_LEVELS {
+            return levels.iter().position(|l| l == text);
+        }
+        let index = self.0.get_or_init(|| {
+            steps
+                .iter()
+                .map(|s| {
+                    s.levels().filter(|l| l.len() > INDEXED_LEVELS).map(|levels| {
+                        // the first of equal levels, as a scan finds it
+                        let mut index = std::collections::HashMap::with_capacity(levels.len());
+                        for (i, l) in levels.iter().enumerate().rev() {
+                            index.insert(l.as_str().into(), i);
+                        }
+                        index
+                    })
+                })
+                .collect()
+        });
+        index[step].as_ref().and_then(|index| index.get(text).copied())
+    }
+}
+
+/// An index is derived data: recipes are equal when their steps are.
+impl PartialEq for LevelIndex {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// A clone builds its own index when first used.
+impl Clone for LevelIndex {
+    fn clone(&self) -> Self {
+        LevelIndex::default()
+    }
+}
+
+impl std::fmt::Debug for LevelIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LevelIndex")
+    }
 }
 
 /// One line of `healthml.standardize`'s answer.

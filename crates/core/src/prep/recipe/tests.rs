@@ -195,3 +195,41 @@ fn relation_names_parse_as_postgresql_reads_them() {
         assert_eq!(parts(bad), None, "{bad:?}");
     }
 }
+
+#[test]
+fn many_levels_are_found_by_hash_as_by_scan() {
+    let levels: Vec<String> = (0..300).map(|i| format!("V{i:03}")).collect();
+    let rates: Vec<f64> = (0..300).map(|i| i as f64 / 1000.0).collect();
+    let few: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
+    let recipe = Recipe {
+        format: RECIPE_FORMAT,
+        source: "t".into(),
+        rows: 0,
+        steps: vec![
+            Step::TargetRate {
+                column: "diag".into(),
+                from_number: false,
+                impute: "V299".into(),
+                levels: levels.clone(),
+                rates,
+                prior: -1.0,
+            },
+            Step::Categorical { column: "ward".into(), from_number: false, impute: "a".into(), levels: few, other: true },
+            Step::Codes { column: "code".into(), from_number: true, levels: levels.clone() },
+        ],
+        level_index: Default::default(),
+    };
+    for (i, level) in levels.iter().enumerate() {
+        let features = recipe.apply_cells(&[Cell::Text(level), Cell::Text("b"), Cell::Text(level)]);
+        assert_eq!(features, vec![i as f64 / 1000.0, 0.0, 1.0, 0.0, i as f64], "level {level}");
+    }
+    // unseen levels: the prior, "other", no code; NULL: the imputed level
+    let unseen = recipe.apply_cells(&[Cell::Text("V999"), Cell::Text("z"), Cell::Text("V999")]);
+    assert_eq!(unseen[..4], [-1.0, 0.0, 0.0, 1.0]);
+    assert!(unseen[4].is_nan());
+    assert_eq!(recipe.apply_cells(&[Cell::Null, Cell::Null, Cell::Null])[0], 0.299);
+    // a clone, and a recipe read back from its JSON, index their own levels
+    let read_back = Recipe::from_json(&recipe.to_json()).unwrap();
+    assert_eq!(read_back, recipe.clone());
+    assert_eq!(read_back.apply_cells(&[Cell::Text("V123"), Cell::Null, Cell::Text("V007")])[0], 0.123);
+}
