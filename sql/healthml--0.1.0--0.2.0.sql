@@ -769,3 +769,12 @@ REVOKE EXECUTE ON FUNCTION healthml.import_model(text, text, text, jsonb) FROM P
 GRANT EXECUTE ON FUNCTION healthml.import_model(text, text, text, jsonb) TO healthml_admin;
 COMMENT ON FUNCTION healthml.import_model(text, text, text, jsonb) IS
     'A model trained elsewhere (format ''lightgbm'': a LightGBM text model; ''xgboost'': an XGBoost JSON model) stored as the next version of a model, scoring and explaining as its library does: its features read from columns as the options map them, measured on options.evaluate_on when given.';
+
+-- 13. One row scored by its primary key: the row is read through the key's index, without a query
+-- (readmission.readmit_score uses it), with the caller's SELECT right checked.
+CREATE FUNCTION healthml."predict_by_key"("model_name" TEXT, "relation" regclass, "key" bigint) RETURNS double precision
+    STRICT STABLE PARALLEL SAFE COST 100 LANGUAGE c AS 'MODULE_PATHNAME', 'predict_by_key_wrapper';
+REVOKE EXECUTE ON FUNCTION healthml.predict_by_key(text, regclass, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION healthml.predict_by_key(text, regclass, bigint) TO healthml_analyst;
+COMMENT ON FUNCTION healthml.predict_by_key(text, regclass, bigint) IS
+    'Probability from the deployed model for the row of a table whose primary key (one integer column) is key, read through the key''s index without a query; NULL when no row has it.';

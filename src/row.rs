@@ -17,7 +17,7 @@ use pgrx::prelude::*;
 use pgrx::{AnyElement, PgTupleDesc};
 
 use crate::cache::insert_bounded;
-use crate::error::raise;
+use crate::error::{raise, raise_with};
 
 /// Plans kept per backend; beyond this they are cleared (a plan is a few bytes per column).
 const MAX_PLANS: usize = 64;
@@ -103,18 +103,131 @@ pub fn with_row_cells<R>(
             ..Default::default()
         };
         pg_sys::heap_deform_tuple(&mut tuple, tupdesc.as_ptr(), values.as_mut_ptr(), nulls.as_mut_ptr());
-        let read: Vec<Value<'_>> = plan.reads.iter().map(|r| read_value(*r, &values, &nulls)).collect();
-        let cells: Vec<Cell<'_>> = read
-            .iter()
-            .map(|v| match v {
-                Value::Null => Cell::Null,
-                Value::Number(x) => Cell::Number(*x),
-                Value::Borrowed(s) => Cell::Text(s),
-                Value::Owned(s) => Cell::Text(s.as_str()),
-            })
-            .collect();
-        consume(&cells)
+        consume_cells(&plan, &values, &nulls, consume)
     }
+}
+
+/// Reads the row of table `relation` whose primary key is `key` straight from its index into one
+/// cell per step of `model`'s recipe and hands them to `consume`: no query, no executor, no row
+/// value built and taken apart again. None when no row visible to the statement has that key.
+///
+/// The caller's rights are checked as a query would check them: SELECT on the table, and a table
+/// under row-level security is refused (its policies are applied only by queries).
+pub fn with_keyed_row_cells<R>(
+    model_id: i64,
+    model: &TrainedModel,
+    relation: pg_sys::Oid,
+    key: i64,
+    model_label: &dyn Fn() -> String,
+    consume: impl FnOnce(&[Cell<'_>]) -> R,
+) -> Option<R> {
+    // SAFETY: the relation exists (checked by the regclass argument); it and its primary key index
+    // stay locked (AccessShareLock, released at the end of the transaction) while they are read;
+    // the scan, its slot and the deformed values live until this function returns.
+    unsafe {
+        let rel = pg_sys::table_open(relation, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let name = || crate::spi::Relation::from_oid(relation).qualified_name();
+        if (*(*rel).rd_rel).relkind as u8 != pg_sys::RELKIND_RELATION {
+            raise_with(
+                PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+                format!("{} is not a table: predict_by_key reads a table's row through its primary key", name()),
+                Some("score a view's rows with healthml.predict_row('model', v) FROM my_view v WHERE ..."),
+            );
+        }
+        if pg_sys::pg_class_aclcheck(relation, pg_sys::GetUserId(), pg_sys::ACL_SELECT as pg_sys::AclMode)
+            != pg_sys::AclResult::ACLCHECK_OK
+        {
+            raise_with(
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!("permission denied for table {}", name()),
+                Some("predict_by_key reads whole rows: it needs SELECT on the table (ask its owner to GRANT SELECT)"),
+            );
+        }
+        if pg_sys::check_enable_rls(relation, pg_sys::InvalidOid, false) == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32 {
+            raise_with(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                format!("{} has row-level security, which only a query applies", name()),
+                Some("score its rows with a query: SELECT healthml.predict_row('model', t) FROM my_table t WHERE ..."),
+            );
+        }
+        let index_oid = pg_sys::RelationGetPrimaryKeyIndex(rel);
+        if index_oid == pg_sys::InvalidOid {
+            raise_with(
+                PgSqlErrorCode::ERRCODE_INVALID_OBJECT_DEFINITION,
+                format!("{} has no primary key", name()),
+                Some("predict_by_key finds a row by a primary key of one integer column; add one, or score with predict_row"),
+            );
+        }
+        let index = pg_sys::index_open(index_oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let key_attribute = *(*(*index).rd_index).indkey.values.as_ptr();
+        let key_type = PgTupleDesc::from_pg_unchecked((*rel).rd_att)
+            .get(key_attribute as usize - 1)
+            .expect("a key attribute of the table")
+            .atttypid;
+        let equal = match key_type {
+            pg_sys::INT8OID => Some((pg_sys::F_INT8EQ, pg_sys::Datum::from(key))),
+            pg_sys::INT4OID => i32::try_from(key).ok().map(|k| (pg_sys::F_INT4EQ, pg_sys::Datum::from(k))),
+            pg_sys::INT2OID => i16::try_from(key).ok().map(|k| (pg_sys::F_INT2EQ, pg_sys::Datum::from(k))),
+            _ => None,
+        };
+        if (*(*index).rd_index).indnkeyatts != 1 || !matches!(key_type, pg_sys::INT8OID | pg_sys::INT4OID | pg_sys::INT2OID) {
+            raise_with(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                format!("the primary key of {} is not one integer column", name()),
+                Some("predict_by_key finds a row by a bigint, integer or smallint primary key; score with predict_row otherwise"),
+            );
+        }
+        // a key out of the column's range names no row
+        let Some((procedure, argument)) = equal else {
+            pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
+            pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+            return None;
+        };
+        let mut scan_key = pg_sys::ScanKeyData::default();
+        pg_sys::ScanKeyInit(&mut scan_key, 1, pg_sys::BTEqualStrategyNumber as u16, procedure.into(), argument);
+        let slot = pg_sys::table_slot_create(rel, std::ptr::null_mut());
+        let scan = pg_sys::index_beginscan(rel, index, pg_sys::GetActiveSnapshot(), 1, 0);
+        pg_sys::index_rescan(scan, &mut scan_key, 1, std::ptr::null_mut(), 0);
+        let result = if pg_sys::index_getnext_slot(scan, pg_sys::ScanDirection::ForwardScanDirection, slot) {
+            let tupdesc = PgTupleDesc::from_pg_unchecked((*rel).rd_att);
+            let natts = tupdesc.len();
+            pg_sys::slot_getsomeattrs_int(slot, natts as i32);
+            let values = std::slice::from_raw_parts((*slot).tts_values, natts);
+            let nulls = std::slice::from_raw_parts((*slot).tts_isnull, natts);
+            let plan = plan_for(model_id, model, &tupdesc, (*(*rel).rd_rel).reltype, -1, model_label);
+            Some(consume_cells(&plan, values, nulls, consume))
+        } else {
+            None
+        };
+        pg_sys::index_endscan(scan);
+        pg_sys::ExecDropSingleTupleTableSlot(slot);
+        pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
+        pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+        result
+    }
+}
+
+/// The cells the plan reads from one deformed row, handed to `consume`.
+///
+/// # Safety
+/// `values` and `nulls` come from deforming a row of the type the plan was made for.
+unsafe fn consume_cells<R>(
+    plan: &RowPlan,
+    values: &[pg_sys::Datum],
+    nulls: &[bool],
+    consume: impl FnOnce(&[Cell<'_>]) -> R,
+) -> R {
+    let read: Vec<Value<'_>> = plan.reads.iter().map(|r| unsafe { read_value(*r, values, nulls) }).collect();
+    let cells: Vec<Cell<'_>> = read
+        .iter()
+        .map(|v| match v {
+            Value::Null => Cell::Null,
+            Value::Number(x) => Cell::Number(*x),
+            Value::Borrowed(s) => Cell::Text(s),
+            Value::Owned(s) => Cell::Text(s.as_str()),
+        })
+        .collect();
+    consume(&cells)
 }
 
 /// # Safety

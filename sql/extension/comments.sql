@@ -17,6 +17,8 @@ COMMENT ON FUNCTION healthml.predict_row(text, anyelement) IS
     'Probability from the deployed model for a whole typed row (a table or view alias), read without a jsonb round trip.';
 COMMENT ON FUNCTION healthml.predict_row_by_id(bigint, anyelement) IS
     'Probability from one model version by id for a whole typed row: what batch scoring uses to pin a model.';
+COMMENT ON FUNCTION healthml.predict_by_key(text, regclass, bigint) IS
+    'Probability from the deployed model for the row of a table whose primary key (one integer column) is key, read through the key''s index without a query; NULL when no row has it.';
 COMMENT ON FUNCTION healthml.set_decision_threshold(text, regclass, text) IS
     'Sets the deployed model''s decision threshold by a policy (f1, recall>=0.7, precision>=0.3, top_percent=10) measured on a labelled relation.';
 COMMENT ON FUNCTION healthml.set_threshold(text, text, regclass) IS

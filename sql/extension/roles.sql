@@ -34,7 +34,7 @@ GRANT EXECUTE ON FUNCTION healthml._scoring_stats_rows(), healthml._invalid_scor
 
 -- analysts: scoring, explanations, evaluation and reading
 GRANT EXECUTE ON FUNCTION
-    healthml.predict(text, jsonb), healthml.predict_by_id(bigint, jsonb),
+    healthml.predict(text, jsonb), healthml.predict_by_id(bigint, jsonb), healthml.predict_by_key(text, regclass, bigint),
     healthml.predict_row(text, anyelement), healthml.predict_row_by_id(bigint, anyelement),
     healthml.explain(text, jsonb, integer), healthml.explain_by_id(bigint, jsonb, integer),
     healthml.explain_row(text, anyelement, integer), healthml.explain_row_by_id(bigint, anyelement, integer),

@@ -14,24 +14,14 @@ COMMENT ON VIEW readmission.test_split IS
 
 -- Probability of readmission within 30 days from the deployed model "readmission", for an encounter
 -- of readmission.encounters:  SELECT encounter_id, readmission.readmit_score(e) FROM readmission.encounters e;
--- The encounter's features are its stored row of readmission.features (features.sql), read by
--- primary key and scored as a typed row.
--- The pack's other SQL functions have SQL-standard bodies (BEGIN ATOMIC): PostgreSQL binds every
--- name, operator and function in them when they are created, so nothing in a caller's search_path
--- can stand in for what they call. This one is PL/pgSQL because PostgreSQL 15 plans a SQL
--- function's body again in every statement that calls it, which cost a single-row lookup more
--- than its scoring; PL/pgSQL keeps the plan for the life of the session. It runs as its caller,
--- and every name and operator in it is schema-qualified for the same protection.
+-- The encounter's features are its stored row (readmission.encounter_features, the table behind
+-- readmission.features; features.sql), read through the primary key's index by
+-- healthml.predict_by_key: no query runs per call. The body is one expression with an SQL-standard
+-- body, so PostgreSQL binds every name in it when the function is created (nothing in a caller's
+-- search_path can stand in for them) and inlines the call into the caller's query.
 CREATE OR REPLACE FUNCTION readmission.readmit_score(e readmission.encounters) RETURNS double precision
-    LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
-DECLARE
-    score double precision;
-BEGIN
-    SELECT healthml.predict_row('readmission', f) INTO score
-    FROM readmission.features f
-    WHERE f.encounter_id OPERATOR(pg_catalog.=) e.encounter_id;
-    RETURN score;
-END $$;
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN healthml.predict_by_key('readmission', 'readmission.encounter_features'::regclass, e.encounter_id);
 COMMENT ON FUNCTION readmission.readmit_score(readmission.encounters) IS
     'Probability of readmission within 30 days (deployed model "readmission") for an encounter row.';
 

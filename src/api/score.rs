@@ -67,6 +67,21 @@ fn predict_row_by_id(model_id: i64, row: AnyElement) -> f64 {
     p
 }
 
+/// The probability of the row of `relation` (a table with a primary key of one integer column)
+/// whose key is `key`, from the model deployed as `model_name`: the row is read through the
+/// primary key's index, without a query, so scoring one row costs little more than the lookup.
+/// NULL when no row has that key.
+#[pg_extern(stable, parallel_safe, strict, cost = 100)]
+fn predict_by_key(model_name: &str, relation: crate::spi::Relation, key: i64) -> Option<f64> {
+    let started = stats::clock();
+    let (id, model) = deployed_model(model_name);
+    let p = crate::row::with_keyed_row_cells(id, &model, relation.oid(), key, &|| format!("model \"{model_name}\""), |cells| {
+        model.predict_cells(cells)
+    });
+    stats::done(started, id, Function::PredictRow, 1);
+    p
+}
+
 /// A relation scored by the deployed model: its rows, their labels (None: NULL target) and scores.
 pub(crate) struct ScoredRelation {
     pub model_id: i64,

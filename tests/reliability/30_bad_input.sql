@@ -28,6 +28,22 @@ CREATE TEMP TABLE setup_undeployed AS SELECT * FROM healthml.train('bi_undeploye
 CREATE SEQUENCE public.bi_sequence;
 CREATE INDEX bi_index ON public.bi (id);
 CREATE TYPE public.bi_type AS (a integer);
+-- tables a row is found in by its key, or not
+CREATE TABLE public.bi_keyed AS SELECT * FROM public.bi;
+ALTER TABLE public.bi_keyed ADD PRIMARY KEY (id);
+CREATE TABLE public.bi_int2_key AS SELECT id::smallint AS id, patient, severity, destination, readmitted FROM public.bi;
+ALTER TABLE public.bi_int2_key ADD PRIMARY KEY (id);
+CREATE TABLE public.bi_text_key AS SELECT id::text AS id, patient, severity, destination, readmitted FROM public.bi;
+ALTER TABLE public.bi_text_key ADD PRIMARY KEY (id);
+CREATE TABLE public.bi_two_column_key AS SELECT * FROM public.bi;
+ALTER TABLE public.bi_two_column_key ADD PRIMARY KEY (id, patient);
+CREATE TABLE public.bi_secured AS SELECT * FROM public.bi;
+ALTER TABLE public.bi_secured ADD PRIMARY KEY (id);
+ALTER TABLE public.bi_secured ENABLE ROW LEVEL SECURITY;
+ALTER TABLE public.bi_secured FORCE ROW LEVEL SECURITY;
+CREATE VIEW public.bi_view AS SELECT * FROM public.bi_keyed;
+CREATE TABLE public.bi_keyed_without_severity AS SELECT id, patient, destination, readmitted FROM public.bi;
+ALTER TABLE public.bi_keyed_without_severity ADD PRIMARY KEY (id);
 CREATE TABLE public.bi_dropped ();
 CREATE TEMP TABLE dropped AS SELECT 'public.bi_dropped'::regclass::oid AS oid;
 DROP TABLE public.bi_dropped;
@@ -66,6 +82,22 @@ INSERT INTO cases (name, expected, sql) VALUES
 ('predict: unicode level', 'ok', $$SELECT healthml.predict('bi', '{"destination": "réadaptation 🚑"}')$$),
 ('predict: injection as a level', 'ok', $$SELECT healthml.predict('bi', '{"destination": "x''); DROP TABLE public.bi; --"}')$$),
 ('predict_by_id: unknown id', '42704', $$SELECT healthml.predict_by_id(-1, '{}')$$),
+-- predict_by_key: tables, keys
+('predict_by_key: a key', 'ok', $$SELECT healthml.predict_by_key('bi', 'public.bi_keyed', 7)$$),
+('predict_by_key: no row has the key', 'ok', $$SELECT healthml.predict_by_key('bi', 'public.bi_keyed', -5)$$),
+('predict_by_key: NULL key', 'ok', $$SELECT healthml.predict_by_key('bi', 'public.bi_keyed', NULL)$$),
+('predict_by_key: key beyond smallint', 'ok', $$SELECT healthml.predict_by_key('bi', 'public.bi_int2_key', 9223372036854775807)$$),
+('predict_by_key: unknown model', '42704', $$SELECT healthml.predict_by_key('nope', 'public.bi_keyed', 7)$$),
+('predict_by_key: undeployed model', '42704', $$SELECT healthml.predict_by_key('bi_undeployed', 'public.bi_keyed', 7)$$),
+('predict_by_key: table without a primary key', '42P17', $$SELECT healthml.predict_by_key('bi', 'public.bi', 7)$$),
+('predict_by_key: text primary key', '0A000', $$SELECT healthml.predict_by_key('bi', 'public.bi_text_key', 7)$$),
+('predict_by_key: two-column primary key', '0A000', $$SELECT healthml.predict_by_key('bi', 'public.bi_two_column_key', 7)$$),
+('predict_by_key: row-level security, read by a superuser (who bypasses it)', 'ok', $$SELECT healthml.predict_by_key('bi', 'public.bi_secured', 7)$$),
+('predict_by_key: a view', '42809', $$SELECT healthml.predict_by_key('bi', 'public.bi_view', 7)$$),
+('predict_by_key: a sequence', '42809', $$SELECT healthml.predict_by_key('bi', 'public.bi_sequence', 7)$$),
+('predict_by_key: a table without an input column', '42703', $$SELECT healthml.predict_by_key('bi', 'public.bi_keyed_without_severity', 7)$$),
+('predict_by_key: a dropped table', '42P01', $$SELECT healthml.predict_by_key('bi', (SELECT oid FROM dropped)::regclass, 7)$$),
+('predict_by_key: injection as a relation', '42P01', $$SELECT healthml.predict_by_key('bi', 'public."bi_keyed; DROP TABLE public.bi"', 7)$$),
 ('predict_by_id: NULL id', 'ok', $$SELECT healthml.predict_by_id(NULL, '{}')$$),
 -- typed rows
 ('predict_row: a row without the target (not an input)', 'ok', $$SELECT healthml.predict_row('bi', x) FROM public.bi_no_target x LIMIT 1$$),

@@ -41,6 +41,7 @@ GRANT USAGE, CREATE ON SCHEMA hostile, work TO hostile_analyst, hostile_admin;
 GRANT USAGE ON SCHEMA api TO hostile_analyst;
 -- a small labelled sample of the cohort, readable by both
 CREATE TABLE work.sample AS SELECT * FROM readmission.cohort WHERE encounter_id % 40 = 0;
+ALTER TABLE work.sample ADD PRIMARY KEY (encounter_id);
 ALTER TABLE work.sample OWNER TO hostile_admin;
 GRANT SELECT ON work.sample TO hostile_analyst;
 -- the admin keeps encounters and id mappings current (the triggers that maintain their history and
@@ -159,6 +160,7 @@ analyst|healthml.predict(text,jsonb)|SELECT healthml.predict('hostile_logit', $j
 analyst|healthml.predict_by_id(bigint,jsonb)|SELECT healthml.predict_by_id(healthml.model_version_id('hostile_logit'), $jrow)
 analyst|healthml.predict_row(text,anyelement)|SELECT healthml.predict_row('hostile_gbdt', s) FROM work.sample s ORDER BY s.encounter_id LIMIT 3
 analyst|healthml.predict_row_by_id(bigint,anyelement)|SELECT healthml.predict_row_by_id(($ids)[2], $row)
+analyst|healthml.predict_by_key(text,regclass,bigint)|SELECT healthml.predict_by_key('hostile_gbdt', 'work.sample', s.encounter_id) FROM work.sample s ORDER BY s.encounter_id LIMIT 3
 analyst|healthml.explain(text,jsonb,integer)|SELECT * FROM healthml.explain('hostile_gbdt', $jrow, 3)
 analyst|healthml.explain_row(text,anyelement,integer)|SELECT * FROM healthml.explain_row('hostile_logit', $row, 3)
 analyst|healthml.explain_row_by_id(bigint,anyelement,integer)|SELECT * FROM healthml.explain_row_by_id(($ids)[1], $row, 3)

@@ -2,7 +2,7 @@
 -- path; row types that change between statements; parallel workers; bad rows. Also the training
 -- inputs the registry issue lists (empty relation, quoted names).
 BEGIN;
-SELECT plan(22);
+SELECT plan(29);
 \ir ../bin/helpers.sql
 
 CREATE TABLE public.visits AS
@@ -57,6 +57,38 @@ SELECT matches(pg_temp.plan_of($$SELECT sum(healthml.predict_row('visit_risk', v
 SELECT ok(pg_temp.rel_close((SELECT sum(healthml.predict_row('visit_risk', v)) FROM public.visits v), (SELECT s FROM serial_sum)),
           'and scores the same rows as the serial plan');
 RESET ALL;
+
+-- predict_by_key: the row of a table found through its primary key's index scores as predict_row
+-- scores it, sees what the statement sees, and is read with the caller's rights
+ALTER TABLE public.visits ADD PRIMARY KEY (visit_id);
+SELECT is((SELECT count(*) FROM public.visits v
+           WHERE healthml.predict_by_key('visit_risk', 'public.visits', v.visit_id) IS DISTINCT FROM healthml.predict_row('visit_risk', v)),
+          0::bigint, 'predict_by_key equals predict_row on all 4000 rows');
+SELECT is(healthml.predict_by_key('visit_risk', 'public.visits', 40001), NULL, 'a key no row has gives NULL');
+UPDATE public.visits SET stays = 5, ward = 'B' WHERE visit_id = 17;
+SELECT is(healthml.predict_by_key('visit_risk', 'public.visits', 17), (SELECT healthml.predict_row('visit_risk', v) FROM public.visits v WHERE visit_id = 17),
+          'a row changed in this transaction is read as changed');
+CREATE ROLE hm_keyed_reader IN ROLE healthml_analyst;
+SET ROLE hm_keyed_reader;
+SELECT throws_ok($$SELECT healthml.predict_by_key('visit_risk', 'public.visits', 17)$$, '42501', 'permission denied for table public.visits',
+                 'a role that may not SELECT the table may not score its rows by key');
+RESET ROLE;
+GRANT SELECT ON public.visits TO hm_keyed_reader;
+SET ROLE hm_keyed_reader;
+SELECT is(healthml.predict_by_key('visit_risk', 'public.visits', 17) IS NOT NULL, true, 'with SELECT on the table it may');
+RESET ROLE;
+ALTER TABLE public.visits ENABLE ROW LEVEL SECURITY;
+CREATE POLICY even_visits ON public.visits FOR SELECT USING (visit_id % 2 = 0);
+SET ROLE hm_keyed_reader;
+SELECT throws_ok($$SELECT healthml.predict_by_key('visit_risk', 'public.visits', 18)$$, '0A000', NULL,
+                 'a table under row-level security is refused: only a query applies its policies');
+RESET ROLE;
+ALTER TABLE public.visits DISABLE ROW LEVEL SECURITY;
+SET LOCAL max_parallel_workers_per_gather = 2; SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0; SET LOCAL min_parallel_table_scan_size = 0;
+SELECT is((SELECT count(*) FROM public.visits v
+           WHERE healthml.predict_by_key('visit_risk', 'public.visits', v.visit_id) IS DISTINCT FROM healthml.predict_row('visit_risk', v)),
+          0::bigint, 'and in parallel workers');
+RESET max_parallel_workers_per_gather; RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
 
 -- stored payloads are verified when a backend first loads them
 CREATE TEMP TABLE tampered AS SELECT model_id FROM healthml.train('tampered', 'public.visits', 'outcome', 'logistic', '{"group_by": "patient_id"}');
