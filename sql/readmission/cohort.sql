@@ -19,9 +19,27 @@ COMMENT ON VIEW readmission.test_split IS
 -- healthml.predict_by_key: no query runs per call. The body is one expression with an SQL-standard
 -- body, so PostgreSQL binds every name in it when the function is created (nothing in a caller's
 -- search_path can stand in for them) and inlines the call into the caller's query.
-CREATE OR REPLACE FUNCTION readmission.readmit_score(e readmission.encounters) RETURNS double precision
-    LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN healthml.predict_by_key('readmission', 'readmission.encounter_features'::regclass, e.encounter_id);
+-- On a healthml older than 0.2.0 (no predict_by_key; the pack is loaded again after ALTER EXTENSION
+-- healthml UPDATE) it is the PL/pgSQL lookup of 0.1.0, every name and operator schema-qualified.
+DO $pack$
+BEGIN
+    IF pg_catalog.to_regprocedure('healthml.predict_by_key(text,regclass,bigint)') IS NOT NULL THEN
+        CREATE OR REPLACE FUNCTION readmission.readmit_score(e readmission.encounters) RETURNS double precision
+            LANGUAGE sql STABLE PARALLEL SAFE
+            RETURN healthml.predict_by_key('readmission', 'readmission.encounter_features'::regclass, e.encounter_id);
+    ELSE
+        CREATE OR REPLACE FUNCTION readmission.readmit_score(e readmission.encounters) RETURNS double precision
+            LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+        DECLARE
+            score double precision;
+        BEGIN
+            SELECT healthml.predict_row('readmission', f) INTO score
+            FROM readmission.features f
+            WHERE f.encounter_id OPERATOR(pg_catalog.=) e.encounter_id;
+            RETURN score;
+        END $$;
+    END IF;
+END $pack$;
 COMMENT ON FUNCTION readmission.readmit_score(readmission.encounters) IS
     'Probability of readmission within 30 days (deployed model "readmission") for an encounter row.';
 
