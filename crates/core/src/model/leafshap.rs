@@ -424,11 +424,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_large_model_explains_the_same_on_any_number_of_threads() {
-        let mut rng = Lcg(17);
-        let features = 12;
-        let mut trees: Vec<Tree> = (0..900).map(|_| random_tree(&mut rng, features, 6, false)).collect();
+    /// `count` random trees of depth 6 whose covers add up: a leaf's is random, a node's the sum
+    /// of its children's.
+    fn covered_trees(rng: &mut Lcg, count: usize, features: usize) -> Vec<Tree> {
+        let mut trees: Vec<Tree> = (0..count).map(|_| random_tree(rng, features, 6, false)).collect();
         for tree in &mut trees {
             for node in (0..tree.len()).rev() {
                 tree.cover[node] = if tree.is_leaf(node) {
@@ -438,6 +437,14 @@ mod tests {
                 };
             }
         }
+        trees
+    }
+
+    #[test]
+    fn a_large_model_explains_the_same_on_any_number_of_threads() {
+        let mut rng = Lcg(17);
+        let features = 12;
+        let trees = covered_trees(&mut rng, 900, features);
         let fast = LeafShap::new(&trees).expect("short paths");
         assert!(fast.leaves >= THREADED_LEAVES, "{} leaves: too few to use threads", fast.leaves);
         let classic = TreeShap::new(0.0, &trees, Arithmetic::Lightgbm);
@@ -484,16 +491,7 @@ mod tests {
         let mut rng = Lcg(11);
         let features = 60;
         let count: usize = std::env::var("TREES").map_or(1200, |t| t.parse().unwrap());
-        let mut trees: Vec<Tree> = (0..count).map(|_| random_tree(&mut rng, features, 6, false)).collect();
-        for tree in &mut trees {
-            for node in (0..tree.len()).rev() {
-                tree.cover[node] = if tree.is_leaf(node) {
-                    1.0 + (rng.next() % 100) as f64
-                } else {
-                    tree.cover[tree.left[node] as usize] + tree.cover[tree.right[node] as usize]
-                };
-            }
-        }
+        let trees = covered_trees(&mut rng, count, features);
         let rows = random_rows(&mut rng, features, 200);
         let started = std::time::Instant::now();
         let fast = LeafShap::new(&trees).unwrap();
