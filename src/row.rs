@@ -116,7 +116,7 @@ pub fn with_row_cells<R>(
 pub fn with_keyed_row_cells<R>(
     model_id: i64,
     model: &TrainedModel,
-    relation: pg_sys::Oid,
+    relation: &crate::spi::Relation,
     key: i64,
     model_label: &dyn Fn() -> String,
     consume: impl FnOnce(&[Cell<'_>]) -> R,
@@ -125,8 +125,8 @@ pub fn with_keyed_row_cells<R>(
     // stay locked (AccessShareLock, released at the end of the transaction) while they are read;
     // the scan, its slot and the deformed values live until this function returns.
     unsafe {
-        let rel = pg_sys::table_open(relation, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
-        let name = || crate::spi::Relation::from_oid(relation).qualified_name();
+        let rel = pg_sys::table_open(relation.oid(), pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let name = || relation.qualified_name();
         if (*(*rel).rd_rel).relkind as u8 != pg_sys::RELKIND_RELATION {
             raise_with(
                 PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
@@ -134,7 +134,7 @@ pub fn with_keyed_row_cells<R>(
                 Some("score a view's rows with healthml.predict_row('model', v) FROM my_view v WHERE ..."),
             );
         }
-        if pg_sys::pg_class_aclcheck(relation, pg_sys::GetUserId(), pg_sys::ACL_SELECT as pg_sys::AclMode)
+        if pg_sys::pg_class_aclcheck(relation.oid(), pg_sys::GetUserId(), pg_sys::ACL_SELECT as pg_sys::AclMode)
             != pg_sys::AclResult::ACLCHECK_OK
         {
             raise_with(
@@ -143,7 +143,8 @@ pub fn with_keyed_row_cells<R>(
                 Some("predict_by_key reads whole rows: it needs SELECT on the table (ask its owner to GRANT SELECT)"),
             );
         }
-        if pg_sys::check_enable_rls(relation, pg_sys::InvalidOid, false) == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32 {
+        if pg_sys::check_enable_rls(relation.oid(), pg_sys::InvalidOid, false) == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32
+        {
             raise_with(
                 PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
                 format!("{} has row-level security, which only a query applies", name()),
@@ -164,19 +165,20 @@ pub fn with_keyed_row_cells<R>(
             .get(key_attribute as usize - 1)
             .expect("a key attribute of the table")
             .atttypid;
+        // the equality procedure and the key as the column's type; None: a key out of its range
         let equal = match key_type {
-            pg_sys::INT8OID => Some((pg_sys::F_INT8EQ, pg_sys::Datum::from(key))),
-            pg_sys::INT4OID => i32::try_from(key).ok().map(|k| (pg_sys::F_INT4EQ, pg_sys::Datum::from(k))),
-            pg_sys::INT2OID => i16::try_from(key).ok().map(|k| (pg_sys::F_INT2EQ, pg_sys::Datum::from(k))),
+            pg_sys::INT8OID => Some(Some((pg_sys::F_INT8EQ, pg_sys::Datum::from(key)))),
+            pg_sys::INT4OID => Some(i32::try_from(key).ok().map(|k| (pg_sys::F_INT4EQ, pg_sys::Datum::from(k)))),
+            pg_sys::INT2OID => Some(i16::try_from(key).ok().map(|k| (pg_sys::F_INT2EQ, pg_sys::Datum::from(k)))),
             _ => None,
         };
-        if (*(*index).rd_index).indnkeyatts != 1 || !matches!(key_type, pg_sys::INT8OID | pg_sys::INT4OID | pg_sys::INT2OID) {
+        let (Some(equal), 1) = (equal, (*(*index).rd_index).indnkeyatts) else {
             raise_with(
                 PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
                 format!("the primary key of {} is not one integer column", name()),
                 Some("predict_by_key finds a row by a bigint, integer or smallint primary key; score with predict_row otherwise"),
             );
-        }
+        };
         // a key out of the column's range names no row
         let Some((procedure, argument)) = equal else {
             pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);

@@ -195,11 +195,6 @@ impl Relation {
         self.oid
     }
 
-    /// A relation the caller has already opened and checked.
-    pub fn from_oid(oid: pg_sys::Oid) -> Relation {
-        Relation { oid }
-    }
-
     /// The relation's name, schema-qualified and quoted where needed (`readmission.cohort`,
     /// `lake."Encounters 2026"`): what healthml stores and prints, and what reads it back.
     pub fn qualified_name(&self) -> String {

@@ -75,7 +75,7 @@ fn predict_row_by_id(model_id: i64, row: AnyElement) -> f64 {
 fn predict_by_key(model_name: &str, relation: crate::spi::Relation, key: i64) -> Option<f64> {
     let started = stats::clock();
     let (id, model) = deployed_model(model_name);
-    let p = crate::row::with_keyed_row_cells(id, &model, relation.oid(), key, &|| format!("model \"{model_name}\""), |cells| {
+    let p = crate::row::with_keyed_row_cells(id, &model, &relation, key, &|| format!("model \"{model_name}\""), |cells| {
         model.predict_cells(cells)
     });
     stats::done(started, id, Function::PredictRow, 1);

@@ -102,27 +102,23 @@ impl LeafShap {
         let per_run: Vec<Vec<f64>> = if threads <= 1 {
             runs.iter().map(explain_run).collect()
         } else {
-            // runs of thread k: k, k + threads, ...; this thread takes the first share
-            let share = |k: usize| runs.iter().skip(k).step_by(threads);
+            // thread k explains runs k, k + threads, ...; this thread takes the first share
+            let explain_share = |k: usize| (k..RUNS).step_by(threads).map(|r| (r, explain_run(&runs[r]))).collect::<Vec<_>>();
             std::thread::scope(|scope| {
-                let helpers: Vec<_> = (1..threads)
-                    .map(|k| spawn_without_signals(scope, move || share(k).map(explain_run).collect::<Vec<_>>()))
-                    .collect();
-                let mut per_run: Vec<Option<Vec<f64>>> = vec![None; RUNS];
-                for (r, out) in (0..RUNS).step_by(threads).zip(share(0).map(explain_run)) {
-                    per_run[r] = Some(out);
-                }
-                for (k, helper) in (1..threads).zip(helpers) {
-                    // a helper that could not start leaves its runs to this thread
-                    let outs = match helper {
+                let helpers: Vec<_> = (1..threads).map(|k| (k, spawn_without_signals(scope, move || explain_share(k)))).collect();
+                let mut explained = explain_share(0);
+                for (k, helper) in helpers {
+                    explained.extend(match helper {
                         Some(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                        None => share(k).map(explain_run).collect(),
-                    };
-                    for (r, out) in (k..RUNS).step_by(threads).zip(outs) {
-                        per_run[r] = Some(out);
-                    }
+                        // a helper that could not start leaves its runs to this thread
+                        None => explain_share(k),
+                    });
                 }
-                per_run.into_iter().map(|out| out.expect("every run explained")).collect()
+                let mut per_run = vec![Vec::new(); RUNS];
+                for (r, out) in explained {
+                    per_run[r] = out;
+                }
+                per_run
             })
         };
         let mut out = vec![0.0; row.len()];
