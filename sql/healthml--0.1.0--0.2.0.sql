@@ -53,11 +53,20 @@ ALTER FUNCTION healthml.model_version_id(text, integer) SET search_path = pg_cat
 ALTER FUNCTION healthml.coefficients(text, integer) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION healthml._invalid_score(double precision) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION healthml._models_forget_scoring_stats() SET search_path = pg_catalog, pg_temp;
+-- The leakage alerts in a model's metrics (the guardrails every training stores), as one line of
+-- text; NULL when there are none. Deploy and retrain refuse a model with any.
+CREATE FUNCTION healthml._leakage_findings(metrics jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    RETURN (SELECT string_agg(g ->> 'message', '; ' ORDER BY n)
+            FROM jsonb_array_elements(CASE jsonb_typeof(metrics -> 'guardrails') WHEN 'array' THEN metrics -> 'guardrails' ELSE '[]' END)
+                 WITH ORDINALITY AS x(g, n)
+            WHERE g ->> 'check' LIKE 'leakage%' AND g ->> 'status' = 'alert');
 CREATE OR REPLACE FUNCTION healthml.deploy(model_name text, version integer DEFAULT NULL, reason text DEFAULT NULL)
     RETURNS TABLE (model_id bigint, deployed_version integer, deployed_at timestamptz)
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    chosen healthml.models%ROWTYPE;
+    chosen   healthml.models%ROWTYPE;
+    findings text;
 BEGIN
     PERFORM healthml._require_primary('healthml.deploy');
     IF model_name IS NULL THEN
@@ -74,6 +83,14 @@ BEGIN
               CASE WHEN version IS NULL THEN '' ELSE format(' version %s', version) END
             USING ERRCODE = 'undefined_object',
                   HINT = 'list models with SELECT name, version FROM healthml.models; train one with healthml.train()';
+    END IF;
+    findings := healthml._leakage_findings(chosen.metrics);
+    IF findings IS NOT NULL THEN
+        RAISE EXCEPTION 'model "%" version % has leakage findings: %', model_name, chosen.version, findings
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'train again with the column in "exclude"; once a reviewer has checked a column is known before the outcome, '
+                         'train with {"accept_leakage": ["column"]}; for the model''s test AUC, set "leakage_model_auc" to the ceiling '
+                         'the task allows (docs/reference/models.md, Leakage)';
     END IF;
     RETURN QUERY
     INSERT INTO healthml.deployments (name, model_id, version, reason)
@@ -340,7 +357,11 @@ BEGIN
     champ_auc := (judged #>> '{champion,auc}')::float8;
     chall_auc := (judged #>> '{challenger,auc}')::float8;
     chall_ratio := (judged #>> '{challenger,calibration_ratio}')::float8;
-    IF chall_auc IS NULL OR chall_auc < champ_auc - run.tolerance THEN
+    why := healthml._leakage_findings((SELECT m.metrics FROM healthml.models m WHERE m.id = challenger));
+    IF why IS NOT NULL THEN
+        verdict := 'kept champion';
+        why := format('challenger has leakage findings: %s', why);
+    ELSIF chall_auc IS NULL OR chall_auc < champ_auc - run.tolerance THEN
         verdict := 'kept champion';
         why := format('challenger AUC %s is below champion AUC %s minus tolerance %s on %s held-out rows',
                       round(chall_auc::numeric, 4), round(champ_auc::numeric, 4), run.tolerance, judged ->> 'rows');
@@ -378,6 +399,7 @@ REVOKE EXECUTE ON FUNCTION healthml._moments_accum(internal, double precision), 
     healthml._moments_summary_final(internal), healthml._in_transaction_block(), healthml._invalid_score(double precision)
     FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION healthml._checked_relation(regclass), healthml._creation_name(text), healthml._retrain_challenger(bigint),
+    healthml._leakage_findings(jsonb),
     healthml._require_primary(text), healthml._retrain_begin(text, double precision, double precision),
     healthml._retrain_judge(bigint, double precision), healthml._retrain_failed(bigint, text, text)
     FROM PUBLIC;
@@ -386,7 +408,7 @@ GRANT EXECUTE ON FUNCTION healthml._invalid_score(double precision) TO healthml_
 GRANT EXECUTE ON FUNCTION healthml._require_primary(text) TO healthml_admin;
 GRANT EXECUTE ON FUNCTION healthml._in_transaction_block(), healthml._retrain_begin(text, double precision, double precision),
     healthml._retrain_judge(bigint, double precision), healthml._retrain_failed(bigint, text, text), healthml._retrain_challenger(bigint),
-    healthml._checked_relation(regclass), healthml._creation_name(text)
+    healthml._checked_relation(regclass), healthml._creation_name(text), healthml._leakage_findings(jsonb)
     TO healthml_admin;
 GRANT EXECUTE ON PROCEDURE healthml._score_batch(text, regclass, text, text, text, integer) TO healthml_admin;
 
@@ -492,6 +514,21 @@ BEGIN
                                m.metrics #>> '{automl,chosen}', m.metrics #>> '{automl,evaluated}', m.metrics #>> '{automl,candidates}',
                                round((m.metrics #>> '{automl,search_seconds}')::numeric));
     END IF;
+    card := card || E'\n## Leakage and guardrails\n\n';
+    SELECT string_agg(format('| %s | %s | %s | %s | %s | %s |', g ->> 'check', coalesce(g ->> 'column', '-'),
+                             to_char((g ->> 'value')::numeric, 'FM0.000'), to_char((g ->> 'limit')::numeric, 'FM0.000'),
+                             upper(g ->> 'status'), replace(g ->> 'message', '|', '/')),
+                      E'\n' ORDER BY (g ->> 'status' = 'ok'), n)
+    INTO section
+    FROM jsonb_array_elements(CASE jsonb_typeof(m.metrics -> 'guardrails') WHEN 'array' THEN m.metrics -> 'guardrails' ELSE '[]' END)
+         WITH ORDINALITY AS x(g, n);
+    card := card || CASE
+        WHEN section IS NULL THEN E'Not checked: the version was imported, or trained before healthml 0.2.0.\n'
+        ELSE format(E'%s\n\n| check | column | value | limit | status | finding |\n|---|---|---|---|---|---|\n%s\n',
+                    CASE WHEN healthml._leakage_findings(m.metrics) IS NULL
+                         THEN 'No unresolved leakage finding: the version may be deployed.'
+                         ELSE '**Probable leakage: healthml.deploy and retrain refuse this version.**' END,
+                    section) END;
     card := card || E'\n## Threshold policy\n\n';
     SELECT * INTO line FROM healthml.threshold_policies p WHERE p.model_id = m.id ORDER BY p.id DESC LIMIT 1;
     IF FOUND THEN
@@ -626,7 +663,7 @@ COMMENT ON FUNCTION healthml.deploy(text, integer, text) IS
 COMMENT ON FUNCTION healthml.rollback(text) IS
     'Deploys again the version deployed before the current one; takes effect for the next statement.';
 COMMENT ON FUNCTION healthml.model_card(text, integer) IS
-    'A model version''s card in Markdown (NULL version: the deployed one): purpose, data lineage, recipe, test metrics, threshold policy, subgroup audit, drift, top features, version history.';
+    'A model version''s card in Markdown (NULL version: the deployed one): purpose, data lineage, recipe, test metrics, leakage and guardrail findings, threshold policy, subgroup audit, drift, top features, version history.';
 COMMENT ON TABLE healthml.drift_reports IS
     'Every healthml.drift call: per input column and for the score, PSI, Kolmogorov-Smirnov, Jensen-Shannon and a status.';
 COMMENT ON VIEW healthml.drift_latest IS 'The latest drift report of each model name, one row per feature and the score.';

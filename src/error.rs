@@ -28,6 +28,16 @@ pub fn raise_with(code: PgSqlErrorCode, message: String, hint: Option<&str>) -> 
     unreachable!("an ERROR report does not return")
 }
 
+/// Reports a WARNING (SQLSTATE 01000) with `hint`: a finding the caller must see, that does not stop
+/// the statement.
+pub fn warn(message: String, hint: Option<String>) {
+    let mut report = ErrorReport::new(PgSqlErrorCode::ERRCODE_WARNING, message, "healthml");
+    if let Some(hint) = hint {
+        report = report.set_hint(hint);
+    }
+    report.report(PgLogLevel::WARNING);
+}
+
 /// healthml's own statement on its own objects failed in a way pgrx reports instead of PostgreSQL
 /// (a column of another type, a missing row, a missing object): the extension's SQL objects are not
 /// what this library expects, as when a new build is installed but `ALTER EXTENSION healthml

@@ -1,11 +1,21 @@
 -- Deploying: which version of a model scores is the latest row of healthml.deployments.
 
+-- The leakage alerts in a model's metrics (the guardrails every training stores), as one line of
+-- text; NULL when there are none. Deploy and retrain refuse a model with any.
+CREATE FUNCTION healthml._leakage_findings(metrics jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    RETURN (SELECT string_agg(g ->> 'message', '; ' ORDER BY n)
+            FROM jsonb_array_elements(CASE jsonb_typeof(metrics -> 'guardrails') WHEN 'array' THEN metrics -> 'guardrails' ELSE '[]' END)
+                 WITH ORDINALITY AS x(g, n)
+            WHERE g ->> 'check' LIKE 'leakage%' AND g ->> 'status' = 'alert');
+
 -- Deploys version `version` of a model (NULL: the version with the best test AUC).
 CREATE FUNCTION healthml.deploy(model_name text, version integer DEFAULT NULL, reason text DEFAULT NULL)
     RETURNS TABLE (model_id bigint, deployed_version integer, deployed_at timestamptz)
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    chosen healthml.models%ROWTYPE;
+    chosen   healthml.models%ROWTYPE;
+    findings text;
 BEGIN
     PERFORM healthml._require_primary('healthml.deploy');
     IF model_name IS NULL THEN
@@ -22,6 +32,14 @@ BEGIN
               CASE WHEN version IS NULL THEN '' ELSE format(' version %s', version) END
             USING ERRCODE = 'undefined_object',
                   HINT = 'list models with SELECT name, version FROM healthml.models; train one with healthml.train()';
+    END IF;
+    findings := healthml._leakage_findings(chosen.metrics);
+    IF findings IS NOT NULL THEN
+        RAISE EXCEPTION 'model "%" version % has leakage findings: %', model_name, chosen.version, findings
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'train again with the column in "exclude"; once a reviewer has checked a column is known before the outcome, '
+                         'train with {"accept_leakage": ["column"]}; for the model''s test AUC, set "leakage_model_auc" to the ceiling '
+                         'the task allows (docs/reference/models.md, Leakage)';
     END IF;
     RETURN QUERY
     INSERT INTO healthml.deployments (name, model_id, version, reason)

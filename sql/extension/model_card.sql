@@ -71,6 +71,21 @@ BEGIN
                                m.metrics #>> '{automl,chosen}', m.metrics #>> '{automl,evaluated}', m.metrics #>> '{automl,candidates}',
                                round((m.metrics #>> '{automl,search_seconds}')::numeric));
     END IF;
+    card := card || E'\n## Leakage and guardrails\n\n';
+    SELECT string_agg(format('| %s | %s | %s | %s | %s | %s |', g ->> 'check', coalesce(g ->> 'column', '-'),
+                             to_char((g ->> 'value')::numeric, 'FM0.000'), to_char((g ->> 'limit')::numeric, 'FM0.000'),
+                             upper(g ->> 'status'), replace(g ->> 'message', '|', '/')),
+                      E'\n' ORDER BY (g ->> 'status' = 'ok'), n)
+    INTO section
+    FROM jsonb_array_elements(CASE jsonb_typeof(m.metrics -> 'guardrails') WHEN 'array' THEN m.metrics -> 'guardrails' ELSE '[]' END)
+         WITH ORDINALITY AS x(g, n);
+    card := card || CASE
+        WHEN section IS NULL THEN E'Not checked: the version was imported, or trained before healthml 0.2.0.\n'
+        ELSE format(E'%s\n\n| check | column | value | limit | status | finding |\n|---|---|---|---|---|---|\n%s\n',
+                    CASE WHEN healthml._leakage_findings(m.metrics) IS NULL
+                         THEN 'No unresolved leakage finding: the version may be deployed.'
+                         ELSE '**Probable leakage: healthml.deploy and retrain refuse this version.**' END,
+                    section) END;
     card := card || E'\n## Threshold policy\n\n';
     SELECT * INTO line FROM healthml.threshold_policies p WHERE p.model_id = m.id ORDER BY p.id DESC LIMIT 1;
     IF FOUND THEN
@@ -128,4 +143,4 @@ BEGIN
 END $$;
 REVOKE EXECUTE ON FUNCTION healthml.model_card(text, integer) FROM PUBLIC;
 COMMENT ON FUNCTION healthml.model_card(text, integer) IS
-    'A model version''s card in Markdown (NULL version: the deployed one): purpose, data lineage, recipe, test metrics, threshold policy, subgroup audit, drift, top features, version history.';
+    'A model version''s card in Markdown (NULL version: the deployed one): purpose, data lineage, recipe, test metrics, leakage and guardrail findings, threshold policy, subgroup audit, drift, top features, version history.';

@@ -117,7 +117,11 @@ BEGIN
     champ_auc := (judged #>> '{champion,auc}')::float8;
     chall_auc := (judged #>> '{challenger,auc}')::float8;
     chall_ratio := (judged #>> '{challenger,calibration_ratio}')::float8;
-    IF chall_auc IS NULL OR chall_auc < champ_auc - run.tolerance THEN
+    why := healthml._leakage_findings((SELECT m.metrics FROM healthml.models m WHERE m.id = challenger));
+    IF why IS NOT NULL THEN
+        verdict := 'kept champion';
+        why := format('challenger has leakage findings: %s', why);
+    ELSIF chall_auc IS NULL OR chall_auc < champ_auc - run.tolerance THEN
         verdict := 'kept champion';
         why := format('challenger AUC %s is below champion AUC %s minus tolerance %s on %s held-out rows',
                       round(chall_auc::numeric, 4), round(champ_auc::numeric, 4), run.tolerance, judged ->> 'rows');

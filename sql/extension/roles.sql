@@ -80,10 +80,10 @@ GRANT EXECUTE ON PROCEDURE healthml.retrain(text, double precision, double preci
     TO healthml_admin;
 -- what the writing SQL functions call first (refused on a standby)
 GRANT EXECUTE ON FUNCTION healthml._require_primary(text) TO healthml_admin;
--- what retrain and score_batch call as the caller
+-- what deploy, retrain and score_batch call as the caller
 GRANT EXECUTE ON FUNCTION healthml._in_transaction_block(), healthml._retrain_begin(text, double precision, double precision),
     healthml._retrain_judge(bigint, double precision), healthml._retrain_failed(bigint, text, text), healthml._retrain_challenger(bigint),
-    healthml._checked_relation(regclass), healthml._creation_name(text)
+    healthml._checked_relation(regclass), healthml._creation_name(text), healthml._leakage_findings(jsonb)
     TO healthml_admin;
 GRANT EXECUTE ON PROCEDURE healthml._score_batch(text, regclass, text, text, text, integer) TO healthml_admin;
 GRANT SELECT, INSERT, DELETE ON healthml.models TO healthml_admin;

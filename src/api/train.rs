@@ -83,10 +83,10 @@ fn train_and_store(model_name: &str, relation: Relation, target: &str, algorithm
         }
         None => {
             let found = automl(&frame, &source, target, &parsed, stored_recipe, test_mask.as_deref()).or_raise();
-            report_guardrails(&found.guardrails);
             (found.outcome, Some(found.leaderboard))
         }
     };
+    report_guardrails(&outcome.guardrails, named.is_none());
     let algorithm = outcome.model.estimator.algorithm();
     let mut tags = parsed.tags.clone();
     if named.is_none() && !tags.iter().any(|t| t == "automl") {
@@ -159,13 +159,15 @@ pub(crate) fn store_version(
 }
 
 /// Guardrail findings reach the caller as they would from any PostgreSQL command: alerts as
-/// WARNINGs, warnings and exclusions as NOTICEs (all of them, "ok" included, are in the metrics).
-fn report_guardrails(guardrails: &[Guardrail]) {
+/// WARNINGs, accepted leaks, and AutoML's warnings and exclusions, as NOTICEs (all of them, "ok"
+/// included, are in the metrics).
+fn report_guardrails(guardrails: &[Guardrail], automl: bool) {
+    let by = if automl { "healthml AutoML guardrail" } else { "healthml guardrail" };
     for g in guardrails {
         match g.status {
-            "alert" => warning!("healthml AutoML guardrail {}: {}", g.check, g.message),
-            "warn" => notice!("healthml AutoML guardrail {}: {}", g.check, g.message),
-            "excluded" => notice!("healthml AutoML guardrail {}: {}", g.check, g.message),
+            "alert" => crate::error::warn(format!("{by} {}: {}", g.check, g.message), g.remedy()),
+            "accepted" => notice!("{by} {}: {}", g.check, g.message),
+            "warn" | "excluded" if automl => notice!("{by} {}: {}", g.check, g.message),
             _ => {}
         }
     }

@@ -23,6 +23,8 @@ CREATE TABLE public.bi_no_target AS SELECT id, patient, severity, destination FR
 CREATE TABLE public.bi_text_severity AS SELECT id, patient, severity::text || 'x' AS severity, destination, readmitted FROM public.bi;
 CREATE TEMP TABLE setup_model AS SELECT * FROM healthml.train('bi', 'public.bi', 'readmitted', 'gbdt', '{"group_by": "patient", "exclude": ["id"]}');
 CREATE TEMP TABLE setup_deploy AS SELECT * FROM healthml.deploy('bi');
+CREATE TABLE public.bi_leaky AS SELECT *, CASE WHEN readmitted THEN 'back' ELSE 'done' END AS follow_up FROM public.bi;
+CREATE TEMP TABLE setup_leaky AS SELECT * FROM healthml.train('bi_leaky', 'public.bi_leaky', 'readmitted', 'logistic', '{"group_by": "patient", "exclude": ["id"]}');
 CREATE TEMP TABLE setup_undeployed AS SELECT * FROM healthml.train('bi_undeployed', 'public.bi', 'readmitted', 'logistic', '{"group_by": "patient", "exclude": ["id"]}');
 -- relations with no rows to read, or gone
 CREATE SEQUENCE public.bi_sequence;
@@ -209,6 +211,7 @@ INSERT INTO cases (name, expected, sql) VALUES
 ('leaderboard: model without AutoML', '42704', $$SELECT * FROM healthml.leaderboard('bi')$$),
 ('deploy: unknown version', '42704', $$SELECT * FROM healthml.deploy('bi', 42)$$),
 ('deploy: unknown model', '42704', $$SELECT * FROM healthml.deploy('nope')$$),
+('deploy: a version with leakage findings', '55000', $$SELECT * FROM healthml.deploy('bi_leaky', 1)$$),
 ('rollback: nothing to roll back to', '55000', $$SELECT * FROM healthml.rollback('bi')$$),
 ('rollback: unknown model', '42704', $$SELECT * FROM healthml.rollback('nope')$$),
 ('drop_model: the deployed version', '55006', $$SELECT healthml.drop_model('bi', 1)$$),
@@ -248,6 +251,11 @@ INSERT INTO cases (name, expected, sql) VALUES
 ('train: budget Infinity', '22023', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'auto', '{"budget_seconds": 1e400}')$$),
 ('train: positive not a value', '22000', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'gbdt', '{"positive": "maybe"}')$$),
 ('train: unknown stored recipe', '42704', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'gbdt', '{"recipe": "nope"}')$$),
+('train: accept_leakage unknown column', '42703', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'gbdt', '{"accept_leakage": ["nope"]}')$$),
+('train: accept_leakage not names', '22023', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'gbdt', '{"accept_leakage": true}')$$),
+('train: leakage_model_auc 1.5', '22023', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'gbdt', '{"leakage_model_auc": 1.5}')$$),
+('train: leakage_feature_auc not a number', '22023', $$SELECT * FROM healthml.train('t1', 'public.bi', 'readmitted', 'logistic', '{"leakage_feature_auc": "high"}')$$),
+('train: a leaking column (warns)', 'ok', $$SELECT * FROM healthml.train('t1', 'public.bi_leaky', 'readmitted', 'logistic', '{"group_by": "patient", "exclude": ["id"]}')$$),
 ('train: 64-character model name', 'ok', $$SELECT * FROM healthml.train(repeat('n', 64), 'public.bi', 'readmitted', 'logistic', '{"group_by": "patient"}')$$),
 -- recipes and profiles
 ('profile: empty relation', '22000', $$SELECT * FROM healthml.profile('public.bi_empty')$$),

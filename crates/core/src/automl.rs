@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 
-use crate::guardrails::{data_guardrails, flagged_columns, model_leakage, Guardrail};
+use crate::guardrails::{conclude_leakage, data_guardrails, flagged_columns};
 use crate::metrics;
 use crate::model::tree::Tree;
 use crate::model::{Estimator, TrainedModel};
@@ -106,7 +106,6 @@ pub struct Entry {
 #[derive(Debug)]
 pub struct AutomlOutcome {
     pub outcome: TrainOutcome,
-    pub guardrails: Vec<Guardrail>,
     pub leaderboard: Vec<Entry>,
 }
 
@@ -125,7 +124,7 @@ pub fn automl(
             .with_hint("leave \"hyperparams\" out, or train one algorithm by name with them"));
     }
     let mut prepared = train::prepare(frame, source, target, options, test_mask)?;
-    let mut guardrails = data_guardrails(&prepared, options, &settings);
+    let mut guardrails = data_guardrails(&prepared, options, options.leakage.feature_auc());
     let with_exclusions;
     let options = match flagged_columns(&mut guardrails, &settings) {
         flagged if flagged.is_empty() => options,
@@ -360,15 +359,15 @@ pub fn automl(
             "blend_gain_per_cost_doubling": settings.blend_gain_per_cost_doubling,
         }
     });
-    let outcome = train::finish(&prepared, fitted, options, report)?;
-    if let Some(auc) = outcome.metrics["test"]["auc"].as_f64() {
-        guardrails.push(model_leakage(auc, settings.leakage_model_auc));
-    }
-    let mut outcome = outcome;
+    let mut outcome = train::finish(&prepared, fitted, options, report)?;
+    conclude_leakage(&mut guardrails, &outcome.metrics, options.leakage.model_auc(true), &options.leakage.accepted);
+    // Where every model keeps them, and where AutoML's models of 0.1.0 kept them.
+    outcome.metrics["guardrails"] = json!(guardrails);
     outcome.metrics["automl"]["guardrails"] = json!(guardrails);
     outcome.metrics["automl"]["leaderboard"] = json!(entries);
     outcome.metrics["automl"]["total_seconds"] = json!(elapsed());
-    Ok(AutomlOutcome { outcome, guardrails, leaderboard: entries })
+    outcome.guardrails = guardrails;
+    Ok(AutomlOutcome { outcome, leaderboard: entries })
 }
 
 /// Rows a candidate's serving cost is measured on, at most: scoring, and explaining.
@@ -569,7 +568,7 @@ mod tests {
         let auc = out.outcome.metrics["test"]["auc"].as_f64().unwrap();
         assert!(auc > 0.65, "{auc}");
         assert_eq!(out.outcome.metrics["automl"]["folds"], 3);
-        assert!(out.guardrails.iter().any(|g| g.check == "leakage_model" && g.status == "ok"));
+        assert!(out.outcome.guardrails.iter().any(|g| g.check == "leakage_model" && g.status == "ok"));
         // the chosen model's payload scores, and explanations still add up
         let back = TrainedModel::from_payload(&out.outcome.payload, Some(&out.outcome.sha256)).unwrap();
         let row = json!({"visits": 4, "ward": "B", "age": 80});
@@ -595,7 +594,7 @@ mod tests {
     fn guardrails_report_leaks_imbalance_and_missing_values() {
         let f = frame(3000, true);
         let out = automl(&f, "t", "outcome", &options(json!({"budget_seconds": 0.001})), None, None).unwrap();
-        let find = |check: &str| out.guardrails.iter().filter(|g| g.check == check).collect::<Vec<_>>();
+        let find = |check: &str| out.outcome.guardrails.iter().filter(|g| g.check == check).collect::<Vec<_>>();
         let leak = find("leakage_single_column");
         assert_eq!(leak.len(), 1);
         assert_eq!(leak[0].column.as_deref(), Some("outcome_copy"));
@@ -613,6 +612,7 @@ mod tests {
         let out =
             automl(&f, "t", "outcome", &options(json!({"budget_seconds": 0.001, "exclude_flagged": true})), None, None).unwrap();
         let leak = out
+            .outcome
             .guardrails
             .iter()
             .find(|g| g.check == "leakage_single_column" && g.column.as_deref() == Some("outcome_copy"))
@@ -620,7 +620,7 @@ mod tests {
         assert_eq!(leak.status, "excluded");
         assert!(leak.message.ends_with("derived from it); excluded (exclude_flagged)"), "{}", leak.message);
         assert!(!out.outcome.model.features.iter().any(|c| c == "outcome_copy"), "{:?}", out.outcome.model.features);
-        let model = out.guardrails.iter().find(|g| g.check == "leakage_model").unwrap();
+        let model = out.outcome.guardrails.iter().find(|g| g.check == "leakage_model").unwrap();
         assert_eq!(model.status, "ok", "without the copied outcome the model is plausible again: {}", model.message);
         // without the option the same data keeps the column (reported only)
         let kept = automl(&f, "t", "outcome", &options(json!({"budget_seconds": 0.001})), None, None).unwrap();

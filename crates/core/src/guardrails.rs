@@ -4,6 +4,7 @@
 //! before and after its search.
 
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::frame::ColumnData;
 use crate::metrics;
@@ -31,6 +32,25 @@ pub struct Guardrail {
     pub message: String,
 }
 
+impl Guardrail {
+    /// What to do about an alert on leakage, which healthml.deploy and retrain refuse.
+    pub fn remedy(&self) -> Option<String> {
+        match (self.check, self.status, &self.column) {
+            ("leakage_single_column", "alert", Some(column)) => Some(format!(
+                "healthml.deploy and retrain refuse this model: train again with {column} in \"exclude\", or, once a reviewer \
+                 has checked that it is known before the outcome, with {{\"accept_leakage\": [\"{column}\"]}}"
+            )),
+            ("leakage_model", "alert", _) => Some(format!(
+                "healthml.deploy and retrain refuse this model: look for a column recorded after the outcome or a group on both \
+                 sides of the split; if this AUC is plausible for the task, train again with {{\"leakage_model_auc\": <ceiling>}} \
+                 (now {})",
+                self.limit
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// With `exclude_flagged`, the columns of the data guardrails' alerts, each alert then marked
 /// `excluded`; the excluded columns are recorded in the model's options like any other exclusion.
 pub(crate) fn flagged_columns(guardrails: &mut [Guardrail], settings: &AutomlOptions) -> Vec<String> {
@@ -54,7 +74,7 @@ pub(crate) fn flagged_columns(guardrails: &mut [Guardrail], settings: &AutomlOpt
 }
 
 /// Missing values, cardinality, imbalance and single-column leakage, on the training rows only.
-pub(crate) fn data_guardrails(prepared: &Prepared<'_>, options: &TrainOptions, settings: &AutomlOptions) -> Vec<Guardrail> {
+pub(crate) fn data_guardrails(prepared: &Prepared<'_>, options: &TrainOptions, leakage_feature_auc: f64) -> Vec<Guardrail> {
     let split = &prepared.split;
     let rows = &split.train_idx;
     let n = rows.len() as f64;
@@ -136,12 +156,12 @@ pub(crate) fn data_guardrails(prepared: &Prepared<'_>, options: &TrainOptions, s
         if strongest.as_ref().is_none_or(|(_, a)| auc > *a) {
             strongest = Some((column.name.clone(), auc));
         }
-        if auc > settings.leakage_feature_auc {
+        if auc > leakage_feature_auc {
             out.push(Guardrail {
                 check: "leakage_single_column",
                 column: Some(column.name.clone()),
                 value: auc,
-                limit: settings.leakage_feature_auc,
+                limit: leakage_feature_auc,
                 status: "alert",
                 message: format!(
                     "{} alone predicts the target with AUC {auc:.3}: it probably carries the outcome (recorded after it, or derived from it); exclude it",
@@ -150,17 +170,33 @@ pub(crate) fn data_guardrails(prepared: &Prepared<'_>, options: &TrainOptions, s
             });
         }
     }
-    if let Some((name, auc)) = strongest.filter(|(_, auc)| *auc <= settings.leakage_feature_auc) {
+    if let Some((name, auc)) = strongest.filter(|(_, auc)| *auc <= leakage_feature_auc) {
         out.push(Guardrail {
             check: "leakage_single_column",
             column: Some(name.clone()),
             value: auc,
-            limit: settings.leakage_feature_auc,
+            limit: leakage_feature_auc,
             status: "ok",
             message: format!("the strongest single column, {name}, reaches AUC {auc:.3}"),
         });
     }
     out
+}
+
+/// After training: the model's test AUC checked against its ceiling, then the single-column findings
+/// of the columns the caller accepts marked `accepted` (still reported, no longer a bar to deploying).
+pub(crate) fn conclude_leakage(guardrails: &mut Vec<Guardrail>, metrics: &Value, model_auc_limit: f64, accepted: &[String]) {
+    if let Some(auc) = metrics["test"]["auc"].as_f64() {
+        guardrails.push(model_leakage(auc, model_auc_limit));
+    }
+    for g in guardrails.iter_mut().filter(|g| g.check == "leakage_single_column" && g.status == "alert") {
+        if g.column.as_ref().is_some_and(|c| accepted.contains(c)) {
+            g.status = "accepted";
+            let advice_kept = g.message.trim_end_matches("; exclude it").len();
+            g.message.truncate(advice_kept);
+            g.message.push_str("; accepted (accept_leakage)");
+        }
+    }
 }
 
 pub(crate) fn model_leakage(test_auc: f64, limit: f64) -> Guardrail {

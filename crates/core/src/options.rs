@@ -199,11 +199,6 @@ fn cap<'a>(o: &mut Options<'a>, key: &'a str, unit: &str, example: f64) -> Resul
 pub struct AutomlOptions {
     pub budget_seconds: f64,
     pub folds: usize,
-    /// A single column whose AUC alone exceeds this is reported as probable leakage.
-    pub leakage_feature_auc: f64,
-    /// A model whose test AUC exceeds this is reported as probable leakage (the default is the
-    /// readmission literature's ceiling: published patient-grouped results are 0.66-0.68).
-    pub leakage_model_auc: f64,
     /// Exclude the columns the data guardrails alert on (probable leaks, identifier-like columns)
     /// before the search, instead of only reporting them.
     pub exclude_flagged: bool,
@@ -221,8 +216,6 @@ impl Default for AutomlOptions {
         AutomlOptions {
             budget_seconds: 120.0,
             folds: 3,
-            leakage_feature_auc: 0.9,
-            leakage_model_auc: 0.72,
             exclude_flagged: false,
             max_score_us: None,
             max_explain_ms: None,
@@ -235,16 +228,8 @@ impl AutomlOptions {
     /// Reads AutoML's keys from `healthml.train`'s options; `None` when none of them is given.
     pub fn take(o: &mut Options<'_>) -> Result<Option<Self>> {
         let d = AutomlOptions::default();
-        let keys = [
-            "budget_seconds",
-            "folds",
-            "leakage_feature_auc",
-            "leakage_model_auc",
-            "exclude_flagged",
-            "max_score_us",
-            "max_explain_ms",
-            "blend_gain_per_cost_doubling",
-        ];
+        let keys =
+            ["budget_seconds", "folds", "exclude_flagged", "max_score_us", "max_explain_ms", "blend_gain_per_cost_doubling"];
         if keys.iter().all(|k| o.raw(k).is_none()) {
             return Ok(None);
         }
@@ -264,12 +249,49 @@ impl AutomlOptions {
         Ok(Some(AutomlOptions {
             budget_seconds,
             folds: o.usize_in("folds", d.folds, 2, 10)?,
-            leakage_feature_auc: o.f64_in("leakage_feature_auc", d.leakage_feature_auc, 0.5, 1.0)?,
-            leakage_model_auc: o.f64_in("leakage_model_auc", d.leakage_model_auc, 0.5, 1.0)?,
             exclude_flagged: o.bool("exclude_flagged", d.exclude_flagged)?,
             max_score_us: cap(o, "max_score_us", "microseconds", 10.0)?,
             max_explain_ms: cap(o, "max_explain_ms", "milliseconds", 1.0)?,
             blend_gain_per_cost_doubling: o.f64_in("blend_gain_per_cost_doubling", d.blend_gain_per_cost_doubling, 0.0, 0.1)?,
         }))
+    }
+}
+
+/// The leakage checks every training runs (docs/reference/models.md, "Leakage"): their limits, and
+/// the columns the caller has reviewed and accepts.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LeakageOptions {
+    /// A single column whose AUC alone exceeds this is probable leakage.
+    feature_auc: Option<f64>,
+    /// A model whose test AUC exceeds this is probable leakage.
+    model_auc: Option<f64>,
+    /// Columns whose single-column finding is accepted: reported, but no bar to deploying.
+    pub accepted: Vec<String>,
+}
+
+/// The single-column limit, for AutoML and one algorithm alike.
+pub const LEAKAGE_FEATURE_AUC: f64 = 0.9;
+/// The model ceiling of one algorithm trained by name: a generic one, as the engine serves any task;
+/// a clinical model above it has almost always learnt something recorded after the outcome.
+pub const LEAKAGE_MODEL_AUC: f64 = 0.95;
+/// AutoML's model ceiling, as released in 0.1.0: the readmission literature's (published
+/// patient-grouped results are 0.66-0.68).
+pub const AUTOML_LEAKAGE_MODEL_AUC: f64 = 0.72;
+
+impl LeakageOptions {
+    pub fn take(o: &mut Options<'_>) -> Result<Self> {
+        Ok(LeakageOptions {
+            feature_auc: o.optional_f64_in("leakage_feature_auc", 0.5, 1.0)?,
+            model_auc: o.optional_f64_in("leakage_model_auc", 0.5, 1.0)?,
+            accepted: o.strings("accept_leakage")?,
+        })
+    }
+
+    pub fn feature_auc(&self) -> f64 {
+        self.feature_auc.unwrap_or(LEAKAGE_FEATURE_AUC)
+    }
+
+    pub fn model_auc(&self, automl: bool) -> f64 {
+        self.model_auc.unwrap_or(if automl { AUTOML_LEAKAGE_MODEL_AUC } else { LEAKAGE_MODEL_AUC })
     }
 }

@@ -8,12 +8,13 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, ErrorClass, Result};
 use crate::frame::{ColumnData, Frame};
+use crate::guardrails::{conclude_leakage, data_guardrails, Guardrail};
 use crate::metrics::{self, best_f1_threshold, metrics_to_json};
 use crate::model::gbdt::{self, GbdtParams};
 use crate::model::logistic::{self, LogisticParams};
 use crate::model::{sha256_hex, sigmoid, Estimator, Platt, TrainedModel};
 use crate::monitor;
-use crate::options::{AutomlOptions, Options};
+use crate::options::{AutomlOptions, LeakageOptions, Options};
 use crate::prep::recipe::{fit_recipe, target_encode, Encoding, Recipe, RecipeOptions, Step};
 use crate::split::{group_fraction, in_fraction};
 
@@ -72,8 +73,10 @@ pub struct TrainOptions {
     /// Platt scaling on the validation rows; by default only with class weights (which distort
     /// probabilities on purpose).
     pub calibrate: bool,
-    /// AutoML's own options (budget, folds, leakage limits), when any is given.
+    /// AutoML's own options (budget, folds, caps), when any is given.
     pub automl: Option<AutomlOptions>,
+    /// The leakage checks' limits and accepted columns (every training runs them).
+    pub leakage: LeakageOptions,
 }
 
 /// Training keeps columns however many NULLs they have (unless every value is NULL), unlike
@@ -154,9 +157,11 @@ impl TrainOptions {
             _ => class_weight == ClassWeight::Balanced,
         };
         let automl = AutomlOptions::take(&mut o)?;
+        let leakage = LeakageOptions::take(&mut o)?;
         o.finish()?;
         Ok(TrainOptions {
             automl,
+            leakage,
             calibrate,
             exclude,
             group_by,
@@ -195,6 +200,8 @@ pub struct TrainOutcome {
     pub fingerprint: String,
     /// The training rows' distributions, for drift (see [`crate::monitor`]).
     pub reference: Value,
+    /// What the guardrails found (also in the metrics, as `guardrails`).
+    pub guardrails: Vec<Guardrail>,
 }
 
 /// Labelled rows of a training call, split by group: a patient is on one side only.
@@ -246,15 +253,20 @@ pub fn train(
 ) -> Result<TrainOutcome> {
     if options.automl.is_some() {
         return Err(Error::invalid_parameter(format!(
-            "options \"budget_seconds\", \"folds\" and \"leakage_*\" are AutoML's, but the algorithm is '{}'",
+            "options \"budget_seconds\", \"folds\", \"exclude_flagged\", \"max_score_us\", \"max_explain_ms\" and \"blend_gain_per_cost_doubling\" are AutoML's, but the algorithm is '{}'",
             algorithm.as_str()
         ))
         .with_hint("pass algorithm => 'auto', or leave those options out"));
     }
     let prepared = prepare(frame, source, target, options, test_mask)?;
+    let mut guardrails = data_guardrails(&prepared, options, options.leakage.feature_auc());
     let train_idx = prepared.split.train_idx.clone();
     let fitted = fit_candidate(&prepared, &train_idx, algorithm, &options.hyperparams, options, stored_recipe.as_ref())?;
-    finish(&prepared, fitted, options, json!({}))
+    let mut outcome = finish(&prepared, fitted, options, json!({}))?;
+    conclude_leakage(&mut guardrails, &outcome.metrics, options.leakage.model_auc(false), &options.leakage.accepted);
+    outcome.metrics["guardrails"] = json!(guardrails);
+    outcome.guardrails = guardrails;
+    Ok(outcome)
 }
 
 pub fn prepare<'a>(
@@ -268,7 +280,7 @@ pub fn prepare<'a>(
         Error::new(ErrorClass::UndefinedColumn, format!("target column \"{target}\" does not exist in {source}"))
             .with_hint(format!("columns of {source}: {}", column_list(frame)))
     })?;
-    for name in options.exclude.iter().chain(&options.group_by) {
+    for name in options.exclude.iter().chain(&options.group_by).chain(&options.leakage.accepted) {
         if frame.column(name).is_none() {
             return Err(Error::new(ErrorClass::UndefinedColumn, format!("column \"{name}\" does not exist in {source}"))
                 .with_hint(format!("columns of {source}: {}", column_list(frame))));
@@ -491,6 +503,7 @@ pub fn finish(prepared: &Prepared<'_>, fitted: Fitted, options: &TrainOptions, r
         fingerprint: fingerprint(prepared.frame),
         reference: serde_json::to_value(&reference).unwrap_or(Value::Null),
         model,
+        guardrails: Vec::new(),
     })
 }
 
@@ -675,6 +688,48 @@ mod tests {
             assert!(auc > 0.65, "{algorithm:?}: {auc}");
             assert!(out.test_rows > 900 && out.test_rows < 1500, "{}", out.test_rows);
         }
+    }
+
+    /// The frame with a column that copies the outcome (as a code the target does not share).
+    fn with_copied_outcome(mut f: Frame) -> Frame {
+        let ColumnData::Categorical { codes, levels } = &f.column("outcome").unwrap().data else { unreachable!() };
+        let mut copy = CategoricalBuilder::default();
+        for c in codes {
+            copy.push(c.map(|c| if levels[c as usize] == "yes" { "coded 1" } else { "coded 2" }));
+        }
+        f.columns.push(Column::new("discharge_code", "text", crate::frame::ValueKind::Text, copy.finish()));
+        f
+    }
+
+    #[test]
+    fn every_training_reports_leakage_and_accepts_only_what_it_is_told() {
+        let f = with_copied_outcome(frame(3000));
+        for algorithm in [Algorithm::Logistic, Algorithm::Gbdt] {
+            let out = train(&f, "t", "outcome", algorithm, &options(), None, None).unwrap();
+            let find = |check: &str| out.guardrails.iter().find(|g| g.check == check).unwrap().clone();
+            let column = find("leakage_single_column");
+            assert_eq!((column.column.as_deref(), column.status), (Some("discharge_code"), "alert"), "{algorithm:?}");
+            assert!(column.value > 0.99 && column.limit == 0.9, "{column:?}");
+            let model = find("leakage_model");
+            assert_eq!((model.status, model.limit), ("alert", 0.95), "{algorithm:?}: {model:?}");
+            assert_eq!(out.metrics["guardrails"], json!(out.guardrails), "the metrics keep the findings");
+
+            let accepting = TrainOptions::from_json(&json!({"group_by": "patient", "positive": "yes",
+                "accept_leakage": ["discharge_code"], "leakage_model_auc": 1.0}))
+            .unwrap();
+            let out = train(&f, "t", "outcome", algorithm, &accepting, None, None).unwrap();
+            let statuses: Vec<_> = out.guardrails.iter().filter(|g| g.check.starts_with("leakage")).map(|g| g.status).collect();
+            assert_eq!(statuses, ["accepted", "ok"], "{algorithm:?}: {:?}", out.guardrails);
+            assert!(out.guardrails[1].message.ends_with("derived from it); accepted (accept_leakage)"), "{:?}", out.guardrails);
+        }
+        // the data without the copy: the strongest column is reported, nothing is flagged
+        let out = train(&frame(3000), "t", "outcome", Algorithm::Logistic, &options(), None, None).unwrap();
+        assert!(out.guardrails.iter().all(|g| g.status != "alert"), "{:?}", out.guardrails);
+        // an accepted column must exist
+        let unknown =
+            TrainOptions::from_json(&json!({"group_by": "patient", "positive": "yes", "accept_leakage": ["nope"]})).unwrap();
+        let err = train(&f, "t", "outcome", Algorithm::Logistic, &unknown, None, None).unwrap_err();
+        assert_eq!(err.class(), ErrorClass::UndefinedColumn, "{err:?}");
     }
 
     #[test]
