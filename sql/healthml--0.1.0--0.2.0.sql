@@ -273,8 +273,11 @@ BEGIN
     RAISE NOTICE 'scored % rows of % with model "%" version % into %', written, source, model_name, pinned_ver, target_ident;
 END $$;
 
-CREATE OR REPLACE PROCEDURE healthml.retrain(model_name text, tolerance double precision DEFAULT 0.005,
-                                  calibration_tolerance double precision DEFAULT 0.25)
+ALTER TABLE healthml.training_runs ADD COLUMN require_confidence boolean NOT NULL DEFAULT false;
+DROP PROCEDURE healthml.retrain(text, double precision, double precision);
+CREATE PROCEDURE healthml.retrain(model_name text, tolerance double precision DEFAULT 0.005,
+                                  calibration_tolerance double precision DEFAULT 0.25,
+                                  require_confidence boolean DEFAULT false)
     LANGUAGE plpgsql AS $$
 DECLARE
     run_id       bigint;
@@ -282,7 +285,7 @@ DECLARE
     failed_state text;
     failed_hint  text;
 BEGIN
-    run_id := healthml._retrain_begin(model_name, tolerance, calibration_tolerance);
+    run_id := healthml._retrain_begin(model_name, tolerance, calibration_tolerance, require_confidence);
     IF NOT healthml._in_transaction_block() THEN
         COMMIT;
     END IF;
@@ -301,11 +304,15 @@ BEGIN
             USING ERRCODE = failed_state, HINT = failed_hint;
     END IF;
 END $$;
-COMMENT ON PROCEDURE healthml.retrain(text, double precision, double precision) IS
-    'Retrains a deployed model on current data (as the role that trained it) and deploys the challenger when it is not worse than the champion; every run is logged in healthml.training_runs.';
+COMMENT ON PROCEDURE healthml.retrain(text, double precision, double precision, boolean) IS
+    'Retrains a deployed model on current data (as the role that trained it) and deploys the challenger when it is not worse than the champion (with require_confidence: by the 95 % interval of the paired AUC difference); every run is logged in healthml.training_runs.';
+
+REVOKE EXECUTE ON PROCEDURE healthml.retrain(text, double precision, double precision, boolean) FROM PUBLIC;
+GRANT EXECUTE ON PROCEDURE healthml.retrain(text, double precision, double precision, boolean) TO healthml_admin;
 
 -- retrain's first step: checks the arguments, marks runs whose backend died, logs the new run.
-CREATE FUNCTION healthml._retrain_begin(model_name text, tolerance double precision, calibration_tolerance double precision)
+CREATE FUNCTION healthml._retrain_begin(model_name text, tolerance double precision, calibration_tolerance double precision,
+                                        require_confidence boolean)
     RETURNS bigint LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     champion_id bigint;
@@ -315,6 +322,10 @@ BEGIN
     IF tolerance IS NULL OR tolerance < 0 OR calibration_tolerance IS NULL OR calibration_tolerance < 0 THEN
         RAISE EXCEPTION 'tolerance and calibration_tolerance must be >= 0, got % and %', tolerance, calibration_tolerance
             USING ERRCODE = 'invalid_parameter_value', HINT = 'for example CALL healthml.retrain(''readmission'', tolerance => 0.005)';
+    END IF;
+    IF require_confidence IS NULL THEN
+        RAISE EXCEPTION 'require_confidence must be true or false, got NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'leave it out for false (the point estimates decide)';
     END IF;
     UPDATE healthml.training_runs r
     SET outcome = 'interrupted', finished_at = clock_timestamp(),
@@ -327,8 +338,9 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'retrain replaces a deployed champion: train and deploy a first version with healthml.train and healthml.deploy';
     END IF;
-    INSERT INTO healthml.training_runs (model_name, champion_id, tolerance)
-    VALUES (_retrain_begin.model_name, champion_id, _retrain_begin.tolerance) RETURNING id INTO run_id;
+    INSERT INTO healthml.training_runs (model_name, champion_id, tolerance, require_confidence)
+    VALUES (_retrain_begin.model_name, champion_id, _retrain_begin.tolerance, _retrain_begin.require_confidence)
+    RETURNING id INTO run_id;
     RETURN run_id;
 END $$;
 
@@ -365,6 +377,12 @@ BEGIN
         verdict := 'kept champion';
         why := format('challenger AUC %s is below champion AUC %s minus tolerance %s on %s held-out rows',
                       round(chall_auc::numeric, 4), round(champ_auc::numeric, 4), run.tolerance, judged ->> 'rows');
+    ELSIF run.require_confidence AND coalesce((judged #>> '{auc_difference,low}')::float8 < -run.tolerance, true) THEN
+        verdict := 'kept champion';
+        why := format('challenger is not shown to be no worse: the 95%% interval of its AUC minus the champion''s is [%s, %s], '
+                      'reaching below -%s (tolerance), on %s held-out rows',
+                      round((judged #>> '{auc_difference,low}')::numeric, 4), round((judged #>> '{auc_difference,high}')::numeric, 4),
+                      run.tolerance, judged ->> 'rows');
     ELSIF chall_ratio IS NULL OR chall_ratio NOT BETWEEN 1 / (1 + calibration_tolerance) AND 1 + calibration_tolerance THEN
         verdict := 'kept champion';
         why := format('challenger is not calibrated: mean score / observed rate = %s on %s held-out rows (allowed %s to %s)',
@@ -372,8 +390,10 @@ BEGIN
                       1 + calibration_tolerance);
     ELSE
         verdict := 'deployed';
-        why := format('challenger AUC %s against champion AUC %s (tolerance %s), calibration ratio %s, on %s held-out rows',
+        why := format('challenger AUC %s against champion AUC %s (tolerance %s; difference 95%% interval [%s, %s]), calibration ratio %s, on %s held-out rows',
                       round(chall_auc::numeric, 4), round(champ_auc::numeric, 4), run.tolerance,
+                      coalesce(round((judged #>> '{auc_difference,low}')::numeric, 4)::text, '-'),
+                      coalesce(round((judged #>> '{auc_difference,high}')::numeric, 4)::text, '-'),
                       round(chall_ratio::numeric, 3), judged ->> 'rows');
         PERFORM healthml.deploy(run.model_name, challenger_version, 'retrain: ' || why);
     END IF;
@@ -400,13 +420,13 @@ REVOKE EXECUTE ON FUNCTION healthml._moments_accum(internal, double precision), 
     FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION healthml._checked_relation(regclass), healthml._creation_name(text), healthml._retrain_challenger(bigint),
     healthml._leakage_findings(jsonb),
-    healthml._require_primary(text), healthml._retrain_begin(text, double precision, double precision),
+    healthml._require_primary(text), healthml._retrain_begin(text, double precision, double precision, boolean),
     healthml._retrain_judge(bigint, double precision), healthml._retrain_failed(bigint, text, text)
     FROM PUBLIC;
 REVOKE EXECUTE ON PROCEDURE healthml._score_batch(text, regclass, text, text, text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION healthml._invalid_score(double precision) TO healthml_analyst;
 GRANT EXECUTE ON FUNCTION healthml._require_primary(text) TO healthml_admin;
-GRANT EXECUTE ON FUNCTION healthml._in_transaction_block(), healthml._retrain_begin(text, double precision, double precision),
+GRANT EXECUTE ON FUNCTION healthml._in_transaction_block(), healthml._retrain_begin(text, double precision, double precision, boolean),
     healthml._retrain_judge(bigint, double precision), healthml._retrain_failed(bigint, text, text), healthml._retrain_challenger(bigint),
     healthml._checked_relation(regclass), healthml._creation_name(text), healthml._leakage_findings(jsonb)
     TO healthml_admin;
@@ -502,6 +522,23 @@ BEGIN
                            to_char((m.metrics #>> '{test,brier}')::numeric, fmt4), to_char((m.metrics #>> '{test,log_loss}')::numeric, fmt4),
                            to_char((m.metrics #>> '{test,threshold}')::numeric, fmt4), to_char((m.metrics #>> '{test,precision}')::numeric, fmt4),
                            to_char((m.metrics #>> '{test,recall}')::numeric, fmt4));
+    card := card || CASE WHEN m.metrics #> '{test,intervals}' IS NULL
+        THEN E'No intervals: the version was imported, trained before healthml 0.2.0, or with "resamples": 0.\n\n'
+        ELSE format('95 %% intervals (%s resamples of %s%s, seed %s): AUC %s to %s; average precision %s to %s; Brier %s to %s; '
+                    'calibration intercept %s (%s to %s), slope %s (%s to %s).' || E'\n\n',
+                    m.metrics #>> '{test,intervals,resamples_used}', m.metrics #>> '{test,intervals,groups}',
+                    coalesce(format(' groups by `%s`', m.metrics #>> '{test,intervals,grouped_by}'), ' rows'),
+                    m.metrics #>> '{test,intervals,seed}',
+                    to_char((m.metrics #>> '{test,intervals,auc,low}')::numeric, fmt4), to_char((m.metrics #>> '{test,intervals,auc,high}')::numeric, fmt4),
+                    to_char((m.metrics #>> '{test,intervals,average_precision,low}')::numeric, fmt4),
+                    to_char((m.metrics #>> '{test,intervals,average_precision,high}')::numeric, fmt4),
+                    to_char((m.metrics #>> '{test,intervals,brier,low}')::numeric, fmt4), to_char((m.metrics #>> '{test,intervals,brier,high}')::numeric, fmt4),
+                    to_char((m.metrics #>> '{test,calibration_intercept}')::numeric, 'FMS0.000'),
+                    to_char((m.metrics #>> '{test,intervals,calibration_intercept,low}')::numeric, 'FMS0.000'),
+                    to_char((m.metrics #>> '{test,intervals,calibration_intercept,high}')::numeric, 'FMS0.000'),
+                    to_char((m.metrics #>> '{test,calibration_slope}')::numeric, 'FM0.000'),
+                    to_char((m.metrics #>> '{test,intervals,calibration_slope,low}')::numeric, 'FM0.000'),
+                    to_char((m.metrics #>> '{test,intervals,calibration_slope,high}')::numeric, 'FM0.000')) END;
     card := card || format(E'Calibration: %s.\n',
                            CASE m.metrics #>> '{calibration,method}'
                                WHEN 'platt' THEN format('Platt scaling on %s validation rows (validation Brier %s before, %s after)',
@@ -543,14 +580,17 @@ BEGIN
     card := card || E'## Subgroup audit\n\n';
     section := NULL;
     SELECT string_agg(format('| %s | %s | %s | %s | %s | %s | %s |', r.by_column, coalesce(r.subgroup, 'NULL'), r.n,
-                             coalesce(to_char(r.auc::numeric, 'FM0.000'), '-'), coalesce(to_char(r.auc_gap::numeric, 'FMS0.000'), '-'),
+                             coalesce(to_char(r.auc::numeric, 'FM0.000')
+                                      || coalesce(format(' [%s, %s]', to_char(r.auc_low::numeric, 'FM0.000'), to_char(r.auc_high::numeric, 'FM0.000')), ''),
+                                      '-'),
+                             coalesce(to_char(r.auc_gap::numeric, 'FMS0.000'), '-'),
                              coalesce(to_char(r.calibration_ratio::numeric, 'FM0.00'), '-'), coalesce(to_char(r.tpr_gap::numeric, 'FMS0.000'), '-')),
                       E'\n' ORDER BY r.by_column, r.n DESC)
     INTO section
     FROM healthml.subgroup_reports r
     WHERE r.model_id = m.id AND NOT r.overall AND r.n >= 100
       AND r.report_id = (SELECT max(x.report_id) FROM healthml.subgroup_reports x WHERE x.model_id = m.id AND x.by_column = r.by_column);
-    card := card || coalesce(E'| by | group | n | AUC | AUC gap | calibration | TPR gap |\n|---|---|---|---|---|---|---|\n' || section || E'\n\n',
+    card := card || coalesce(E'| by | group | n | AUC [95 % interval] | AUC gap | calibration | TPR gap |\n|---|---|---|---|---|---|---|\n' || section || E'\n\n',
                              E'No subgroup audit yet: run healthml.subgroup_report.\n\n');
 
     card := card || E'## Drift\n\n';
@@ -634,8 +674,6 @@ COMMENT ON FUNCTION healthml.explain_jsonb(text, jsonb) IS
     'The whole explanation of one row as jsonb: probability, raw_score, base and every column''s contribution (base + contributions = raw_score).';
 COMMENT ON FUNCTION healthml.what_if(text, jsonb, jsonb, integer) IS
     'The deployed model''s score of a row before and after changing some of its values, and the top reasons after.';
-COMMENT ON FUNCTION healthml.evaluate(text, regclass) IS
-    'The deployed model''s metrics on a labelled relation: AUC, average precision, Brier, log loss, confusion at its threshold.';
 COMMENT ON FUNCTION healthml.roc_curve(text, regclass) IS 'The deployed model''s ROC curve on a labelled relation.';
 COMMENT ON FUNCTION healthml.pr_curve(text, regclass) IS 'The deployed model''s precision-recall curve on a labelled relation.';
 COMMENT ON FUNCTION healthml.calibration_curve(text, regclass, integer) IS
@@ -654,8 +692,6 @@ COMMENT ON FUNCTION healthml.import_parquet(text, text) IS
     'Loads a Parquet file on the server into a new table (needs the rights server-side COPY needs).';
 COMMENT ON FUNCTION healthml.drift(text, regclass, jsonb) IS
     'Drift of a relation from the deployed model''s training rows, per input column and of the score (PSI, Kolmogorov-Smirnov, Jensen-Shannon); stored in healthml.drift_reports.';
-COMMENT ON FUNCTION healthml.subgroup_report(text, regclass, text) IS
-    'The deployed model on each subgroup of a labelled relation (by a column): AUC, calibration and error-rate gaps; stored in healthml.subgroup_reports.';
 COMMENT ON FUNCTION healthml.reset_scoring_stats() IS
     'Zeroes the scoring statistics of this database''s models; returns whether statistics are kept.';
 COMMENT ON FUNCTION healthml.deploy(text, integer, text) IS
@@ -667,14 +703,10 @@ COMMENT ON FUNCTION healthml.model_card(text, integer) IS
 COMMENT ON TABLE healthml.drift_reports IS
     'Every healthml.drift call: per input column and for the score, PSI, Kolmogorov-Smirnov, Jensen-Shannon and a status.';
 COMMENT ON VIEW healthml.drift_latest IS 'The latest drift report of each model name, one row per feature and the score.';
-COMMENT ON TABLE healthml.subgroup_reports IS
-    'Every healthml.subgroup_report call: per subgroup, scores against outcomes and the gaps to the whole relation.';
 COMMENT ON VIEW healthml.scoring_stats IS
     'Calls, rows scored and latency (mean, p95, p99, max in microseconds) per model version and scoring function, from counters kept by the extension.';
 COMMENT ON TABLE healthml.training_runs IS
     'Every healthml.retrain run: when, by whom, champion and challenger, their figures on the same held-out rows, the outcome and why.';
-COMMENT ON PROCEDURE healthml.retrain(text, double precision, double precision) IS
-    'Retrains a deployed model on current data (as the role that trained it) and deploys the challenger when it is not worse than the champion; every run is logged in healthml.training_runs.';
 COMMENT ON FUNCTION healthml.compare_models(text, integer, integer) IS
     'Two versions of a model on the same held-out rows (the challenger''s test rows), as retrain judges them: AUC, calibration and more, as jsonb.';
 COMMENT ON TABLE healthml.recipes IS
@@ -815,3 +847,39 @@ REVOKE EXECUTE ON FUNCTION healthml.predict_by_key(text, regclass, bigint) FROM 
 GRANT EXECUTE ON FUNCTION healthml.predict_by_key(text, regclass, bigint) TO healthml_analyst;
 COMMENT ON FUNCTION healthml.predict_by_key(text, regclass, bigint) IS
     'Probability from the deployed model for the row of a table whose primary key (one integer column) is key, read through the key''s index without a query; NULL when no row has it.';
+
+-- 14. Evidence a statistician accepts: evaluate and subgroup_report take options and give 95 %
+--     intervals from a patient-clustered bootstrap (subgroup reports store them); retrain can
+--     require the challenger to be no worse with confidence (the new column of training_runs and
+--     the procedure's new argument, above).
+ALTER TABLE healthml.subgroup_reports
+    ADD COLUMN average_precision double precision,
+    ADD COLUMN brier double precision,
+    ADD COLUMN calibration_intercept double precision,
+    ADD COLUMN calibration_slope double precision,
+    ADD COLUMN auc_low double precision,
+    ADD COLUMN auc_high double precision,
+    ADD COLUMN intervals jsonb;
+COMMENT ON TABLE healthml.subgroup_reports IS
+    'Every healthml.subgroup_report call: per subgroup, scores against outcomes, the gaps to the whole relation, and 95 % intervals.';
+DROP FUNCTION healthml.evaluate(text, regclass);
+CREATE FUNCTION healthml."evaluate"("model_name" TEXT, "relation" regclass, "options" jsonb DEFAULT '{}') RETURNS jsonb
+    STRICT STABLE LANGUAGE c AS 'MODULE_PATHNAME', 'evaluate_with_intervals_wrapper';
+REVOKE EXECUTE ON FUNCTION healthml.evaluate(text, regclass, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION healthml.evaluate(text, regclass, jsonb) TO healthml_analyst;
+COMMENT ON FUNCTION healthml.evaluate(text, regclass, jsonb) IS
+    'The deployed model''s metrics on a labelled relation: AUC, average precision, Brier, log loss, confusion at its threshold, calibration intercept and slope, with 95 % intervals from a patient-clustered bootstrap (options group_by, resamples, seed).';
+DROP FUNCTION healthml.subgroup_report(text, regclass, text);
+CREATE FUNCTION healthml."subgroup_report"("model_name" TEXT, "relation" regclass, "by" TEXT, "options" jsonb DEFAULT '{}')
+    RETURNS TABLE ("subgroup" TEXT, "overall" bool, "n" bigint, "positives" bigint, "mean_score" double precision,
+                   "observed_rate" double precision, "auc" double precision, "calibration_ratio" double precision,
+                   "tpr" double precision, "fpr" double precision, "flagged_share" double precision, "auc_gap" double precision,
+                   "calibration_gap" double precision, "tpr_gap" double precision, "fpr_gap" double precision,
+                   "average_precision" double precision, "brier" double precision, "calibration_intercept" double precision,
+                   "calibration_slope" double precision, "auc_low" double precision, "auc_high" double precision,
+                   "intervals" jsonb)
+    STRICT VOLATILE LANGUAGE c AS 'MODULE_PATHNAME', 'subgroup_report_with_intervals_wrapper';
+REVOKE EXECUTE ON FUNCTION healthml.subgroup_report(text, regclass, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION healthml.subgroup_report(text, regclass, text, jsonb) TO healthml_admin;
+COMMENT ON FUNCTION healthml.subgroup_report(text, regclass, text, jsonb) IS
+    'The deployed model on each subgroup of a labelled relation (by a column): AUC, calibration and error-rate gaps, average precision, Brier, calibration intercept and slope, with 95 % intervals from resampling each subgroup''s patients; stored in healthml.subgroup_reports.';

@@ -73,14 +73,14 @@ ensure_venv() { # directory, modules as Python's import statement lists them, pi
 
 # A Python for the interoperability tests: pyarrow (the lake: it reads our files, writes files we
 # read), LightGBM and lleaves (exported models: they load and score them), XGBoost (imported
-# models: it trains them). Kept outside the checkout so fresh clones reuse it; sets
-# HEALTHML_PYTHON. lleaves needs an llvmlite before 0.44. XGBoost is its CPU-only package (the
+# models: it trains them), scikit-learn (the metrics' intervals: it recomputes them). Kept outside
+# the checkout so fresh clones reuse it; sets HEALTHML_PYTHON. lleaves needs an llvmlite before 0.44. XGBoost is its CPU-only package (the
 # default one pulls half a gigabyte of CUDA libraries), pinned: the import tests compare
 # explanations bit for bit with its TreeSHAP, which later releases compute another way.
 HEALTHML_TEST_PYTHON_DIR=${HEALTHML_TEST_PYTHON_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/healthml/test-python}
 ensure_test_python() {
-    ensure_venv "$HEALTHML_TEST_PYTHON_DIR" 'pyarrow, lightgbm, lleaves, xgboost' 'pyarrow>=14' 'lightgbm>=4' lleaves \
-        'llvmlite<0.44' 'xgboost-cpu==3.2.0'
+    ensure_venv "$HEALTHML_TEST_PYTHON_DIR" 'pyarrow, lightgbm, lleaves, xgboost, sklearn' 'pyarrow>=14' 'lightgbm>=4' lleaves \
+        'llvmlite<0.44' 'xgboost-cpu==3.2.0' 'scikit-learn>=1.3'
     export HEALTHML_PYTHON=$HEALTHML_TEST_PYTHON_DIR/bin/python
 }
 

@@ -47,8 +47,8 @@ COMMENT ON FUNCTION healthml.what_if(text, jsonb, jsonb, integer) IS
     'The deployed model''s score of a row before and after changing some of its values, and the top reasons after.';
 
 -- evaluation
-COMMENT ON FUNCTION healthml.evaluate(text, regclass) IS
-    'The deployed model''s metrics on a labelled relation: AUC, average precision, Brier, log loss, confusion at its threshold.';
+COMMENT ON FUNCTION healthml.evaluate(text, regclass, jsonb) IS
+    'The deployed model''s metrics on a labelled relation: AUC, average precision, Brier, log loss, confusion at its threshold, calibration intercept and slope, with 95 % intervals from a patient-clustered bootstrap (options group_by, resamples, seed).';
 COMMENT ON FUNCTION healthml.roc_curve(text, regclass) IS 'The deployed model''s ROC curve on a labelled relation.';
 COMMENT ON FUNCTION healthml.pr_curve(text, regclass) IS 'The deployed model''s precision-recall curve on a labelled relation.';
 COMMENT ON FUNCTION healthml.calibration_curve(text, regclass, integer) IS
@@ -71,7 +71,7 @@ COMMENT ON FUNCTION healthml.import_parquet(text, text) IS
 -- monitoring
 COMMENT ON FUNCTION healthml.drift(text, regclass, jsonb) IS
     'Drift of a relation from the deployed model''s training rows, per input column and of the score (PSI, Kolmogorov-Smirnov, Jensen-Shannon); stored in healthml.drift_reports.';
-COMMENT ON FUNCTION healthml.subgroup_report(text, regclass, text) IS
-    'The deployed model on each subgroup of a labelled relation (by a column): AUC, calibration and error-rate gaps; stored in healthml.subgroup_reports.';
+COMMENT ON FUNCTION healthml.subgroup_report(text, regclass, text, jsonb) IS
+    'The deployed model on each subgroup of a labelled relation (by a column): AUC, calibration and error-rate gaps, average precision, Brier, calibration intercept and slope, with 95 % intervals from resampling each subgroup''s patients; stored in healthml.subgroup_reports.';
 COMMENT ON FUNCTION healthml.reset_scoring_stats() IS
     'Zeroes the scoring statistics of this database''s models; returns whether statistics are kept.';

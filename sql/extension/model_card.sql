@@ -59,6 +59,23 @@ BEGIN
                            to_char((m.metrics #>> '{test,brier}')::numeric, fmt4), to_char((m.metrics #>> '{test,log_loss}')::numeric, fmt4),
                            to_char((m.metrics #>> '{test,threshold}')::numeric, fmt4), to_char((m.metrics #>> '{test,precision}')::numeric, fmt4),
                            to_char((m.metrics #>> '{test,recall}')::numeric, fmt4));
+    card := card || CASE WHEN m.metrics #> '{test,intervals}' IS NULL
+        THEN E'No intervals: the version was imported, trained before healthml 0.2.0, or with "resamples": 0.\n\n'
+        ELSE format('95 %% intervals (%s resamples of %s%s, seed %s): AUC %s to %s; average precision %s to %s; Brier %s to %s; '
+                    'calibration intercept %s (%s to %s), slope %s (%s to %s).' || E'\n\n',
+                    m.metrics #>> '{test,intervals,resamples_used}', m.metrics #>> '{test,intervals,groups}',
+                    coalesce(format(' groups by `%s`', m.metrics #>> '{test,intervals,grouped_by}'), ' rows'),
+                    m.metrics #>> '{test,intervals,seed}',
+                    to_char((m.metrics #>> '{test,intervals,auc,low}')::numeric, fmt4), to_char((m.metrics #>> '{test,intervals,auc,high}')::numeric, fmt4),
+                    to_char((m.metrics #>> '{test,intervals,average_precision,low}')::numeric, fmt4),
+                    to_char((m.metrics #>> '{test,intervals,average_precision,high}')::numeric, fmt4),
+                    to_char((m.metrics #>> '{test,intervals,brier,low}')::numeric, fmt4), to_char((m.metrics #>> '{test,intervals,brier,high}')::numeric, fmt4),
+                    to_char((m.metrics #>> '{test,calibration_intercept}')::numeric, 'FMS0.000'),
+                    to_char((m.metrics #>> '{test,intervals,calibration_intercept,low}')::numeric, 'FMS0.000'),
+                    to_char((m.metrics #>> '{test,intervals,calibration_intercept,high}')::numeric, 'FMS0.000'),
+                    to_char((m.metrics #>> '{test,calibration_slope}')::numeric, 'FM0.000'),
+                    to_char((m.metrics #>> '{test,intervals,calibration_slope,low}')::numeric, 'FM0.000'),
+                    to_char((m.metrics #>> '{test,intervals,calibration_slope,high}')::numeric, 'FM0.000')) END;
     card := card || format(E'Calibration: %s.\n',
                            CASE m.metrics #>> '{calibration,method}'
                                WHEN 'platt' THEN format('Platt scaling on %s validation rows (validation Brier %s before, %s after)',
@@ -100,14 +117,17 @@ BEGIN
     card := card || E'## Subgroup audit\n\n';
     section := NULL;
     SELECT string_agg(format('| %s | %s | %s | %s | %s | %s | %s |', r.by_column, coalesce(r.subgroup, 'NULL'), r.n,
-                             coalesce(to_char(r.auc::numeric, 'FM0.000'), '-'), coalesce(to_char(r.auc_gap::numeric, 'FMS0.000'), '-'),
+                             coalesce(to_char(r.auc::numeric, 'FM0.000')
+                                      || coalesce(format(' [%s, %s]', to_char(r.auc_low::numeric, 'FM0.000'), to_char(r.auc_high::numeric, 'FM0.000')), ''),
+                                      '-'),
+                             coalesce(to_char(r.auc_gap::numeric, 'FMS0.000'), '-'),
                              coalesce(to_char(r.calibration_ratio::numeric, 'FM0.00'), '-'), coalesce(to_char(r.tpr_gap::numeric, 'FMS0.000'), '-')),
                       E'\n' ORDER BY r.by_column, r.n DESC)
     INTO section
     FROM healthml.subgroup_reports r
     WHERE r.model_id = m.id AND NOT r.overall AND r.n >= 100
       AND r.report_id = (SELECT max(x.report_id) FROM healthml.subgroup_reports x WHERE x.model_id = m.id AND x.by_column = r.by_column);
-    card := card || coalesce(E'| by | group | n | AUC | AUC gap | calibration | TPR gap |\n|---|---|---|---|---|---|---|\n' || section || E'\n\n',
+    card := card || coalesce(E'| by | group | n | AUC [95 % interval] | AUC gap | calibration | TPR gap |\n|---|---|---|---|---|---|---|\n' || section || E'\n\n',
                              E'No subgroup audit yet: run healthml.subgroup_report.\n\n');
 
     card := card || E'## Drift\n\n';

@@ -57,11 +57,19 @@ CREATE TABLE healthml.subgroup_reports (
     auc_gap           double precision,
     calibration_gap   double precision,
     tpr_gap           double precision,
-    fpr_gap           double precision
+    fpr_gap           double precision,
+    -- 0.2.0: the other figures, and their 95 % intervals from resampling each subgroup's patients
+    average_precision double precision,
+    brier             double precision,
+    calibration_intercept double precision,
+    calibration_slope double precision,
+    auc_low           double precision,
+    auc_high          double precision,
+    intervals         jsonb
 );
 CREATE INDEX subgroup_reports_model_idx ON healthml.subgroup_reports (model_id, report_id DESC);
 COMMENT ON TABLE healthml.subgroup_reports IS
-    'Every healthml.subgroup_report call: per subgroup, scores against outcomes and the gaps to the whole relation.';
+    'Every healthml.subgroup_report call: per subgroup, scores against outcomes, the gaps to the whole relation, and 95 % intervals.';
 SELECT pg_catalog.pg_extension_config_dump('healthml.subgroup_reports', '');
 SELECT pg_catalog.pg_extension_config_dump('healthml.subgroup_report_ids', '');
 

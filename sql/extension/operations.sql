@@ -15,7 +15,9 @@ CREATE TABLE healthml.training_runs (
     challenger_id bigint,
     tolerance     double precision NOT NULL,
     metrics       jsonb,
-    reason        text
+    reason        text,
+    -- the gate asked for: deploy only when the interval of the AUC difference clears the tolerance
+    require_confidence boolean NOT NULL DEFAULT false
 );
 CREATE INDEX training_runs_name_idx ON healthml.training_runs (model_name, id DESC);
 COMMENT ON TABLE healthml.training_runs IS
@@ -34,7 +36,8 @@ SELECT pg_catalog.pg_extension_config_dump('healthml.training_runs_id_seq', '');
 -- A procedure that commits cannot carry a SET clause: its body only calls schema-qualified helpers,
 -- which run under a pinned search_path.
 CREATE PROCEDURE healthml.retrain(model_name text, tolerance double precision DEFAULT 0.005,
-                                  calibration_tolerance double precision DEFAULT 0.25)
+                                  calibration_tolerance double precision DEFAULT 0.25,
+                                  require_confidence boolean DEFAULT false)
     LANGUAGE plpgsql AS $$
 DECLARE
     run_id       bigint;
@@ -42,7 +45,7 @@ DECLARE
     failed_state text;
     failed_hint  text;
 BEGIN
-    run_id := healthml._retrain_begin(model_name, tolerance, calibration_tolerance);
+    run_id := healthml._retrain_begin(model_name, tolerance, calibration_tolerance, require_confidence);
     IF NOT healthml._in_transaction_block() THEN
         COMMIT;
     END IF;
@@ -61,11 +64,12 @@ BEGIN
             USING ERRCODE = failed_state, HINT = failed_hint;
     END IF;
 END $$;
-COMMENT ON PROCEDURE healthml.retrain(text, double precision, double precision) IS
-    'Retrains a deployed model on current data (as the role that trained it) and deploys the challenger when it is not worse than the champion; every run is logged in healthml.training_runs.';
+COMMENT ON PROCEDURE healthml.retrain(text, double precision, double precision, boolean) IS
+    'Retrains a deployed model on current data (as the role that trained it) and deploys the challenger when it is not worse than the champion (with require_confidence: by the 95 % interval of the paired AUC difference); every run is logged in healthml.training_runs.';
 
 -- retrain's first step: checks the arguments, marks runs whose backend died, logs the new run.
-CREATE FUNCTION healthml._retrain_begin(model_name text, tolerance double precision, calibration_tolerance double precision)
+CREATE FUNCTION healthml._retrain_begin(model_name text, tolerance double precision, calibration_tolerance double precision,
+                                        require_confidence boolean)
     RETURNS bigint LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     champion_id bigint;
@@ -75,6 +79,10 @@ BEGIN
     IF tolerance IS NULL OR tolerance < 0 OR calibration_tolerance IS NULL OR calibration_tolerance < 0 THEN
         RAISE EXCEPTION 'tolerance and calibration_tolerance must be >= 0, got % and %', tolerance, calibration_tolerance
             USING ERRCODE = 'invalid_parameter_value', HINT = 'for example CALL healthml.retrain(''readmission'', tolerance => 0.005)';
+    END IF;
+    IF require_confidence IS NULL THEN
+        RAISE EXCEPTION 'require_confidence must be true or false, got NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'leave it out for false (the point estimates decide)';
     END IF;
     UPDATE healthml.training_runs r
     SET outcome = 'interrupted', finished_at = clock_timestamp(),
@@ -87,8 +95,9 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   HINT = 'retrain replaces a deployed champion: train and deploy a first version with healthml.train and healthml.deploy';
     END IF;
-    INSERT INTO healthml.training_runs (model_name, champion_id, tolerance)
-    VALUES (_retrain_begin.model_name, champion_id, _retrain_begin.tolerance) RETURNING id INTO run_id;
+    INSERT INTO healthml.training_runs (model_name, champion_id, tolerance, require_confidence)
+    VALUES (_retrain_begin.model_name, champion_id, _retrain_begin.tolerance, _retrain_begin.require_confidence)
+    RETURNING id INTO run_id;
     RETURN run_id;
 END $$;
 
@@ -125,6 +134,12 @@ BEGIN
         verdict := 'kept champion';
         why := format('challenger AUC %s is below champion AUC %s minus tolerance %s on %s held-out rows',
                       round(chall_auc::numeric, 4), round(champ_auc::numeric, 4), run.tolerance, judged ->> 'rows');
+    ELSIF run.require_confidence AND coalesce((judged #>> '{auc_difference,low}')::float8 < -run.tolerance, true) THEN
+        verdict := 'kept champion';
+        why := format('challenger is not shown to be no worse: the 95%% interval of its AUC minus the champion''s is [%s, %s], '
+                      'reaching below -%s (tolerance), on %s held-out rows',
+                      round((judged #>> '{auc_difference,low}')::numeric, 4), round((judged #>> '{auc_difference,high}')::numeric, 4),
+                      run.tolerance, judged ->> 'rows');
     ELSIF chall_ratio IS NULL OR chall_ratio NOT BETWEEN 1 / (1 + calibration_tolerance) AND 1 + calibration_tolerance THEN
         verdict := 'kept champion';
         why := format('challenger is not calibrated: mean score / observed rate = %s on %s held-out rows (allowed %s to %s)',
@@ -132,8 +147,10 @@ BEGIN
                       1 + calibration_tolerance);
     ELSE
         verdict := 'deployed';
-        why := format('challenger AUC %s against champion AUC %s (tolerance %s), calibration ratio %s, on %s held-out rows',
+        why := format('challenger AUC %s against champion AUC %s (tolerance %s; difference 95%% interval [%s, %s]), calibration ratio %s, on %s held-out rows',
                       round(chall_auc::numeric, 4), round(champ_auc::numeric, 4), run.tolerance,
+                      coalesce(round((judged #>> '{auc_difference,low}')::numeric, 4)::text, '-'),
+                      coalesce(round((judged #>> '{auc_difference,high}')::numeric, 4)::text, '-'),
                       round(chall_ratio::numeric, 3), judged ->> 'rows');
         PERFORM healthml.deploy(run.model_name, challenger_version, 'retrain: ' || why);
     END IF;

@@ -44,7 +44,7 @@ GRANT EXECUTE ON FUNCTION
     healthml.decision_threshold(text, integer), healthml.decision_threshold_by_id(bigint),
     healthml.model_version_id(text, integer), healthml.coefficients(text, integer), healthml.feature_importance(text, integer),
     healthml.leaderboard(text, integer),
-    healthml.evaluate(text, regclass), healthml.roc_curve(text, regclass), healthml.pr_curve(text, regclass),
+    healthml.evaluate(text, regclass, jsonb), healthml.roc_curve(text, regclass), healthml.pr_curve(text, regclass),
     healthml.calibration_curve(text, regclass, integer),
     healthml.profile(regclass, jsonb), healthml.apply_recipe(text, jsonb), healthml.model_card(text, integer),
     -- 0.1.0's names, deprecated (deprecated.sql)
@@ -63,7 +63,7 @@ GRANT EXECUTE ON FUNCTION
     healthml.train(text, regclass, text, text, jsonb), healthml.deploy(text, integer, text), healthml.rollback(text),
     healthml.drop_model(text, integer), healthml.standardize(regclass, jsonb), healthml.apply_recipe(text, regclass, text),
     healthml.set_decision_threshold(text, regclass, text), healthml.drift(text, regclass, jsonb),
-    healthml.subgroup_report(text, regclass, text), healthml.compare_models(text, integer, integer),
+    healthml.subgroup_report(text, regclass, text, jsonb), healthml.compare_models(text, integer, integer),
     healthml.compare_models_by_id(bigint, bigint), healthml.reset_scoring_stats(),
     healthml.export_model(text, integer, text), healthml.import_model(text, text, text, jsonb),
     healthml._deployments_are_append_only(), healthml._deployments_changed(), healthml._forget_scoring_stats(bigint),
@@ -75,13 +75,13 @@ GRANT EXECUTE ON FUNCTION
 -- (superuser, pg_write_server_files to export, pg_read_server_files to import), checked inside
 GRANT EXECUTE ON FUNCTION healthml.export_parquet(text, text, jsonb), healthml.import_parquet(text, text)
     TO healthml_admin;
-GRANT EXECUTE ON PROCEDURE healthml.retrain(text, double precision, double precision),
+GRANT EXECUTE ON PROCEDURE healthml.retrain(text, double precision, double precision, boolean),
     healthml.score_batch(text, regclass, text, text, text, integer)
     TO healthml_admin;
 -- what the writing SQL functions call first (refused on a standby)
 GRANT EXECUTE ON FUNCTION healthml._require_primary(text) TO healthml_admin;
 -- what deploy, retrain and score_batch call as the caller
-GRANT EXECUTE ON FUNCTION healthml._in_transaction_block(), healthml._retrain_begin(text, double precision, double precision),
+GRANT EXECUTE ON FUNCTION healthml._in_transaction_block(), healthml._retrain_begin(text, double precision, double precision, boolean),
     healthml._retrain_judge(bigint, double precision), healthml._retrain_failed(bigint, text, text), healthml._retrain_challenger(bigint),
     healthml._checked_relation(regclass), healthml._creation_name(text), healthml._leakage_findings(jsonb)
     TO healthml_admin;

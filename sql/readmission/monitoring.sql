@@ -9,10 +9,13 @@ FROM healthml.drift('readmission', 'readmission.test_split')
 WHERE psi >= 0.01 OR feature = '(score)'
 ORDER BY psi DESC;
 
-\echo subgroup audit on the test split, groups of at least 500 encounters (gaps to the whole):
+\echo subgroup audit on the test split, groups of at least 500 encounters (gaps to the whole; AUC with its 95 % interval,
+\echo patients resampled):
 SELECT by_column, coalesce(subgroup, 'NULL') AS subgroup, n, round(observed_rate::numeric, 3) AS readmitted,
-       round(mean_score::numeric, 3) AS mean_score, round(auc::numeric, 3) AS auc, round(auc_gap::numeric, 3) AS auc_gap,
-       round(calibration_ratio::numeric, 2) AS calibration, round(tpr::numeric, 3) AS tpr, round(tpr_gap::numeric, 3) AS tpr_gap,
+       round(mean_score::numeric, 3) AS mean_score,
+       format('%s [%s, %s]', round(auc::numeric, 3), round(auc_low::numeric, 3), round(auc_high::numeric, 3)) AS auc_95,
+       round(auc_gap::numeric, 3) AS auc_gap, round(calibration_ratio::numeric, 2) AS calibration,
+       round(calibration_slope::numeric, 2) AS slope, round(tpr::numeric, 3) AS tpr, round(tpr_gap::numeric, 3) AS tpr_gap,
        round(fpr::numeric, 3) AS fpr
 FROM (SELECT 'race' AS by_column, * FROM healthml.subgroup_report('readmission', 'readmission.test_split', 'race')
       UNION ALL

@@ -1,7 +1,8 @@
 //! `healthml.drift` and `healthml.subgroup_report`: the deployed model against new data, stored as
 //! report rows next to the model.
 
-use healthml_core::monitor::{self, DriftLimits, Reference};
+use healthml_core::intervals::{Interval, IntervalOptions};
+use healthml_core::monitor::{self, DriftLimits, Reference, Subgroup};
 use healthml_core::options::Options;
 use healthml_core::{Error, ErrorClass};
 use pgrx::prelude::*;
@@ -105,11 +106,81 @@ fn drift_limits(options: &serde_json::Value) -> DriftLimits {
     DriftLimits { warn, alert }
 }
 
+/// One row of a subgroup report as 0.1.0 returned it.
+type SubgroupRow = (
+    Option<String>,
+    bool,
+    i64,
+    i64,
+    f64,
+    f64,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    f64,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+);
+
+/// What 0.2.0 adds to each row: average precision, Brier, calibration intercept and slope, the
+/// AUC's interval, and every interval.
+type SubgroupEvidence = (Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>, Option<f64>, JsonB);
+
 /// The deployed model's scores against outcomes per value of column `by` of `relation` (read as the
 /// caller): n, positives, mean score, AUC, calibration ratio (mean score / observed rate), true and
-/// false positive rates at the model's decision threshold (its threshold policy, if set), and each
-/// figure's gap to the whole relation (first row). Stored in healthml.subgroup_reports.
-#[pg_extern(volatile)]
+/// false positive rates at the model's decision threshold (its threshold policy, if set), each
+/// figure's gap to the whole relation (first row), then average precision, Brier, calibration
+/// intercept and slope, and every figure's 95 % interval from resampling each subgroup's patients
+/// (options as `healthml.evaluate`'s: `group_by`, `resamples`, `seed`). Stored in
+/// healthml.subgroup_reports.
+#[pg_extern(volatile, name = "subgroup_report")]
+fn subgroup_report_with_intervals(
+    model_name: &str,
+    relation: crate::spi::Relation,
+    by: &str,
+    options: default!(JsonB, "'{}'"),
+) -> TableIterator<
+    'static,
+    (
+        name!(subgroup, Option<String>),
+        name!(overall, bool),
+        name!(n, i64),
+        name!(positives, i64),
+        name!(mean_score, f64),
+        name!(observed_rate, f64),
+        name!(auc, Option<f64>),
+        name!(calibration_ratio, Option<f64>),
+        name!(tpr, Option<f64>),
+        name!(fpr, Option<f64>),
+        name!(flagged_share, f64),
+        name!(auc_gap, Option<f64>),
+        name!(calibration_gap, Option<f64>),
+        name!(tpr_gap, Option<f64>),
+        name!(fpr_gap, Option<f64>),
+        name!(average_precision, Option<f64>),
+        name!(brier, Option<f64>),
+        name!(calibration_intercept, Option<f64>),
+        name!(calibration_slope, Option<f64>),
+        name!(auc_low, Option<f64>),
+        name!(auc_high, Option<f64>),
+        name!(intervals, JsonB),
+    ),
+> {
+    let parsed = IntervalOptions::from_json("healthml.subgroup_report", &options.0).or_raise();
+    let rows = subgroups_stored(model_name, relation, by, &parsed);
+    TableIterator::new(rows.into_iter().map(|s| {
+        let (a, b) = (row_of(&s), evidence_of(&s));
+        (a.0, a.1, a.2, a.3, a.4, a.5, a.6, a.7, a.8, a.9, a.10, a.11, a.12, a.13, a.14, b.0, b.1, b.2, b.3, b.4, b.5, b.6)
+    }))
+}
+
+/// 0.1.0's `subgroup_report(model_name, relation, by)`: what its SQL definition calls until `ALTER
+/// EXTENSION healthml UPDATE` replaces it (no SQL of its own in 0.2.0). Its report is stored with
+/// the intervals all the same.
+#[pg_extern(volatile, sql = false)]
 fn subgroup_report(
     model_name: &str,
     relation: crate::spi::Relation,
@@ -134,6 +205,46 @@ fn subgroup_report(
         name!(fpr_gap, Option<f64>),
     ),
 > {
+    let parsed = IntervalOptions::from_json("healthml.subgroup_report", &serde_json::json!({})).or_raise();
+    TableIterator::new(subgroups_stored(model_name, relation, by, &parsed).iter().map(row_of).collect::<Vec<_>>())
+}
+
+fn row_of(s: &Subgroup) -> SubgroupRow {
+    (
+        s.group.clone(),
+        s.overall,
+        s.n as i64,
+        s.positives as i64,
+        s.mean_score,
+        s.observed_rate,
+        s.auc,
+        s.calibration_ratio,
+        s.tpr,
+        s.fpr,
+        s.flagged_share,
+        s.auc_gap,
+        s.calibration_gap,
+        s.tpr_gap,
+        s.fpr_gap,
+    )
+}
+
+fn evidence_of(s: &Subgroup) -> SubgroupEvidence {
+    let i = &s.intervals;
+    let estimate = |x: Option<Interval>| x.map(|x| x.estimate);
+    (
+        estimate(i.average_precision),
+        estimate(i.brier),
+        estimate(i.calibration_intercept),
+        estimate(i.calibration_slope),
+        i.auc.map(|x| x.low),
+        i.auc.map(|x| x.high),
+        JsonB(i.to_json(None)),
+    )
+}
+
+/// The report's rows, computed and stored.
+fn subgroups_stored(model_name: &str, relation: crate::spi::Relation, by: &str, parsed: &IntervalOptions) -> Vec<Subgroup> {
     crate::spi::require_primary("healthml.subgroup_report");
     let scored = score_relation(model_name, relation);
     let column = scored.frame.column(by).unwrap_or_else(|| {
@@ -141,14 +252,18 @@ fn subgroup_report(
             format!("group by one of: {}", scored.frame.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")),
         ))
     });
+    let patients_column = scored.interval_column(parsed.group_by.as_deref());
     let threshold =
         select_one::<f64>("SELECT healthml.decision_threshold($1)", &[scored.model_id.into()]).unwrap_or(scored.threshold);
-    let (mut labels, mut scores, mut groups) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut labels, mut scores, mut groups, mut patients) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (r, label) in scored.labels.iter().enumerate() {
         if let Some(y) = label {
             labels.push(*y);
             scores.push(scored.scores[r]);
             groups.push(scored.frame.cell_text(column, r));
+            if let Some(p) = patients_column {
+                patients.push(scored.group_key(p, r));
+            }
         }
     }
     if labels.is_empty() {
@@ -157,16 +272,22 @@ fn subgroup_report(
                 .with_hint("a subgroup audit compares scores with outcomes: rows need a non-NULL target"),
         );
     }
-    let rows = monitor::subgroups(&labels, &scores, &groups, threshold);
+    let clusters = patients_column.map(|_| patients.as_slice());
+    let rows = monitor::subgroups(&labels, &scores, &groups, threshold, clusters, parsed.bootstrap).or_raise();
     crate::spi::connect_mut(|client| {
         let report_id = next_report_id(client, "healthml.subgroup_report_ids");
         for s in &rows {
+            let (a, b) = (row_of(s), evidence_of(s));
+            let mut intervals = b.6 .0;
+            intervals["grouped_by"] = serde_json::json!(patients_column);
             client
                 .update(
                     "INSERT INTO healthml.subgroup_reports (report_id, model_id, relation, by_column, threshold, subgroup, overall, n,
                          positives, mean_score, observed_rate, auc, calibration_ratio, tpr, fpr, flagged_share, auc_gap,
-                         calibration_gap, tpr_gap, fpr_gap)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+                         calibration_gap, tpr_gap, fpr_gap, average_precision, brier, calibration_intercept, calibration_slope,
+                         auc_low, auc_high, intervals)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
+                             $23, $24, $25, $26, $27)",
                     None,
                     &[
                         report_id.into(),
@@ -174,43 +295,32 @@ fn subgroup_report(
                         scored.source.clone().into(),
                         by.into(),
                         threshold.into(),
-                        s.group.clone().into(),
-                        s.overall.into(),
-                        (s.n as i64).into(),
-                        (s.positives as i64).into(),
-                        s.mean_score.into(),
-                        s.observed_rate.into(),
-                        s.auc.into(),
-                        s.calibration_ratio.into(),
-                        s.tpr.into(),
-                        s.fpr.into(),
-                        s.flagged_share.into(),
-                        s.auc_gap.into(),
-                        s.calibration_gap.into(),
-                        s.tpr_gap.into(),
-                        s.fpr_gap.into(),
+                        a.0.into(),
+                        a.1.into(),
+                        a.2.into(),
+                        a.3.into(),
+                        a.4.into(),
+                        a.5.into(),
+                        a.6.into(),
+                        a.7.into(),
+                        a.8.into(),
+                        a.9.into(),
+                        a.10.into(),
+                        a.11.into(),
+                        a.12.into(),
+                        a.13.into(),
+                        a.14.into(),
+                        b.0.into(),
+                        b.1.into(),
+                        b.2.into(),
+                        b.3.into(),
+                        b.4.into(),
+                        b.5.into(),
+                        JsonB(intervals).into(),
                     ],
                 )
                 .unwrap_or_else(|e| crate::error::own_objects_failed("storing the subgroup report", e));
         }
     });
-    TableIterator::new(rows.into_iter().map(|s| {
-        (
-            s.group,
-            s.overall,
-            s.n as i64,
-            s.positives as i64,
-            s.mean_score,
-            s.observed_rate,
-            s.auc,
-            s.calibration_ratio,
-            s.tpr,
-            s.fpr,
-            s.flagged_share,
-            s.auc_gap,
-            s.calibration_gap,
-            s.tpr_gap,
-            s.fpr_gap,
-        )
-    }))
+    rows
 }

@@ -1,5 +1,6 @@
 //! Scoring with the deployed model: `healthml.predict` on a jsonb row, and evaluation on a relation.
 
+use healthml_core::intervals::{metrics_with_intervals, IntervalOptions};
 use healthml_core::metrics;
 use healthml_core::metrics::metrics_to_json;
 use healthml_core::threshold::ThresholdPolicy;
@@ -90,6 +91,29 @@ pub(crate) struct ScoredRelation {
     pub labels: Vec<Option<bool>>,
     pub scores: Vec<f64>,
     pub threshold: f64,
+    /// The model's `group_by` option (patients), the default group of its intervals.
+    pub group_by: Option<String>,
+}
+
+impl ScoredRelation {
+    /// The column whose groups the intervals resample: `option`'s (which must exist), else the
+    /// model's `group_by` when the relation has it; `None`: every row is a group of its own.
+    pub fn interval_column(&self, option: Option<&str>) -> Option<&str> {
+        match option {
+            Some(name) => Some(self.frame.column(name).map(|c| c.name.as_str()).unwrap_or_else(|| {
+                raise(
+                    Error::new(ErrorClass::UndefinedColumn, format!("column \"{name}\" does not exist in {}", self.source))
+                        .with_hint("option \"group_by\" names the column of the groups (patients) to resample"),
+                )
+            })),
+            None => self.group_by.as_deref().and_then(|g| self.frame.column(g)).map(|c| c.name.as_str()),
+        }
+    }
+
+    /// Row `r`'s group key in `column`.
+    pub fn group_key(&self, column: &str, r: usize) -> String {
+        self.frame.column(column).and_then(|c| self.frame.cell_text(c, r)).unwrap_or_default()
+    }
 }
 
 /// Scores every row of `relation` (read as the caller) with the deployed model; the target and its
@@ -97,11 +121,17 @@ pub(crate) struct ScoredRelation {
 pub(crate) fn score_relation(model_name: &str, relation: crate::spi::Relation) -> ScoredRelation {
     let (id, model) = deployed_model(model_name);
     // the positive value is part of the training options, which analysts cannot read
-    let (target, positive) = crate::spi::as_models_owner(|| {
+    let (target, positive, group_by) = crate::spi::as_models_owner(|| {
         crate::spi::first_row(
-            "SELECT target, options ->> 'positive' FROM healthml.models WHERE id = $1",
+            "SELECT target, options ->> 'positive', options ->> 'group_by' FROM healthml.models WHERE id = $1",
             &[id.into()],
-            |column| (crate::spi::value::<String>(column, 1), crate::spi::value::<String>(column, 2)),
+            |column| {
+                (
+                    crate::spi::value::<String>(column, 1),
+                    crate::spi::value::<String>(column, 2),
+                    crate::spi::value::<String>(column, 3),
+                )
+            },
         )
         .unwrap_or_else(|| crate::error::own_objects_failed(&format!("reading model {id}"), "it has no row"))
     });
@@ -118,7 +148,7 @@ pub(crate) fn score_relation(model_name: &str, relation: crate::spi::Relation) -
     });
     let labels = target_labels(&frame, column, positive.as_deref(), &source).or_raise();
     let scores = model.predict_frame(&frame).or_raise();
-    ScoredRelation { model_id: id, source, frame, labels, scores, threshold: model.threshold }
+    ScoredRelation { model_id: id, source, frame, labels, scores, threshold: model.threshold, group_by }
 }
 
 /// Labels and probabilities of the deployed model on every labelled row of `relation`.
@@ -227,8 +257,37 @@ fn choose_threshold(
 }
 
 /// Metrics of the deployed model on a relation (jsonb: n, positives, auc, average_precision, brier,
-/// log_loss, the confusion matrix, precision and recall at the model's threshold).
-#[pg_extern(stable)]
+/// log_loss, the confusion matrix, precision and recall at the model's threshold, calibration
+/// intercept and slope) with their 95 % intervals from a bootstrap of the relation's groups (options
+/// `group_by`, default the model's; `resamples`, 1000, 0 for none; `seed`, 42).
+#[pg_extern(stable, name = "evaluate")]
+fn evaluate_with_intervals(model_name: &str, relation: crate::spi::Relation, options: default!(JsonB, "'{}'")) -> JsonB {
+    let parsed = IntervalOptions::from_json("healthml.evaluate", &options.0).or_raise();
+    let scored = score_relation(model_name, relation);
+    let by = scored.interval_column(parsed.group_by.as_deref());
+    let (mut labels, mut scores, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+    for (r, label) in scored.labels.iter().enumerate() {
+        if let Some(y) = label {
+            labels.push(*y);
+            scores.push(scored.scores[r]);
+            if let Some(by) = by {
+                keys.push(scored.group_key(by, r));
+            }
+        }
+    }
+    if labels.is_empty() {
+        raise(
+            Error::new(ErrorClass::InsufficientData, format!("{} has no labelled rows", scored.source))
+                .with_hint("rows need a non-NULL target"),
+        );
+    }
+    let groups = by.map(|by| (keys.as_slice(), by));
+    JsonB(metrics_with_intervals(&labels, &scores, scored.threshold, groups, parsed.bootstrap).or_raise())
+}
+
+/// 0.1.0's `evaluate(model_name, relation)`, without intervals: what its SQL definition calls until
+/// `ALTER EXTENSION healthml UPDATE` replaces it (no SQL of its own in 0.2.0).
+#[pg_extern(stable, sql = false)]
 fn evaluate(model_name: &str, relation: crate::spi::Relation) -> JsonB {
     let (labels, scores, threshold) = scored_rows(model_name, relation);
     JsonB(metrics_to_json(&metrics::evaluate(&labels, &scores, threshold)))

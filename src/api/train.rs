@@ -2,6 +2,7 @@
 
 use healthml_core::automl::{automl, Entry};
 use healthml_core::guardrails::Guardrail;
+use healthml_core::intervals::{group_index, metrics_with_intervals, paired_auc_difference, LEVEL};
 use healthml_core::model::PAYLOAD_FORMAT;
 use healthml_core::train::{train as train_model, Algorithm, RecipeSource, TrainOptions, TrainOutcome};
 use healthml_core::Error;
@@ -292,25 +293,41 @@ fn compare_models(champion_id: i64, challenger_id: i64) -> JsonB {
     });
     let target = stored.target;
     let prepared = healthml_core::train::prepare(&frame, &source, &target, &parsed, test_mask.as_deref()).or_raise();
-    let test = frame.take_rows(&prepared.split.test_idx);
-    let labels = prepared.split.labels_of(&prepared.split.test_idx);
-    let judge = |id: i64| {
+    let split = &prepared.split;
+    let test = frame.take_rows(&split.test_idx);
+    let labels = split.labels_of(&split.test_idx);
+    let keys: Vec<&str> = split.test_idx.iter().map(|&r| split.group_keys[r].as_str()).collect();
+    let grouped = parsed.group_by.as_deref().map(|by| (keys.as_slice(), by));
+    let scores_of = |id: i64| {
         let model = crate::cache::model(id);
-        let scores = model.predict_frame(&test).or_raise();
-        let m = healthml_core::metrics::evaluate(&labels, &scores, model.threshold);
+        (model.predict_frame(&test).or_raise(), model.threshold)
+    };
+    let judge = |id: i64, (scores, threshold): &(Vec<f64>, f64)| {
+        let mut out = metrics_with_intervals(&labels, scores, *threshold, grouped, parsed.bootstrap).or_raise();
         let mean_score = scores.iter().sum::<f64>() / scores.len().max(1) as f64;
-        let observed = m.positives as f64 / (m.n.max(1)) as f64;
-        let mut out = healthml_core::metrics::metrics_to_json(&m);
+        let positives = labels.iter().filter(|&&y| y).count();
+        let observed = positives as f64 / labels.len().max(1) as f64;
         out["model_id"] = serde_json::json!(id);
         out["mean_score"] = serde_json::json!(mean_score);
         out["calibration_ratio"] = serde_json::json!((observed > 0.0).then(|| mean_score / observed));
         out
     };
+    let (champion, challenger) = (scores_of(champion_id), scores_of(challenger_id));
+    let (groups, n_groups) = match grouped {
+        Some((keys, _)) => group_index(keys),
+        None => ((0..labels.len()).collect(), labels.len()),
+    };
+    let difference = paired_auc_difference(&labels, &champion.0, &challenger.0, &groups, n_groups, parsed.bootstrap);
     JsonB(serde_json::json!({
         "relation": source,
         "rows": labels.len(),
-        "champion": judge(champion_id),
-        "challenger": judge(challenger_id),
+        "champion": judge(champion_id, &champion),
+        "challenger": judge(challenger_id, &challenger),
+        // challenger minus champion, on the same resamples of the held-out groups
+        "auc_difference": difference.map(|d| serde_json::json!({
+            "estimate": d.estimate, "low": d.low, "high": d.high, "level": LEVEL,
+            "resamples": parsed.bootstrap.resamples, "seed": parsed.bootstrap.seed, "grouped_by": parsed.group_by,
+        })),
     }))
 }
 

@@ -1,7 +1,7 @@
 -- The readmission pack's models on the reference split (test set: patient_nbr % 5 = 0), trained by
 -- the same SQL the main job runs. Floors from the issue; above 0.72 would mean leakage.
 BEGIN;
-SELECT plan(14);
+SELECT plan(17);
 \ir ../bin/helpers.sql
 
 \set QUIET 1
@@ -20,6 +20,16 @@ SELECT ok((SELECT auc >= 0.66 FROM m WHERE algorithm = 'logistic'), 'logistic te
 SELECT ok((SELECT auc >= 0.68 FROM m WHERE algorithm = 'gbdt'), 'gbdt test AUC >= 0.68');
 SELECT ok((SELECT bool_and(auc < 0.72) FROM m), 'no model is above 0.72 (that would mean leakage)');
 SELECT ok((SELECT bool_and(ap > 0.2) FROM m), 'average precision above 0.2 for both (base rate 0.114)');
+-- 95 % intervals from resampling the test patients
+SELECT is((SELECT array_agg(DISTINCT (x.metrics #>> '{test,intervals,groups}')::int) FROM healthml.models x WHERE x.name = 'readmission'),
+          ARRAY[(SELECT count(DISTINCT patient_nbr)::int FROM readmission.cohort WHERE patient_nbr % 5 = 0)],
+          'the intervals resample the test split''s patients');
+SELECT ok((SELECT bool_and((x.metrics #>> '{test,intervals,auc,high}')::float8 - (x.metrics #>> '{test,intervals,auc,low}')::float8
+                           BETWEEN 0.01 AND 0.05)
+           FROM healthml.models x WHERE x.name = 'readmission'), 'the AUC interval is 0.01 to 0.05 wide on 19,858 encounters');
+SELECT ok((SELECT bool_and((x.metrics #>> '{test,intervals,calibration_slope,low}')::float8 < 1.2
+                           AND (x.metrics #>> '{test,intervals,calibration_slope,high}')::float8 > 0.8)
+           FROM healthml.models x WHERE x.name = 'readmission'), 'both models are near calibrated (slope interval within 0.8-1.2 of 1)');
 SELECT is((SELECT deployed_algorithm FROM healthml.model_registry WHERE name = 'readmission'),
           (SELECT algorithm FROM m ORDER BY auc DESC LIMIT 1), 'the better model is deployed');
 

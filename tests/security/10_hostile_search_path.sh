@@ -180,7 +180,7 @@ analyst|healthml.model_version_id(text,integer)|SELECT healthml.model_version_id
 analyst|healthml.coefficients(text,integer)|SELECT * FROM healthml.coefficients('hostile_logit') LIMIT 5
 analyst|healthml.feature_importance(text,integer)|SELECT * FROM healthml.feature_importance('hostile_gbdt') LIMIT 5
 analyst|healthml.leaderboard(text,integer)|SELECT * FROM healthml.leaderboard((SELECT m.name FROM healthml.models m WHERE pg_catalog.jsonb_exists(m.metrics, 'automl') ORDER BY m.id LIMIT 1))
-analyst|healthml.evaluate(text,regclass)|SELECT healthml.evaluate('hostile_gbdt', 'work.sample')
+analyst|healthml.evaluate(text,regclass,jsonb)|SELECT healthml.evaluate('hostile_gbdt', 'work.sample', '{"resamples": 50}')
 analyst|healthml.roc_curve(text,regclass)|SELECT * FROM healthml.roc_curve('hostile_logit', 'work.sample') LIMIT 5
 analyst|healthml.pr_curve(text,regclass)|SELECT * FROM healthml.pr_curve('hostile_logit', 'work.sample') LIMIT 5
 analyst|healthml.calibration_curve(text,regclass,integer)|SELECT * FROM healthml.calibration_curve('hostile_logit', 'work.sample', 5)
@@ -203,7 +203,7 @@ admin|healthml.apply_recipe(text,regclass,text)|SELECT healthml.apply_recipe('ho
 admin|healthml.set_decision_threshold(text,regclass,text)|SELECT policy, threshold, flagged_share FROM healthml.set_decision_threshold('hostile_logit', 'work.sample', 'top_percent=10')
 admin|healthml.set_threshold(text,text,regclass)|SELECT policy, threshold, flagged_share FROM healthml.set_threshold('hostile_logit', 'top_percent=10', 'work.sample')
 admin|healthml.drift(text,regclass,jsonb)|SELECT * FROM healthml.drift('hostile_gbdt', 'work.sample') ORDER BY 1
-admin|healthml.subgroup_report(text,regclass,text)|SELECT * FROM healthml.subgroup_report('hostile_logit', 'work.sample', 'gender') ORDER BY 1, 2
+admin|healthml.subgroup_report(text,regclass,text,jsonb)|SELECT * FROM healthml.subgroup_report('hostile_logit', 'work.sample', 'gender', '{"resamples": 50}') ORDER BY 1, 2
 admin|healthml.compare_models(text,integer,integer)|SELECT healthml.compare_models('hostile_gbdt', 1, 2)
 admin|healthml.compare_models_by_id(bigint,bigint)|SELECT healthml.compare_models_by_id(($ids)[1], ($ids)[2])
 admin|healthml.compare_models(bigint,bigint)|SELECT healthml.compare_models(($ids)[1], ($ids)[2])
@@ -213,10 +213,10 @@ admin|healthml.export_model(text,integer,text)|SELECT pg_catalog.md5(healthml.ex
 admin|healthml.import_model(text,text,text,jsonb)|SELECT name, algorithm, metrics FROM healthml.import_model('hostile_imported', 'lightgbm', healthml.export_model('hostile_gbdt', 2), '{"tags": ["hostile"]}')
 admin|healthml.export_parquet(text,text,jsonb)|SELECT healthml.export_parquet('SELECT 1 AS one', '/tmp/hostile.parquet')
 admin|healthml.import_parquet(text,text)|SELECT healthml.import_parquet('/tmp/hostile.parquet', 'hostile_import')
-admin|healthml.retrain(text,double precision,double precision)|CALL healthml.retrain('hostile_logit'); SELECT outcome, reason FROM healthml.training_runs r WHERE r.model_name OPERATOR(pg_catalog.=) 'hostile_logit' ORDER BY r.id DESC LIMIT 1
+admin|healthml.retrain(text,double precision,double precision,boolean)|CALL healthml.retrain('hostile_logit', require_confidence => true); SELECT outcome, reason FROM healthml.training_runs r WHERE r.model_name OPERATOR(pg_catalog.=) 'hostile_logit' ORDER BY r.id DESC LIMIT 1
 admin|healthml.score_batch(text,regclass,text,text,text,integer)|CALL healthml.score_batch('hostile_logit', 'work.sample', 'encounter_id', 'batch_scores', 'replace', 2); SELECT pg_catalog.count(*), pg_catalog.sum(b.score) FROM batch_scores b
 admin|healthml._in_transaction_block()|SELECT healthml._in_transaction_block()
-admin|healthml._retrain_begin(text,double precision,double precision)|SELECT healthml._retrain_begin('hostile_nothing', 0, 0)
+admin|healthml._retrain_begin(text,double precision,double precision,boolean)|SELECT healthml._retrain_begin('hostile_nothing', 0, 0, false)
 admin|healthml._retrain_judge(bigint,double precision)|SELECT healthml._retrain_judge(-1, 0)
 admin|healthml._retrain_failed(bigint,text,text)|SELECT healthml._retrain_failed(-1, 'nothing', 'a hint')
 admin|healthml._retrain_challenger(bigint)|SELECT version OPERATOR(pg_catalog.>) 1 FROM healthml._retrain_challenger(($ids)[1])

@@ -1,6 +1,6 @@
 -- healthml.evaluate, the curves, predict_by_id and healthml.score_batch.
 BEGIN;
-SELECT plan(35);
+SELECT plan(45);
 
 CREATE TABLE public.stays AS
 SELECT i AS stay_id, i / 3 AS patient_id, (i * 7 % 6) AS visits,
@@ -34,6 +34,23 @@ SELECT throws_ok($$SELECT * FROM healthml.calibration_curve('stays', 'test_rows'
 CREATE TEMP TABLE no_target AS SELECT stay_id, visits FROM public.stays;
 SELECT throws_ok($$SELECT healthml.evaluate('stays', 'no_target')$$, '42703', NULL, 'a relation without the target is refused');
 SELECT throws_ok($$SELECT healthml.evaluate('nope', 'test_rows')$$, '42704', NULL, 'an unknown model is refused');
+
+-- 95 % intervals: patients resampled (the model's group_by), seeded, deterministic
+CREATE TEMP TABLE ev AS SELECT healthml.evaluate('stays', 'test_rows', '{"resamples": 300, "seed": 3}') AS e;
+SELECT ok((SELECT bool_and((e #>> ARRAY['intervals', f, 'low'])::float8 <= (e #>> ARRAY['intervals', f, 'estimate'])::float8
+                       AND (e #>> ARRAY['intervals', f, 'estimate'])::float8 <= (e #>> ARRAY['intervals', f, 'high'])::float8)
+           FROM ev, unnest(ARRAY['auc', 'average_precision', 'brier', 'calibration_intercept', 'calibration_slope']) f),
+          'every figure''s interval holds its estimate');
+SELECT is((SELECT (e #>> '{intervals,auc,estimate}')::float8 FROM ev), (SELECT (e ->> 'auc')::float8 FROM ev), 'the estimate is the AUC');
+SELECT is((SELECT e #>> '{intervals,grouped_by}' FROM ev), 'patient_id', 'by default the model''s group_by column is resampled');
+SELECT is((SELECT (e #>> '{intervals,groups}')::int FROM ev), (SELECT count(DISTINCT patient_id)::int FROM test_rows), 'one group per patient');
+SELECT is(healthml.evaluate('stays', 'test_rows', '{"resamples": 300, "seed": 3}'), (SELECT e FROM ev), 'the same seed gives the same intervals');
+SELECT isnt(healthml.evaluate('stays', 'test_rows', '{"resamples": 300, "seed": 4}') -> 'intervals', (SELECT e -> 'intervals' FROM ev),
+            'another seed, other resamples');
+SELECT ok((SELECT (e ->> 'calibration_slope')::float8 BETWEEN 0.5 AND 1.5 FROM ev), 'the calibration slope of a fitted logistic model is near 1');
+SELECT ok(NOT healthml.evaluate('stays', 'test_rows', '{"resamples": 0}') ? 'intervals', 'resamples 0: no intervals');
+SELECT throws_ok($$SELECT healthml.evaluate('stays', 'test_rows', '{"group_by": "nope"}')$$, '42703', NULL, 'an unknown group column');
+SELECT throws_ok($$SELECT healthml.evaluate('stays', 'test_rows', '{"resamples": -1}')$$, '22023', NULL, 'a negative number of resamples');
 
 -- the logistic inference table
 SELECT is((SELECT feature FROM healthml.coefficients('stays') LIMIT 1), '(intercept)', 'coefficients start with the intercept');

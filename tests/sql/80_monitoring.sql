@@ -1,6 +1,6 @@
 -- Drift against the training distributions stored with a model, and subgroup audits.
 BEGIN;
-SELECT plan(20);
+SELECT plan(23);
 
 CREATE TABLE public.discharges AS
 SELECT i AS discharge_id, i / 2 AS patient_id, (abs(hashint4(i * 3)) % 10000) / 100.0 AS severity,
@@ -59,6 +59,13 @@ SELECT ok((SELECT bool_and(abs(s.auc_gap - (s.auc - o.auc)) < 1e-12 AND abs(s.tp
            FROM by_sex s, by_sex o WHERE o.overall AND NOT s.overall), 'gaps are the group''s figure minus the whole''s');
 SELECT is((SELECT count(*) FROM healthml.subgroup_reports WHERE model_id = (SELECT model_id FROM m) AND by_column = 'sex'), 4::bigint,
           'stored next to the model');
+SELECT ok((SELECT bool_and(auc_low <= auc AND auc <= auc_high AND average_precision IS NOT NULL AND brier IS NOT NULL
+                    AND calibration_slope IS NOT NULL AND (intervals #>> '{brier,low}')::float8 <= brier)
+           FROM by_sex), 'each group has its intervals, AUC''s as columns, every one in intervals');
+SELECT ok((SELECT (o.auc_high - o.auc_low) < (s.auc_high - s.auc_low) FROM by_sex o, by_sex s WHERE o.overall AND s.subgroup = 'F'),
+          'a group''s interval is wider than the whole relation''s');
+SELECT is((SELECT count(*) FROM healthml.subgroup_reports WHERE model_id = (SELECT model_id FROM m) AND by_column = 'sex' AND auc_low IS NOT NULL
+             AND intervals ? 'calibration_slope'), 4::bigint, 'and stored with the report');
 SELECT throws_ok($$SELECT * FROM healthml.subgroup_report('discharge_risk', 'public.discharges', 'gender')$$, '42703', NULL,
                  'an unknown column to group by');
 

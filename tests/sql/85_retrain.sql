@@ -3,7 +3,7 @@
 -- its own; tests/e2e/90_retrain_cron.sql runs it from pg_cron, outside any block.)
 BEGIN;
 \ir ../bin/helpers.sql
-SELECT plan(14);
+SELECT plan(21);
 
 CREATE TABLE public.discharges AS SELECT * FROM pg_temp.discharges(4000);
 
@@ -45,6 +45,32 @@ CREATE TEMP TABLE ud AS SELECT * FROM healthml.deploy('uncalibrated');
 CALL healthml.retrain('uncalibrated', tolerance => 1);
 SELECT ok((SELECT outcome = 'kept champion' AND reason LIKE 'challenger is not calibrated%'
            FROM healthml.training_runs WHERE model_name = 'uncalibrated' ORDER BY id DESC LIMIT 1), 'an uncalibrated challenger is refused');
+
+-- the confidence gate: the paired bootstrap of the AUC difference on the held-out patients
+CREATE TABLE public.gate AS SELECT * FROM pg_temp.discharges(3000);
+CREATE TEMP TABLE g AS SELECT * FROM healthml.train('gate_risk', 'public.gate', 'readmitted', 'logistic',
+    '{"group_by": "patient_id", "exclude": ["discharge_id"], "test_where": "patient_id % 5 = 0", "resamples": 300}');
+CREATE TEMP TABLE gd AS SELECT * FROM healthml.deploy('gate_risk');
+INSERT INTO public.gate SELECT discharge_id + 3000, patient_id + 1500, severity, destination, readmitted FROM pg_temp.discharges(600);
+CALL healthml.retrain('gate_risk', tolerance => 0, require_confidence => true);
+CREATE TEMP TABLE gate1 AS SELECT * FROM healthml.training_runs WHERE model_name = 'gate_risk' ORDER BY id DESC LIMIT 1;
+SELECT is((SELECT (outcome, require_confidence) FROM gate1), ('kept champion'::text, true),
+          'a challenger as good as the champion is not shown to be no worse with no tolerance');
+SELECT ok((SELECT reason LIKE 'challenger is not shown to be no worse: the 95% interval of its AUC minus the champion''s is [%, %], reaching below -0 (tolerance), on % held-out rows' FROM gate1),
+          'the log gives the interval');
+SELECT ok((SELECT (metrics #>> '{auc_difference,low}')::float8 <= (metrics #>> '{auc_difference,estimate}')::float8
+                  AND (metrics #>> '{auc_difference,estimate}')::float8 <= (metrics #>> '{auc_difference,high}')::float8
+                  AND abs((metrics #>> '{auc_difference,estimate}')::float8
+                          - ((metrics #>> '{challenger,auc}')::float8 - (metrics #>> '{champion,auc}')::float8)) < 1e-12
+                  AND metrics #>> '{auc_difference,grouped_by}' = 'patient_id' AND (metrics #>> '{auc_difference,resamples}')::int = 300
+           FROM gate1), 'the run stores the paired interval of challenger minus champion, resampled by patient');
+SELECT ok((SELECT metrics #> '{challenger,intervals,auc}' IS NOT NULL AND metrics #> '{champion,intervals,auc}' IS NOT NULL FROM gate1),
+          'and each model''s intervals on the same rows');
+CALL healthml.retrain('gate_risk', tolerance => 0.02, require_confidence => true);
+CREATE TEMP TABLE gate2 AS SELECT * FROM healthml.training_runs WHERE model_name = 'gate_risk' ORDER BY id DESC LIMIT 1;
+SELECT is((SELECT outcome FROM gate2), 'deployed', 'within a tolerance of 0.02 with confidence: deployed');
+SELECT ok((SELECT reason LIKE '%(tolerance 0.02; difference 95% interval [%, %])%' FROM gate2), 'the deployment reason gives the interval');
+SELECT throws_ok($$CALL healthml.retrain('gate_risk', require_confidence => NULL)$$, '22004', NULL, 'require_confidence must not be NULL');
 SELECT throws_ok($$SELECT healthml.compare_models_by_id(1, -5)$$, '42704', 'model id -5 does not exist', 'compare_models_by_id names a bad id');
 
 SELECT * FROM finish();

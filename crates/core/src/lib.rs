@@ -8,6 +8,7 @@ pub mod automl;
 pub mod error;
 pub mod frame;
 pub mod guardrails;
+pub mod intervals;
 pub mod metrics;
 pub mod model;
 pub mod monitor;

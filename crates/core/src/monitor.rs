@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorClass, Result};
 use crate::frame::{ColumnData, Frame};
+use crate::intervals::{clustered_bootstrap, group_index, BootstrapOptions, Intervals};
 use crate::metrics::{self, Confusion};
 
 /// Points of a numeric column's reference distribution (quantiles 0, 1%, ..., 100%) at which the
@@ -295,21 +296,37 @@ pub struct Subgroup {
     pub calibration_gap: Option<f64>,
     pub tpr_gap: Option<f64>,
     pub fpr_gap: Option<f64>,
+    /// Every figure's 95 % interval (and the calibration intercept and slope) from resampling the
+    /// group's patients (see [`crate::intervals`]).
+    pub intervals: Intervals,
 }
 
-/// Per-group figures of scores against outcomes at `threshold`, with their gaps to the whole.
-/// Groups are ordered by size (largest first), then by name; NULL is a group of its own.
-pub fn subgroups(labels: &[bool], scores: &[f64], groups: &[Option<String>], threshold: f64) -> Vec<Subgroup> {
-    let figures = |group: Option<String>, overall: bool, rows: &[usize]| -> Subgroup {
+/// Per-group figures of scores against outcomes at `threshold`, with their gaps to the whole and
+/// their intervals (`patients[r]`: row r's cluster; None: every row its own). Groups are ordered by
+/// size (largest first), then by name; NULL is a group of its own.
+pub fn subgroups(
+    labels: &[bool],
+    scores: &[f64],
+    groups: &[Option<String>],
+    threshold: f64,
+    patients: Option<&[String]>,
+    bootstrap: BootstrapOptions,
+) -> Result<Vec<Subgroup>> {
+    let figures = |group: Option<String>, overall: bool, rows: &[usize]| -> Result<Subgroup> {
         let y: Vec<bool> = rows.iter().map(|&r| labels[r]).collect();
         let s: Vec<f64> = rows.iter().map(|&r| scores[r]).collect();
+        let (clusters, n_clusters) = match patients {
+            Some(keys) => group_index(&rows.iter().map(|&r| keys[r].as_str()).collect::<Vec<_>>()),
+            None => ((0..rows.len()).collect(), rows.len()),
+        };
+        let intervals = clustered_bootstrap(&y, &s, &clusters, n_clusters, bootstrap)?;
         let n = rows.len();
         let positives = y.iter().filter(|&&v| v).count();
         let mean_score = s.iter().sum::<f64>() / n.max(1) as f64;
         let observed_rate = positives as f64 / n.max(1) as f64;
         let c = Confusion::at(&y, &s, threshold);
         let negatives = c.fp + c.tn;
-        Subgroup {
+        Ok(Subgroup {
             group,
             overall,
             n,
@@ -325,10 +342,11 @@ pub fn subgroups(labels: &[bool], scores: &[f64], groups: &[Option<String>], thr
             calibration_gap: None,
             tpr_gap: None,
             fpr_gap: None,
-        }
+            intervals,
+        })
     };
     let all: Vec<usize> = (0..labels.len()).collect();
-    let whole = figures(None, true, &all);
+    let whole = figures(None, true, &all)?;
     let mut members: HashMap<Option<&str>, Vec<usize>> = HashMap::new();
     for (r, g) in groups.iter().enumerate() {
         members.entry(g.as_deref()).or_default().push(r);
@@ -338,14 +356,14 @@ pub fn subgroups(labels: &[bool], scores: &[f64], groups: &[Option<String>], thr
     let gap = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a - b);
     let mut out = vec![whole.clone()];
     for (g, rows) in keyed {
-        let mut s = figures(g.map(str::to_string), false, &rows);
+        let mut s = figures(g.map(str::to_string), false, &rows)?;
         s.auc_gap = gap(s.auc, whole.auc);
         s.calibration_gap = gap(s.calibration_ratio, whole.calibration_ratio);
         s.tpr_gap = gap(s.tpr, whole.tpr);
         s.fpr_gap = gap(s.fpr, whole.fpr);
         out.push(s);
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -406,7 +424,7 @@ mod tests {
         let labels = [true, false, false, true, false, false, true, true];
         let scores = [0.9, 0.2, 0.6, 0.7, 0.1, 0.3, 0.4, 0.8];
         let groups: Vec<Option<String>> = ["a", "a", "a", "a", "b", "b", "b", "b"].iter().map(|g| Some(g.to_string())).collect();
-        let out = subgroups(&labels, &scores, &groups, 0.5);
+        let out = subgroups(&labels, &scores, &groups, 0.5, None, BootstrapOptions { resamples: 0, seed: 1 }).unwrap();
         assert_eq!(out.len(), 3);
         assert!(out[0].overall && out[0].n == 8 && out[0].positives == 4);
         let a = &out[1];

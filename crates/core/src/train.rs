@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 use crate::error::{Error, ErrorClass, Result};
 use crate::frame::{ColumnData, Frame};
 use crate::guardrails::{conclude_leakage, data_guardrails, Guardrail};
-use crate::metrics::{self, best_f1_threshold, metrics_to_json};
+use crate::intervals::{metrics_with_intervals, BootstrapOptions};
+use crate::metrics::{self, best_f1_threshold};
 use crate::model::gbdt::{self, GbdtParams};
 use crate::model::logistic::{self, LogisticParams};
 use crate::model::{sha256_hex, sigmoid, Estimator, Platt, TrainedModel};
@@ -77,6 +78,8 @@ pub struct TrainOptions {
     pub automl: Option<AutomlOptions>,
     /// The leakage checks' limits and accepted columns (every training runs them).
     pub leakage: LeakageOptions,
+    /// The test metrics' intervals: `resamples` of the test rows' groups, from `seed`.
+    pub bootstrap: BootstrapOptions,
 }
 
 /// Training keeps columns however many NULLs they have (unless every value is NULL), unlike
@@ -158,10 +161,12 @@ impl TrainOptions {
         };
         let automl = AutomlOptions::take(&mut o)?;
         let leakage = LeakageOptions::take(&mut o)?;
+        let bootstrap = BootstrapOptions::take(&mut o, Some(seed))?;
         o.finish()?;
         Ok(TrainOptions {
             automl,
             leakage,
+            bootstrap,
             calibrate,
             exclude,
             group_by,
@@ -466,7 +471,6 @@ pub fn finish(prepared: &Prepared<'_>, fitted: Fitted, options: &TrainOptions, r
 
     let test_labels = split.labels_of(&split.test_idx);
     let test_p = model.predict_frame(&prepared.feature_frame.take_rows(&split.test_idx))?;
-    let test_metrics = metrics::evaluate(&test_labels, &test_p, model.threshold);
     let payload = model.to_payload()?;
     let sha256 = sha256_hex(&payload);
     let fit = fit_report(&model);
@@ -478,8 +482,10 @@ pub fn finish(prepared: &Prepared<'_>, fitted: Fitted, options: &TrainOptions, r
     let inputs: Vec<(String, bool)> =
         model.recipe.steps.iter().filter(|s| s.is_input()).map(|s| (s.column().to_string(), s.is_numeric())).collect();
     let reference = monitor::reference(&prepared.feature_frame.take_rows(&split.train_idx), &inputs, &valid_p)?;
+    let test_groups: Vec<&str> = split.test_idx.iter().map(|&r| split.group_keys[r].as_str()).collect();
+    let grouped = options.group_by.as_deref().map(|by| (test_groups.as_slice(), by));
     let mut metrics_json = json!({
-        "test": metrics_to_json(&test_metrics),
+        "test": metrics_with_intervals(&test_labels, &test_p, model.threshold, grouped, options.bootstrap)?,
         "validation": {"n": valid_labels.len(), "auc": metrics::auc(&valid_labels, &valid_p)},
         "train_rows": train_rows,
         "train_positive_rate": split.train_positives as f64 / train_rows as f64,
