@@ -883,3 +883,13 @@ REVOKE EXECUTE ON FUNCTION healthml.subgroup_report(text, regclass, text, jsonb)
 GRANT EXECUTE ON FUNCTION healthml.subgroup_report(text, regclass, text, jsonb) TO healthml_admin;
 COMMENT ON FUNCTION healthml.subgroup_report(text, regclass, text, jsonb) IS
     'The deployed model on each subgroup of a labelled relation (by a column): AUC, calibration and error-rate gaps, average precision, Brier, calibration intercept and slope, with 95 % intervals from resampling each subgroup''s patients; stored in healthml.subgroup_reports.';
+
+-- 15. Who read which patient: pgaudit's audit role, which may read the model payloads (every read of
+--     one is then logged, healthml's own loads included).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'healthml_auditor') THEN
+        CREATE ROLE healthml_auditor NOLOGIN;
+    END IF;
+END $$;
+GRANT SELECT (payload) ON healthml.models TO healthml_auditor;

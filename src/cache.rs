@@ -178,12 +178,23 @@ pub fn model(id: i64) -> Rc<TrainedModel> {
     if let Some(m) = MODELS.with(|m| m.borrow().get(&id).cloned()) {
         return m;
     }
-    let (payload, sha) = crate::spi::as_models_owner(|| {
-        crate::spi::first_row("SELECT payload, payload_sha256 FROM healthml.models WHERE id = $1", &[id.into()], |column| {
-            (value::<Vec<u8>>(column, 1), value::<String>(column, 2))
-        })
-        .unwrap_or((None, None))
+    let (payload, sha, loaded) = crate::spi::as_models_owner(|| {
+        crate::spi::first_row(
+            "SELECT payload, payload_sha256, format('model \"%s\" version %s (id %s)', name, version, id), session_user::text
+             FROM healthml.models WHERE id = $1",
+            &[id.into()],
+            |column| {
+                let loaded = (value::<String>(column, 3).unwrap_or_default(), value::<String>(column, 4).unwrap_or_default());
+                (value::<Vec<u8>>(column, 1), value::<String>(column, 2), Some(loaded))
+            },
+        )
+        .unwrap_or((None, None, None))
     });
+    // pgaudit does not log this read (it runs as the owner of healthml.models, not as the session's
+    // user): the server log says who loaded which model to score with it, once per backend.
+    if let Some((model, user)) = loaded {
+        pgrx::log!("healthml: {model} loaded by {user} to score");
+    }
     let (Some(payload), Some(sha)) = (payload, sha) else {
         raise(
             Error::new(ErrorClass::UndefinedObject, format!("model id {id} does not exist"))

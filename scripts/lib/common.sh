@@ -14,7 +14,7 @@ HEALTHML_PGPORT=${HEALTHML_PGPORT:-28815}
 HEALTHML_CLUSTER_DIR=${HEALTHML_CLUSTER_DIR:-$HEALTHML_ROOT/target/pgcluster}
 HEALTHML_DB=${HEALTHML_DB:-healthml}
 APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libclang-dev clang
-              postgresql-15-cron postgresql-15-pgtap pgtap sudo python3-yaml python3-venv binutils)
+              postgresql-15-cron postgresql-15-pgaudit postgresql-15-pgtap pgtap sudo python3-yaml python3-venv binutils)
 
 if [ -t 2 ]; then _bold=$'\033[1m'; _off=$'\033[0m'; else _bold=; _off=; fi
 log() { printf '%s==> %s%s\n' "$_bold" "$*" "$_off" >&2; }
@@ -217,7 +217,7 @@ cluster_start() {
         as_cluster_owner tee -a "$real/data/postgresql.conf" >/dev/null <<CONF
 
 # --- healthml private cluster ---
-shared_preload_libraries = 'pg_cron,healthml'
+shared_preload_libraries = 'pg_cron,pgaudit,healthml'
 cron.database_name = 'postgres'
 listen_addresses = 'localhost'
 shared_buffers = '256MB'
@@ -255,8 +255,8 @@ cluster_configure() {
         hm_psql -d postgres -c "ALTER SYSTEM SET cron.database_name = 'postgres'"
         restart="cron.database_name changed"
     fi
-    if [ "$(hm_psql -d postgres -tAc 'SHOW shared_preload_libraries' | tr -d ' ')" != pg_cron,healthml ]; then
-        hm_psql -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = pg_cron, healthml"
+    if [ "$(hm_psql -d postgres -tAc 'SHOW shared_preload_libraries' | tr -d ' ')" != pg_cron,pgaudit,healthml ]; then
+        hm_psql -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = pg_cron, pgaudit, healthml"
         restart="shared_preload_libraries changed"
     fi
     # A reinstall rewrites the library even when it did not change: compare contents, not times.
@@ -271,6 +271,21 @@ cluster_configure() {
             -o "-p $HEALTHML_PGPORT -k $real" restart >/dev/null || { tail -n 20 "$real/server.log" >&2; die "the cluster did not restart"; }
     fi
     echo "$library_sum" >"$real/healthml-library.sha256"
+    # Who read which patient: pgaudit's object audit logs every statement that reads a relation the
+    # auditor role may read (the pack grants it the patient-level relations, the extension the model
+    # payloads), and its session audit every change of roles and rights. %u@%d names the session's
+    # user and database on each line. Set once pgaudit is loaded (ALTER SYSTEM refuses the settings of
+    # a library the server has not loaded); reloaded, not restarted, when they change.
+    local setting value reload=
+    for setting in "pgaudit.role=healthml_auditor" "pgaudit.log=role" "pgaudit.log_parameter=off" \
+                   "log_line_prefix=%m [%p] %q%u@%d "; do
+        value=${setting#*=}
+        if [ "$(hm_psql -d postgres -tAc "SELECT current_setting('${setting%%=*}', true)")" != "$value" ]; then
+            hm_psql -d postgres -v value="$value" >/dev/null <<<"ALTER SYSTEM SET ${setting%%=*} = :'value'"
+            reload=1
+        fi
+    done
+    [ -n "$reload" ] && hm_psql -d postgres -c 'SELECT pg_reload_conf()' >/dev/null
     hm_psql -d postgres -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION IF NOT EXISTS pg_cron'
 }
 

@@ -16,6 +16,11 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'healthml_analyst') THEN
         CREATE ROLE healthml_analyst NOLOGIN;
     END IF;
+    -- pgaudit's audit role (pgaudit.role): what it may read is what gets logged; nobody logs in as it
+    -- or is granted it (docs/security.md, "Audit")
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'healthml_auditor') THEN
+        CREATE ROLE healthml_auditor NOLOGIN;
+    END IF;
 END $$;
 GRANT healthml_analyst TO healthml_admin;
 
@@ -92,3 +97,6 @@ GRANT SELECT, INSERT ON healthml.recipes, healthml.deployments, healthml.thresho
     TO healthml_admin;
 GRANT SELECT, INSERT, UPDATE ON healthml.training_runs TO healthml_admin;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA healthml TO healthml_admin;
+-- every read of a model's payload is audited, healthml's own included (a backend loading a model
+-- to score with it: the line names the session's user)
+GRANT SELECT (payload) ON healthml.models TO healthml_auditor;

@@ -92,3 +92,5 @@ COMMENT ON VIEW readmission.dashboard_scoring IS
 GRANT SELECT ON ALL TABLES IN SCHEMA readmission TO healthml_analyst;
 -- but not the internals behind readmission.features (analysts read the stored rows through it)
 REVOKE SELECT ON readmission._feature_rows, readmission._features_state FROM healthml_analyst;
+-- and every read of a patient's rows is audited
+\ir audit.sql

@@ -34,7 +34,13 @@ dockerfile = open(os.path.join(d, "Dockerfile")).read()
 stages = re.findall(r"^FROM (\S+)", dockerfile, re.M)
 check(len(stages) == 2 and all(s.startswith("postgres:15") for s in stages), "two stages, both on postgres:15: " + ", ".join(stages))
 check("cargo-pgrx --version 0.18.0" in dockerfile and "postgresql-15-cron" in dockerfile, "pgrx 0.18.0 builds it, pg_cron ships with it")
-check("shared_preload_libraries=pg_cron,healthml" in dockerfile, "the server preloads pg_cron and healthml")
+check("shared_preload_libraries=pg_cron,pgaudit,healthml" in dockerfile and "postgresql-15-pgaudit" in dockerfile,
+      "the server preloads pg_cron, pgaudit and healthml")
+check(all(f'"{setting}"' in dockerfile for setting in ["pgaudit.role=healthml_auditor", "pgaudit.log=role", "pgaudit.log_parameter=off"]),
+      "pgaudit audits as scripts/cluster sets it up (object audit through healthml_auditor, role changes, no parameters)")
+cluster = open(os.path.join(root, "scripts", "lib", "common.sh")).read()
+check(all(setting in cluster for setting in ["pgaudit.role=healthml_auditor", "pgaudit.log=role", "pgaudit.log_parameter=off"]),
+      "the same settings as the private cluster")
 sources = [s for line in re.findall(r"^COPY (?!--from)(.+)$", dockerfile, re.M) for s in line.split()[:-1]]
 missing = [s for s in sources if not os.path.exists(os.path.join(root, s))]
 check(sources and not missing, "every COPY source exists in the repository" + (": missing " + ", ".join(missing) if missing else ""))
