@@ -466,7 +466,8 @@ CREATE FUNCTION healthml.explanation(model_name text, features jsonb) RETURNS js
     RETURN healthml.explain_jsonb(explanation.model_name, explanation.features);
 COMMENT ON FUNCTION healthml.explanation(text, jsonb) IS
     'Deprecated (removed in 0.3.0): use healthml.explain_jsonb(model_name, features).';
-CREATE OR REPLACE FUNCTION healthml.model_card(model_name text, version integer DEFAULT NULL) RETURNS text
+DROP FUNCTION healthml.model_card(text, integer);
+CREATE FUNCTION healthml.model_card(model_name text, version integer DEFAULT NULL, format text DEFAULT 'markdown') RETURNS text
     LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     m       healthml.models;
@@ -484,6 +485,35 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'model "%"% does not exist', model_name, coalesce(' version ' || model_card.version, '')
             USING ERRCODE = 'undefined_object', HINT = 'list models with SELECT name, version FROM healthml.model_registry';
+    END IF;
+
+    IF model_card.format IS NULL OR model_card.format NOT IN ('markdown', 'html') THEN
+        RAISE EXCEPTION 'format must be ''markdown'' or ''html'', got %', coalesce(quote_literal(model_card.format), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'for example SELECT healthml.model_card(''readmission'', NULL, ''html'')';
+    END IF;
+    IF model_card.format = 'html' THEN
+        -- the figures the page draws: the metrics (intervals, curves, guardrails, importance), the
+        -- latest subgroup audit of each column (groups of 100 or more) and the latest drift report
+        RETURN healthml._model_card_html(jsonb_build_object(
+            'name', m.name, 'version', m.version,
+            'algorithm', CASE WHEN m.metrics ? 'automl' THEN 'AutoML, chose ' || m.algorithm ELSE m.algorithm END,
+            'description', m.description, 'created', to_char(m.created_at, 'YYYY-MM-DD HH24:MI TZ'), 'created_by', m.created_by,
+            'source', m.source, 'target', m.target,
+            'deployed', coalesce(m.id = (SELECT d.model_id FROM healthml.deployments d WHERE d.name = m.name ORDER BY d.id DESC LIMIT 1), false),
+            'metrics', m.metrics,
+            'subgroups', coalesce((SELECT jsonb_agg(jsonb_build_object('by_column', r.by_column, 'subgroup', r.subgroup, 'n', r.n,
+                                                                       'auc', r.auc, 'auc_low', r.auc_low, 'auc_high', r.auc_high,
+                                                                       'mean_score', r.mean_score, 'observed_rate', r.observed_rate,
+                                                                       'intervals', coalesce(r.intervals, '{}'))
+                                                    ORDER BY r.by_column, r.n DESC, r.subgroup)
+                                   FROM healthml.subgroup_reports r
+                                   WHERE r.model_id = m.id AND NOT r.overall AND r.n >= 100
+                                     AND r.report_id = (SELECT max(x.report_id) FROM healthml.subgroup_reports x
+                                                        WHERE x.model_id = m.id AND x.by_column = r.by_column)), '[]'),
+            'drift', coalesce((SELECT jsonb_agg(jsonb_build_object('feature', d.feature, 'psi', d.psi, 'status', d.status) ORDER BY d.psi DESC)
+                               FROM healthml.drift_reports d
+                               WHERE d.report_id = (SELECT max(x.report_id) FROM healthml.drift_reports x WHERE x.model_id = m.id)), '[]')));
     END IF;
 
     card := format(E'# Model card: %s, version %s\n\n', m.name, m.version);
@@ -624,6 +654,10 @@ BEGIN
     END LOOP;
     RETURN card;
 END $$;
+REVOKE EXECUTE ON FUNCTION healthml.model_card(text, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION healthml.model_card(text, integer, text) TO healthml_analyst;
+COMMENT ON FUNCTION healthml.model_card(text, integer, text) IS
+    'A model version''s card (NULL version: the deployed one) in Markdown, or as one self-contained HTML page with SVG figures (format ''html''): purpose, data lineage, recipe, test metrics with 95 % intervals, leakage and guardrail findings, threshold policy, subgroup audit, drift, top features, version history.';
 CREATE OR REPLACE FUNCTION healthml._models_forget_scoring_stats() RETURNS trigger
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -698,8 +732,6 @@ COMMENT ON FUNCTION healthml.deploy(text, integer, text) IS
     'Deploys a model version (NULL: the best test AUC); takes effect for the next statement.';
 COMMENT ON FUNCTION healthml.rollback(text) IS
     'Deploys again the version deployed before the current one; takes effect for the next statement.';
-COMMENT ON FUNCTION healthml.model_card(text, integer) IS
-    'A model version''s card in Markdown (NULL version: the deployed one): purpose, data lineage, recipe, test metrics, leakage and guardrail findings, threshold policy, subgroup audit, drift, top features, version history.';
 COMMENT ON TABLE healthml.drift_reports IS
     'Every healthml.drift call: per input column and for the score, PSI, Kolmogorov-Smirnov, Jensen-Shannon and a status.';
 COMMENT ON VIEW healthml.drift_latest IS 'The latest drift report of each model name, one row per feature and the score.';
@@ -893,3 +925,9 @@ BEGIN
     END IF;
 END $$;
 GRANT SELECT (payload) ON healthml.models TO healthml_auditor;
+
+-- 16. The model card as one self-contained HTML page (model_card's format 'html', above): the
+--     figures drawn in Rust from what the card gathers; model_card (SECURITY DEFINER) calls it.
+CREATE FUNCTION healthml."_model_card_html"("card" jsonb) RETURNS TEXT
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'model_card_html_wrapper';
+REVOKE EXECUTE ON FUNCTION healthml._model_card_html(jsonb) FROM PUBLIC;

@@ -15,6 +15,8 @@ HEALTHML_CLUSTER_DIR=${HEALTHML_CLUSTER_DIR:-$HEALTHML_ROOT/target/pgcluster}
 HEALTHML_DB=${HEALTHML_DB:-healthml}
 APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libclang-dev clang
               postgresql-15-cron postgresql-15-pgaudit postgresql-15-pgtap pgtap sudo python3-yaml python3-venv binutils)
+# Only the tests need these (scripts/test installs them): chromium renders the HTML model card.
+APT_TEST_PACKAGES=(chromium)
 
 if [ -t 2 ]; then _bold=$'\033[1m'; _off=$'\033[0m'; else _bold=; _off=; fi
 log() { printf '%s==> %s%s\n' "$_bold" "$*" "$_off" >&2; }
@@ -31,9 +33,10 @@ SERVER_ENV=(env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE)
 cluster_owner() { if is_root; then echo postgres; else id -un; fi; }
 as_cluster_owner() { if is_root; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
-ensure_apt_packages() {
+ensure_apt_packages() { # packages (default: APT_PACKAGES)
     local missing=() pkg
-    for pkg in "${APT_PACKAGES[@]}"; do
+    [ $# -gt 0 ] || set -- "${APT_PACKAGES[@]}"
+    for pkg in "$@"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
             || missing+=("$pkg")
     done
@@ -73,14 +76,16 @@ ensure_venv() { # directory, modules as Python's import statement lists them, pi
 
 # A Python for the interoperability tests: pyarrow (the lake: it reads our files, writes files we
 # read), LightGBM and lleaves (exported models: they load and score them), XGBoost (imported
-# models: it trains them), scikit-learn (the metrics' intervals: it recomputes them). Kept outside
-# the checkout so fresh clones reuse it; sets HEALTHML_PYTHON. lleaves needs an llvmlite before 0.44. XGBoost is its CPU-only package (the
+# models: it trains them), scikit-learn (the metrics' intervals: it recomputes them), websocket-client
+# (it drives chromium's DevTools protocol to render the HTML model card). Kept outside the checkout so
+# fresh clones reuse it; sets HEALTHML_PYTHON. lleaves needs an llvmlite before 0.44. XGBoost is its CPU-only package (the
 # default one pulls half a gigabyte of CUDA libraries), pinned: the import tests compare
 # explanations bit for bit with its TreeSHAP, which later releases compute another way.
 HEALTHML_TEST_PYTHON_DIR=${HEALTHML_TEST_PYTHON_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/healthml/test-python}
 ensure_test_python() {
-    ensure_venv "$HEALTHML_TEST_PYTHON_DIR" 'pyarrow, lightgbm, lleaves, xgboost, sklearn' 'pyarrow>=14' 'lightgbm>=4' lleaves \
-        'llvmlite<0.44' 'xgboost-cpu==3.2.0' 'scikit-learn>=1.3'
+    ensure_apt_packages "${APT_TEST_PACKAGES[@]}"
+    ensure_venv "$HEALTHML_TEST_PYTHON_DIR" 'pyarrow, lightgbm, lleaves, xgboost, sklearn, websocket' 'pyarrow>=14' 'lightgbm>=4' \
+        lleaves 'llvmlite<0.44' 'xgboost-cpu==3.2.0' 'scikit-learn>=1.3' 'websocket-client>=1.6'
     export HEALTHML_PYTHON=$HEALTHML_TEST_PYTHON_DIR/bin/python
 }
 

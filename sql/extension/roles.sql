@@ -51,7 +51,7 @@ GRANT EXECUTE ON FUNCTION
     healthml.leaderboard(text, integer),
     healthml.evaluate(text, regclass, jsonb), healthml.roc_curve(text, regclass), healthml.pr_curve(text, regclass),
     healthml.calibration_curve(text, regclass, integer),
-    healthml.profile(regclass, jsonb), healthml.apply_recipe(text, jsonb), healthml.model_card(text, integer),
+    healthml.profile(regclass, jsonb), healthml.apply_recipe(text, jsonb), healthml.model_card(text, integer, text),
     -- 0.1.0's names, deprecated (deprecated.sql)
     healthml.explanation(text, jsonb), healthml.decision_threshold(bigint)
     TO healthml_analyst;

@@ -1,5 +1,6 @@
 //! The SQL-facing functions, one file per area.
 
+mod card;
 mod explain;
 mod export;
 mod import;

@@ -282,7 +282,7 @@ fn evaluate_with_intervals(model_name: &str, relation: crate::spi::Relation, opt
         );
     }
     let groups = by.map(|by| (keys.as_slice(), by));
-    JsonB(metrics_with_intervals(&labels, &scores, scored.threshold, groups, parsed.bootstrap).or_raise())
+    JsonB(metrics_with_intervals(&labels, &scores, scored.threshold, groups, parsed.bootstrap, false).or_raise())
 }
 
 /// 0.1.0's `evaluate(model_name, relation)`, without intervals: what its SQL definition calls until

@@ -303,7 +303,7 @@ fn compare_models(champion_id: i64, challenger_id: i64) -> JsonB {
         (model.predict_frame(&test).or_raise(), model.threshold)
     };
     let judge = |id: i64, (scores, threshold): &(Vec<f64>, f64)| {
-        let mut out = metrics_with_intervals(&labels, scores, *threshold, grouped, parsed.bootstrap).or_raise();
+        let mut out = metrics_with_intervals(&labels, scores, *threshold, grouped, parsed.bootstrap, false).or_raise();
         let mean_score = scores.iter().sum::<f64>() / scores.len().max(1) as f64;
         let positives = labels.iter().filter(|&&y| y).count();
         let observed = positives as f64 / labels.len().max(1) as f64;

@@ -17,7 +17,7 @@ for p in d["panels"]:
     for t in p["targets"]:
         print(p["title"] + "\t" + t["rawSql"].replace("\n", " "))
 ' "$root/docker/grafana/dashboards/readmission.json")
-echo "1..$(( $(printf '%s\n' "$panels" | wc -l) + 10 ))"
+echo "1..$(( $(printf '%s\n' "$panels" | wc -l) + 13 ))"
 
 for f in train monitoring nightly dashboards api; do
     q -f "$root/sql/readmission/$f.sql" >/dev/null 2>&1 || echo "# $f.sql failed"
@@ -56,3 +56,35 @@ grep -q "| race | Caucasian |" <<<"$card"
 ok $? "the model card shows the subgroup audit"
 q -c "SET ROLE healthml_analyst; SELECT length(healthml.model_card('readmission')) > 1000" | grep -qx t
 ok $? "an analyst reads the model card without reading recipes or options"
+html=$(q -c "SET ROLE healthml_analyst; SELECT healthml.model_card('readmission', NULL, 'html')")
+drawn=$(grep -o 'data-plot="[a-z_]*"' <<<"$html" | sort -u | paste -sd' ')
+[ "$drawn" = 'data-plot="calibration" data-plot="drift" data-plot="importance" data-plot="pr" data-plot="roc" data-plot="subgroup_auc" data-plot="subgroup_calibration"' ] \
+    && ! grep -q 'plot empty' <<<"$html"
+ok $? "the HTML card draws all seven figures from the real model's stored figures, subgroup audit and drift (drawn: $drawn)"
+# and a real browser draws them: chromium (headless, DevTools protocol) opens the saved page
+page=$(mktemp -d)
+printf '%s\n' "$html" >"$page/card.html"
+rendered=$("${HEALTHML_PYTHON:?}" "$root/tests/oracle/render_page.py" "$page/card.html" "$page/card.png" 2>&1)
+"$HEALTHML_PYTHON" - "$rendered" "$page/card.html" <<'PY'
+import json, sys
+try:
+    r = json.loads(sys.argv[1])
+except ValueError:
+    sys.exit("# the browser did not render the page: " + sys.argv[1][:500])
+bad = []
+if r["requests"] != ["file://" + sys.argv[2]]:
+    bad.append(f"requests besides the page itself: {r['requests']}")
+if r["failed"] or r["empty"]:
+    bad.append(f"failed loads {r['failed']}, empty figures {r['empty']}")
+plots = ["calibration", "drift", "importance", "pr", "roc", "subgroup_auc", "subgroup_calibration"]
+for p in plots:
+    f = r["figures"].get(p)
+    if not f or f["width"] < 100 or f["height"] < 100 or f["shapes"] < 3:
+        bad.append(f"{p} not drawn: {f}")
+print("\n".join("# " + b for b in bad))
+sys.exit(1 if bad else 0)
+PY
+ok $? "chromium renders the page: all seven figures drawn, no request but the page itself, nothing failed to load"
+[ -s "$page/card.png" ]
+ok $? "and takes a screenshot of it"
+rm -rf "$page"

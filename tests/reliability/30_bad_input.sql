@@ -181,6 +181,11 @@ INSERT INTO cases (name, expected, sql) VALUES
 ('model_card: unknown model', '42704', $$SELECT healthml.model_card('nope')$$),
 ('model_card: unknown version', '42704', $$SELECT healthml.model_card('bi', 99)$$),
 ('model_card: NULL model', '42704', $$SELECT healthml.model_card(NULL)$$),
+('model_card: unknown format', '22023', $$SELECT healthml.model_card('bi', 1, 'pdf')$$),
+('model_card: NULL format', '22023', $$SELECT healthml.model_card('bi', 1, NULL)$$),
+('model_card: html', 'ok', $$SELECT healthml.model_card('bi', 1, 'html')$$),
+('_model_card_html: figures that do not read', '22023', $$SELECT healthml._model_card_html('{"name": 1}')$$),
+('_model_card_html: NULL', 'ok', $$SELECT healthml._model_card_html(NULL)$$),
 -- the lake (files on the server; successful writes are covered by tests/sql/97_lake.sql)
 ('export_parquet: NULL query', 'ok', $$SELECT healthml.export_parquet(NULL, '/tmp/x.parquet')$$),
 ('export_parquet: empty query', '22023', $$SELECT healthml.export_parquet('', '/tmp/x.parquet')$$),

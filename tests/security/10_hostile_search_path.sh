@@ -186,7 +186,7 @@ analyst|healthml.pr_curve(text,regclass)|SELECT * FROM healthml.pr_curve('hostil
 analyst|healthml.calibration_curve(text,regclass,integer)|SELECT * FROM healthml.calibration_curve('hostile_logit', 'work.sample', 5)
 analyst|healthml.profile(regclass,jsonb)|SELECT * FROM healthml.profile('work.sample')
 analyst|healthml.apply_recipe(text,jsonb)|SELECT healthml.apply_recipe('hostile_recipe', $jrow)
-analyst|healthml.model_card(text,integer)|SELECT pg_catalog.regexp_replace(healthml.model_card('hostile_logit'), '[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9:.+]+', 'T', 'g')
+analyst|healthml.model_card(text,integer,text)|SELECT pg_catalog.regexp_replace(healthml.model_card('hostile_logit'), '[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9:.+]+', 'T', 'g'), pg_catalog.md5(healthml.model_card('hostile_gbdt', 1, 'html'))
 analyst|healthml._scoring_stats_rows()|SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>=) 0 FROM healthml._scoring_stats_rows()
 analyst|readmission.readmit_score(readmission.encounters)|SELECT readmission.readmit_score(e) FROM readmission.encounters e ORDER BY e.encounter_id LIMIT 3
 analyst|readmission.readmit_explain(readmission.encounters,integer)|SELECT readmission.readmit_explain($enc, 3)

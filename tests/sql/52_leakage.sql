@@ -4,7 +4,7 @@
 -- tests/e2e/52_leakage.sh, on the real data.
 BEGIN;
 \ir ../bin/helpers.sql
-SELECT plan(22);
+SELECT plan(24);
 
 -- discharges, plus a disposition code written after the outcome was known
 CREATE TABLE public.discharges AS
@@ -43,6 +43,11 @@ SELECT ok((SELECT healthml.model_card('risk', 2) LIKE '%**Probable leakage: heal
             FROM leaky),
           'the model card shows the findings');
 SELECT ok(healthml.model_card('risk', 1) LIKE '%No unresolved leakage finding: the version may be deployed.%', 'and their absence');
+SELECT ok((SELECT h LIKE '<!DOCTYPE html>%' AND h LIKE '%Probable leakage: healthml.deploy and retrain refuse this version.%'
+                  AND h LIKE '%<td>disposition_code</td>%' AND h LIKE '%data-plot="roc"%' AND h LIKE '%data-plot="calibration"%'
+                  AND h NOT LIKE '%<script%'
+           FROM healthml.model_card('risk', 2, 'html') h), 'the HTML card shows the findings and draws the curves stored at training');
+SELECT throws_ok($$SELECT healthml.model_card('risk', 2, 'pdf')$$, '22023', NULL, 'an unknown format');
 
 -- a reviewer accepts the column (and a ceiling for this task): reported as accepted, deployable
 CREATE TEMP TABLE accepted AS SELECT * FROM healthml.train('risk', 'public.discharges', 'readmitted', 'gbdt',

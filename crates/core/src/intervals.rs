@@ -343,13 +343,15 @@ pub fn clustered_bootstrap(
 
 /// Metrics as healthml stores and returns them ([`metrics::metrics_to_json`]), plus the calibration
 /// intercept and slope and, unless `options.resamples` is 0, every figure's interval from resampling
-/// the groups of `group_keys` (each row its own group without them).
+/// the groups of `group_keys` (each row its own group without them); `with_curves`: also the
+/// [`curves`] a model card draws.
 pub fn metrics_with_intervals<K: AsRef<[u8]>>(
     labels: &[bool],
     scores: &[f64],
     threshold: f64,
     group_keys: Option<(&[K], &str)>,
     options: BootstrapOptions,
+    with_curves: bool,
 ) -> Result<Value> {
     let mut out = metrics::metrics_to_json(&metrics::evaluate(labels, scores, threshold));
     let (groups, n_groups) = match group_keys {
@@ -362,7 +364,82 @@ pub fn metrics_with_intervals<K: AsRef<[u8]>>(
     if options.resamples > 0 {
         out["intervals"] = intervals.to_json(group_keys.map(|(_, by)| by));
     }
+    if with_curves {
+        out["curves"] = curves(labels, scores, &groups, n_groups, options);
+    }
     Ok(out)
+}
+
+/// Most points a stored ROC or precision-recall curve keeps: enough to draw it, small in the registry.
+pub const CURVE_POINTS: usize = 200;
+/// Equal-width probability bins of the stored calibration curve.
+pub const CALIBRATION_BINS: usize = 10;
+
+/// At most `max` of `points`, evenly spaced, the first and the last kept.
+fn thin<T: Clone>(points: &[T], max: usize) -> Vec<T> {
+    if points.len() <= max {
+        return points.to_vec();
+    }
+    (0..max).map(|i| points[i * (points.len() - 1) / (max - 1)].clone()).collect()
+}
+
+/// One bin of the calibration curve, with the 95 % interval of its observed rate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CalibrationBand {
+    pub lower: f64,
+    pub upper: f64,
+    pub n: u64,
+    pub mean_predicted: Option<f64>,
+    pub observed_rate: Option<f64>,
+    pub observed_low: Option<f64>,
+    pub observed_high: Option<f64>,
+}
+
+/// The curves a model card draws, as stored in a model's test metrics (`curves`): ROC and
+/// precision-recall points (thinned to [`CURVE_POINTS`]), and the calibration curve in
+/// [`CALIBRATION_BINS`] bins with each bin's observed rate resampled like every other interval.
+pub fn curves(labels: &[bool], scores: &[f64], groups: &[usize], n_groups: usize, options: BootstrapOptions) -> Value {
+    let roc: Vec<[f64; 2]> = metrics::roc_curve(labels, scores).iter().map(|p| [p.fpr, p.tpr]).collect();
+    let pr: Vec<[f64; 2]> = metrics::pr_curve(labels, scores).iter().map(|p| [p.recall, p.precision]).collect();
+    let bin_of = |p: f64| ((p.clamp(0.0, 1.0) * CALIBRATION_BINS as f64) as usize).min(CALIBRATION_BINS - 1);
+    let rates = |weights: Option<&[f64]>| -> Vec<Option<f64>> {
+        let (mut total, mut positive) = ([0.0; CALIBRATION_BINS], [0.0; CALIBRATION_BINS]);
+        for (i, (&y, &p)) in labels.iter().zip(scores).enumerate() {
+            let w = weights.map_or(1.0, |w| w[i]);
+            total[bin_of(p)] += w;
+            positive[bin_of(p)] += w * y as u8 as f64;
+        }
+        (0..CALIBRATION_BINS).map(|b| (total[b] > 0.0).then(|| positive[b] / total[b])).collect()
+    };
+    let mut resampled: Vec<Vec<f64>> = vec![Vec::new(); CALIBRATION_BINS];
+    if n_groups > 0 {
+        for weights in resample_weights(groups, n_groups, options) {
+            for (b, rate) in rates(Some(&weights)).into_iter().enumerate() {
+                if let Some(r) = rate {
+                    resampled[b].push(r);
+                }
+            }
+        }
+    }
+    let observed = rates(None);
+    let bins: Vec<CalibrationBand> = metrics::calibration_curve(labels, scores, CALIBRATION_BINS)
+        .into_iter()
+        .zip(observed)
+        .zip(resampled)
+        .map(|((bin, observed), values)| {
+            let band = interval(observed, values);
+            CalibrationBand {
+                lower: bin.lower,
+                upper: bin.upper,
+                n: bin.n,
+                mean_predicted: bin.mean_predicted,
+                observed_rate: bin.observed_rate,
+                observed_low: band.map(|b| b.low),
+                observed_high: band.map(|b| b.high),
+            }
+        })
+        .collect();
+    json!({"roc": thin(&roc, CURVE_POINTS), "pr": thin(&pr, CURVE_POINTS), "calibration": bins})
 }
 
 /// The AUC of `challenger` minus that of `champion` on the same rows, with the interval of the
@@ -516,6 +593,26 @@ mod tests {
         assert_eq!((none.auc, none.calibration_slope, none.resamples_used), (None, None, 0));
         let empty = clustered_bootstrap(&[], &[], &[], 0, BootstrapOptions { resamples: 10, seed: 1 }).unwrap();
         assert_eq!((empty.auc, empty.brier), (None, None));
+    }
+
+    #[test]
+    fn curves_are_thinned_and_the_calibration_band_holds_each_bin() {
+        let (y, p, g) = data(3000);
+        let n_groups = g.iter().max().unwrap() + 1;
+        let c = curves(&y, &p, &g, n_groups, BootstrapOptions { resamples: 200, seed: 2 });
+        let roc = c["roc"].as_array().unwrap();
+        assert_eq!(roc.len(), CURVE_POINTS);
+        assert_eq!((roc[0][0].as_f64(), roc[0][1].as_f64()), (Some(0.0), Some(0.0)));
+        assert_eq!((roc[CURVE_POINTS - 1][0].as_f64(), roc[CURVE_POINTS - 1][1].as_f64()), (Some(1.0), Some(1.0)));
+        let bins = c["calibration"].as_array().unwrap();
+        assert_eq!(bins.len(), CALIBRATION_BINS);
+        for b in bins.iter().filter(|b| b["n"].as_u64().unwrap() > 50) {
+            let (low, rate, high) =
+                (b["observed_low"].as_f64().unwrap(), b["observed_rate"].as_f64().unwrap(), b["observed_high"].as_f64().unwrap());
+            assert!(low <= rate && rate <= high && high - low < 0.3, "{b}");
+        }
+        assert_eq!(thin(&[1, 2, 3], 5), vec![1, 2, 3]);
+        assert_eq!(thin(&(0..=10).collect::<Vec<_>>(), 3), vec![0, 5, 10]);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! it is tested with plain `cargo test`.
 
 pub mod automl;
+pub mod card;
 pub mod error;
 pub mod frame;
 pub mod guardrails;

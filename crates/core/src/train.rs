@@ -485,7 +485,7 @@ pub fn finish(prepared: &Prepared<'_>, fitted: Fitted, options: &TrainOptions, r
     let test_groups: Vec<&str> = split.test_idx.iter().map(|&r| split.group_keys[r].as_str()).collect();
     let grouped = options.group_by.as_deref().map(|by| (test_groups.as_slice(), by));
     let mut metrics_json = json!({
-        "test": metrics_with_intervals(&test_labels, &test_p, model.threshold, grouped, options.bootstrap)?,
+        "test": metrics_with_intervals(&test_labels, &test_p, model.threshold, grouped, options.bootstrap, true)?,
         "validation": {"n": valid_labels.len(), "auc": metrics::auc(&valid_labels, &valid_p)},
         "train_rows": train_rows,
         "train_positive_rate": split.train_positives as f64 / train_rows as f64,

@@ -4,7 +4,8 @@
 # a patient's encounters and the cohort view, scores with the deployed model (its backend loads the
 # payload) and reads a code table; the server log gains an object-audit line for each patient-level
 # read and healthml's line for the payload, each naming the analyst, and none for the code table. An
-# admin's direct read of a payload and the grant that made the analyst one are in the log too. TAP output; run by prove (tests/bin/tap-exec).
+# admin's direct read of a payload and the grant that made the analyst one are in the log too. Runs
+# after 95_dashboards.sh, which trains and deploys the pack's model "readmission". TAP output; run by prove (tests/bin/tap-exec).
 set -uo pipefail
 source "$HEALTHML_ROOT/tests/bin/tap.sh"
 db=${PGDATABASE:?}
