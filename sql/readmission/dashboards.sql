@@ -28,10 +28,16 @@ SELECT m.version, m.algorithm, m.created_at, m.created_by,
        round((m.metrics #>> '{test,precision}')::numeric, 4) AS test_precision,
        round((m.metrics #>> '{test,recall}')::numeric, 4) AS test_recall,
        (m.metrics #>> '{test,n}')::int AS test_rows,
-       m.id = healthml.model_version_id('readmission') AS deployed
+       m.id = healthml.model_version_id('readmission') AS deployed,
+       -- 95 % intervals from resampling the test patients (versions trained since 0.2.0)
+       round((m.metrics #>> '{test,intervals,auc,low}')::numeric, 4) AS test_auc_low,
+       round((m.metrics #>> '{test,intervals,auc,high}')::numeric, 4) AS test_auc_high,
+       round((m.metrics #>> '{test,calibration_slope}')::numeric, 3) AS calibration_slope,
+       round((m.metrics #>> '{test,intervals,calibration_slope,low}')::numeric, 3) AS calibration_slope_low,
+       round((m.metrics #>> '{test,intervals,calibration_slope,high}')::numeric, 3) AS calibration_slope_high
 FROM healthml.models m WHERE m.name = 'readmission';
 COMMENT ON VIEW readmission.dashboard_model_performance IS
-    'Every version of model "readmission" with its test figures; deployed marks the version in use.';
+    'Every version of model "readmission" with its test figures and their 95 % intervals; deployed marks the version in use.';
 
 -- ROC and calibration of the deployed model on the test split, computed when read (about a second):
 -- ROC thinned to at most about 200 points for plotting.
@@ -43,11 +49,18 @@ WHERE i = 1 OR i = n OR i % greatest(n / 200, 1) = 0;
 COMMENT ON VIEW readmission.dashboard_roc IS
     'ROC curve of the deployed model on readmission.test_split, thinned to about 200 points; computed when read.';
 
+-- The band: each bin's observed rate resampled by patient, as stored when the deployed version was
+-- trained (its test rows are the test split's).
 CREATE OR REPLACE VIEW readmission.dashboard_calibration AS
-SELECT bin, round(mean_predicted::numeric, 4) AS mean_predicted, round(observed_rate::numeric, 4) AS observed_rate, n
-FROM healthml.calibration_curve('readmission', 'readmission.test_split', 10);
+SELECT c.bin, round(c.mean_predicted::numeric, 4) AS mean_predicted, round(c.observed_rate::numeric, 4) AS observed_rate, c.n,
+       round((b.band ->> 'observed_low')::numeric, 4) AS observed_low, round((b.band ->> 'observed_high')::numeric, 4) AS observed_high
+FROM healthml.calibration_curve('readmission', 'readmission.test_split', 10) c
+LEFT JOIN (SELECT x.band, x.bin
+           FROM healthml.models m,
+                jsonb_array_elements(m.metrics #> '{test,curves,calibration}') WITH ORDINALITY AS x(band, bin)
+           WHERE m.id = healthml.model_version_id('readmission')) b ON b.bin = c.bin;
 COMMENT ON VIEW readmission.dashboard_calibration IS
-    'Calibration of the deployed model on readmission.test_split in 10 bins: mean score against observed rate; computed when read.';
+    'Calibration of the deployed model on readmission.test_split in 10 bins: mean score against observed rate (computed when read), with the 95 % band of each bin''s observed rate stored at training.';
 
 -- The latest drift report and subgroup audits of the model.
 CREATE OR REPLACE VIEW readmission.dashboard_drift AS
@@ -60,7 +73,12 @@ CREATE OR REPLACE VIEW readmission.dashboard_subgroups AS
 SELECT r.by_column, coalesce(r.subgroup, 'NULL') AS subgroup, r.n, round(r.observed_rate::numeric, 4) AS readmitted,
        round(r.mean_score::numeric, 4) AS mean_score, round(r.auc::numeric, 4) AS auc, round(r.auc_gap::numeric, 4) AS auc_gap,
        round(r.calibration_ratio::numeric, 3) AS calibration_ratio, round(r.tpr::numeric, 4) AS tpr, round(r.fpr::numeric, 4) AS fpr,
-       r.computed_at
+       r.computed_at,
+       -- 95 % intervals, each subgroup's patients resampled
+       round(r.auc_low::numeric, 4) AS auc_low, round(r.auc_high::numeric, 4) AS auc_high,
+       round(r.calibration_slope::numeric, 3) AS calibration_slope,
+       round((r.intervals #>> '{calibration_slope,low}')::numeric, 3) AS calibration_slope_low,
+       round((r.intervals #>> '{calibration_slope,high}')::numeric, 3) AS calibration_slope_high
 FROM healthml.subgroup_reports r
 JOIN healthml.models m ON m.id = r.model_id AND m.name = 'readmission'
 WHERE NOT r.overall
@@ -68,7 +86,7 @@ WHERE NOT r.overall
                      JOIN healthml.models xm ON xm.id = x.model_id AND xm.name = 'readmission'
                      WHERE x.by_column = r.by_column);
 COMMENT ON VIEW readmission.dashboard_subgroups IS
-    'The latest subgroup audit of model "readmission" per grouping column: rates, AUC gap, calibration ratio, TPR and FPR.';
+    'The latest subgroup audit of model "readmission" per grouping column: rates, AUC with its 95 % interval and gap, calibration ratio and slope with its interval, TPR and FPR.';
 
 -- Readmission within 30 days by admission source, age band and A1C testing (all encounters).
 CREATE OR REPLACE VIEW readmission.dashboard_rates AS
