@@ -97,3 +97,5 @@ GRANT SELECT ON ALL TABLES IN SCHEMA readmission TO healthml_analyst;
 REVOKE SELECT ON readmission._feature_rows, readmission._features_state FROM healthml_analyst;
 -- and every read of a patient's rows is audited
 \ir audit.sql
+-- analysts' views with keyed pseudonyms in place of the identifiers
+\ir pseudonyms.sql

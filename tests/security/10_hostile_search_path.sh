@@ -221,6 +221,7 @@ admin|healthml._retrain_judge(bigint,double precision)|SELECT healthml._retrain_
 admin|healthml._retrain_failed(bigint,text,text)|SELECT healthml._retrain_failed(-1, 'nothing', 'a hint')
 admin|healthml._retrain_challenger(bigint)|SELECT version OPERATOR(pg_catalog.>) 1 FROM healthml._retrain_challenger(($ids)[1])
 admin|healthml._require_primary(text)|SELECT healthml._require_primary('a test')
+admin|readmission_private.reidentify(text)|SELECT r.kind, r.id FROM readmission_private.reidentify((SELECT c.encounter_pseudonym FROM readmission.analyst_cohort c ORDER BY c.encounter_pseudonym LIMIT 1)) r
 admin|healthml._leakage_findings(jsonb)|SELECT m.name, m.version, healthml._leakage_findings(m.metrics), healthml._leakage_findings('{"guardrails": [{"check": "leakage_model", "status": "alert", "message": "too good"}]}') FROM healthml.models m ORDER BY m.id
 admin|healthml._checked_relation(regclass)|SELECT healthml._checked_relation('work.sample')::regclass
 admin|healthml._creation_name(text)|SELECT healthml._creation_name('work.x'), healthml._creation_name('s."Odd Name"')
