@@ -501,7 +501,7 @@ BEGIN
             'description', m.description, 'created', to_char(m.created_at, 'YYYY-MM-DD HH24:MI TZ'), 'created_by', m.created_by,
             'source', m.source, 'target', m.target,
             'deployed', coalesce(m.id = (SELECT d.model_id FROM healthml.deployments d WHERE d.name = m.name ORDER BY d.id DESC LIMIT 1), false),
-            'metrics', m.metrics,
+            'metrics', m.metrics, 'leakage_findings', healthml._leakage_findings(m.metrics),
             'subgroups', coalesce((SELECT jsonb_agg(jsonb_build_object('by_column', r.by_column, 'subgroup', r.subgroup, 'n', r.n,
                                                                        'auc', r.auc, 'auc_low', r.auc_low, 'auc_high', r.auc_high,
                                                                        'mean_score', r.mean_score, 'observed_rate', r.observed_rate,

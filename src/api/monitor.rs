@@ -262,7 +262,7 @@ fn subgroups_stored(model_name: &str, relation: crate::spi::Relation, by: &str, 
             scores.push(scored.scores[r]);
             groups.push(scored.frame.cell_text(column, r));
             if let Some(p) = patients_column {
-                patients.push(scored.group_key(p, r));
+                patients.push(scored.frame.cell_text(p, r).unwrap_or_default());
             }
         }
     }
@@ -279,7 +279,7 @@ fn subgroups_stored(model_name: &str, relation: crate::spi::Relation, by: &str, 
         for s in &rows {
             let (a, b) = (row_of(s), evidence_of(s));
             let mut intervals = b.6 .0;
-            intervals["grouped_by"] = serde_json::json!(patients_column);
+            intervals["grouped_by"] = serde_json::json!(patients_column.map(|c| &c.name));
             client
                 .update(
                     "INSERT INTO healthml.subgroup_reports (report_id, model_id, relation, by_column, threshold, subgroup, overall, n,

@@ -1,5 +1,6 @@
 //! Scoring with the deployed model: `healthml.predict` on a jsonb row, and evaluation on a relation.
 
+use healthml_core::frame::Column;
 use healthml_core::intervals::{metrics_with_intervals, IntervalOptions};
 use healthml_core::metrics;
 use healthml_core::metrics::metrics_to_json;
@@ -98,21 +99,16 @@ pub(crate) struct ScoredRelation {
 impl ScoredRelation {
     /// The column whose groups the intervals resample: `option`'s (which must exist), else the
     /// model's `group_by` when the relation has it; `None`: every row is a group of its own.
-    pub fn interval_column(&self, option: Option<&str>) -> Option<&str> {
+    pub fn interval_column(&self, option: Option<&str>) -> Option<&Column> {
         match option {
-            Some(name) => Some(self.frame.column(name).map(|c| c.name.as_str()).unwrap_or_else(|| {
+            Some(name) => Some(self.frame.column(name).unwrap_or_else(|| {
                 raise(
                     Error::new(ErrorClass::UndefinedColumn, format!("column \"{name}\" does not exist in {}", self.source))
                         .with_hint("option \"group_by\" names the column of the groups (patients) to resample"),
                 )
             })),
-            None => self.group_by.as_deref().and_then(|g| self.frame.column(g)).map(|c| c.name.as_str()),
+            None => self.group_by.as_deref().and_then(|g| self.frame.column(g)),
         }
-    }
-
-    /// Row `r`'s group key in `column`.
-    pub fn group_key(&self, column: &str, r: usize) -> String {
-        self.frame.column(column).and_then(|c| self.frame.cell_text(c, r)).unwrap_or_default()
     }
 }
 
@@ -271,7 +267,7 @@ fn evaluate_with_intervals(model_name: &str, relation: crate::spi::Relation, opt
             labels.push(*y);
             scores.push(scored.scores[r]);
             if let Some(by) = by {
-                keys.push(scored.group_key(by, r));
+                keys.push(scored.frame.cell_text(by, r).unwrap_or_default());
             }
         }
     }
@@ -281,7 +277,7 @@ fn evaluate_with_intervals(model_name: &str, relation: crate::spi::Relation, opt
                 .with_hint("rows need a non-NULL target"),
         );
     }
-    let groups = by.map(|by| (keys.as_slice(), by));
+    let groups = by.map(|by| (keys.as_slice(), by.name.as_str()));
     JsonB(metrics_with_intervals(&labels, &scores, scored.threshold, groups, parsed.bootstrap, false).or_raise())
 }
 

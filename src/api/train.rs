@@ -2,7 +2,7 @@
 
 use healthml_core::automl::{automl, Entry};
 use healthml_core::guardrails::Guardrail;
-use healthml_core::intervals::{group_index, metrics_with_intervals, paired_auc_difference, LEVEL};
+use healthml_core::intervals::{clusters, metrics_with_intervals, paired_auc_difference, LEVEL};
 use healthml_core::model::PAYLOAD_FORMAT;
 use healthml_core::train::{train as train_model, Algorithm, RecipeSource, TrainOptions, TrainOutcome};
 use healthml_core::Error;
@@ -313,10 +313,7 @@ fn compare_models(champion_id: i64, challenger_id: i64) -> JsonB {
         out
     };
     let (champion, challenger) = (scores_of(champion_id), scores_of(challenger_id));
-    let (groups, n_groups) = match grouped {
-        Some((keys, _)) => group_index(keys),
-        None => ((0..labels.len()).collect(), labels.len()),
-    };
+    let (groups, n_groups) = clusters(grouped.map(|(keys, _)| keys), labels.len());
     let difference = paired_auc_difference(&labels, &champion.0, &challenger.0, &groups, n_groups, parsed.bootstrap);
     JsonB(serde_json::json!({
         "relation": source,

@@ -33,6 +33,15 @@ pub struct Guardrail {
 }
 
 impl Guardrail {
+    /// Marks a finding as dealt with (`excluded`, `accepted`): its advice to exclude the column gives
+    /// way to `note`.
+    fn settle(&mut self, status: &'static str, note: &str) {
+        self.status = status;
+        let advice_kept = self.message.trim_end_matches("; exclude it").trim_end_matches(", exclude it").len();
+        self.message.truncate(advice_kept);
+        self.message.push_str(note);
+    }
+
     /// What to do about an alert on leakage, which healthml.deploy and retrain refuse.
     pub fn remedy(&self) -> Option<String> {
         match (self.check, self.status, &self.column) {
@@ -63,11 +72,8 @@ pub(crate) fn flagged_columns(guardrails: &mut [Guardrail], settings: &AutomlOpt
             if !flagged.contains(column) {
                 flagged.push(column.clone());
             }
-            g.status = "excluded";
             // The advice to exclude it has been followed: say so instead.
-            let advice_kept = g.message.trim_end_matches("; exclude it").trim_end_matches(", exclude it").len();
-            g.message.truncate(advice_kept);
-            g.message.push_str("; excluded (exclude_flagged)");
+            g.settle("excluded", "; excluded (exclude_flagged)");
         }
     }
     flagged
@@ -191,10 +197,7 @@ pub(crate) fn conclude_leakage(guardrails: &mut Vec<Guardrail>, metrics: &Value,
     }
     for g in guardrails.iter_mut().filter(|g| g.check == "leakage_single_column" && g.status == "alert") {
         if g.column.as_ref().is_some_and(|c| accepted.contains(c)) {
-            g.status = "accepted";
-            let advice_kept = g.message.trim_end_matches("; exclude it").len();
-            g.message.truncate(advice_kept);
-            g.message.push_str("; accepted (accept_leakage)");
+            g.settle("accepted", "; accepted (accept_leakage)");
         }
     }
 }

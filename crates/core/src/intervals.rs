@@ -104,6 +104,14 @@ pub fn group_index<K: AsRef<[u8]>>(keys: &[K]) -> (Vec<usize>, usize) {
     (index, distinct.len())
 }
 
+/// The groups of `rows` rows: those of `keys` ([`group_index`]), or every row its own.
+pub fn clusters<K: AsRef<[u8]>>(keys: Option<&[K]>, rows: usize) -> (Vec<usize>, usize) {
+    match keys {
+        Some(keys) => group_index(keys),
+        None => ((0..rows).collect(), rows),
+    }
+}
+
 /// Rows sorted by score once: each resample's weighted AUC and average precision are then one pass.
 struct Ranked<'a> {
     labels: &'a [bool],
@@ -354,10 +362,7 @@ pub fn metrics_with_intervals<K: AsRef<[u8]>>(
     with_curves: bool,
 ) -> Result<Value> {
     let mut out = metrics::metrics_to_json(&metrics::evaluate(labels, scores, threshold));
-    let (groups, n_groups) = match group_keys {
-        Some((keys, _)) => group_index(keys),
-        None => ((0..labels.len()).collect(), labels.len()),
-    };
+    let (groups, n_groups) = clusters(group_keys.map(|(keys, _)| keys), labels.len());
     let intervals = clustered_bootstrap(labels, scores, &groups, n_groups, options)?;
     out["calibration_intercept"] = json!(intervals.calibration_intercept.map(|i| i.estimate));
     out["calibration_slope"] = json!(intervals.calibration_slope.map(|i| i.estimate));

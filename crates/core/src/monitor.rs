@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorClass, Result};
 use crate::frame::{ColumnData, Frame};
-use crate::intervals::{clustered_bootstrap, group_index, BootstrapOptions, Intervals};
+use crate::intervals::{clustered_bootstrap, clusters, BootstrapOptions, Intervals};
 use crate::metrics::{self, Confusion};
 
 /// Points of a numeric column's reference distribution (quantiles 0, 1%, ..., 100%) at which the
@@ -315,10 +315,8 @@ pub fn subgroups(
     let figures = |group: Option<String>, overall: bool, rows: &[usize]| -> Result<Subgroup> {
         let y: Vec<bool> = rows.iter().map(|&r| labels[r]).collect();
         let s: Vec<f64> = rows.iter().map(|&r| scores[r]).collect();
-        let (clusters, n_clusters) = match patients {
-            Some(keys) => group_index(&rows.iter().map(|&r| keys[r].as_str()).collect::<Vec<_>>()),
-            None => ((0..rows.len()).collect(), rows.len()),
-        };
+        let keys: Option<Vec<&str>> = patients.map(|keys| rows.iter().map(|&r| keys[r].as_str()).collect());
+        let (clusters, n_clusters) = clusters(keys.as_deref(), rows.len());
         let intervals = clustered_bootstrap(&y, &s, &clusters, n_clusters, bootstrap)?;
         let n = rows.len();
         let positives = y.iter().filter(|&&v| v).count();
