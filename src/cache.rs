@@ -32,7 +32,7 @@ const MAX_CACHED_NAMES: usize = 64;
 
 /// (local transaction, statement start, command): read-only statements of one transaction share a
 /// command id, so the start time of the top-level statement tells them apart.
-type StatementKey = (u32, i64, u32);
+pub(crate) type StatementKey = (u32, i64, u32);
 
 struct Deployed {
     model_id: i64,
@@ -50,6 +50,8 @@ thread_local! {
     static GENERATION: Cell<u64> = const { Cell::new(0) };
     /// The oid of `healthml.deployments` in this backend's database, once read.
     static DEPLOYMENTS_RELID: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
+    /// The oid of another settings table whose changes bump [`GENERATION`] (healthml.inference_logging).
+    static WATCHED_RELID: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
 }
 
 /// Called from `_PG_init`: from then on this process hears of changes to `healthml.deployments`.
@@ -60,7 +62,7 @@ pub fn init() {
 
 unsafe extern "C-unwind" fn relcache_changed(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
     // InvalidOid: every relation (a cache reset after an overflowed invalidation queue)
-    if relid == pg_sys::InvalidOid || relid == DEPLOYMENTS_RELID.get() {
+    if relid == pg_sys::InvalidOid || relid == DEPLOYMENTS_RELID.get() || relid == WATCHED_RELID.get() {
         GENERATION.set(GENERATION.get().wrapping_add(1));
     }
 }
@@ -77,7 +79,21 @@ fn _deployments_changed<'a>(
     Ok(None)
 }
 
-fn statement_key() -> StatementKey {
+/// Changes to `relid` (a table whose statement trigger is `_deployments_changed`) now bump the
+/// generation too.
+pub fn watch_relation(relid: pg_sys::Oid) {
+    WATCHED_RELID.set(relid);
+}
+
+/// The invalidation generation, after reading the invalidations sent so far: a cached value read
+/// at this generation is still current.
+pub fn generation() -> u64 {
+    // SAFETY: reads this backend's shared invalidation queue; may run the callback above.
+    unsafe { pg_sys::AcceptInvalidationMessages() };
+    GENERATION.get()
+}
+
+pub(crate) fn statement_key() -> StatementKey {
     // SAFETY: MyProc is set for every backend and parallel worker that runs SQL functions.
     let lxid = unsafe { pg_sys::MyProc.as_ref().map_or(0, |p| p.lxid) };
     // SAFETY: plain reads of the transaction state (parallel workers get the leader's start time).

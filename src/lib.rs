@@ -16,6 +16,7 @@ mod api;
 mod cache;
 mod clinical;
 mod error;
+mod inference_log;
 mod row;
 mod settings;
 mod spi;
@@ -26,6 +27,7 @@ mod version;
 pub extern "C-unwind" fn _PG_init() {
     settings::register();
     stats::init();
+    inference_log::init();
     cache::init();
 }
 
@@ -47,6 +49,11 @@ pgrx::extension_sql_file!(
     "../sql/extension/monitoring.sql",
     name = "monitoring",
     requires = ["registry", stats::scoring_stats_rows, stats::forget_scoring_stats]
+);
+pgrx::extension_sql_file!(
+    "../sql/extension/inference_log.sql",
+    name = "inference_log",
+    requires = ["registry", "deploy", inference_log::inference_log_counters]
 );
 pgrx::extension_sql_file!(
     "../sql/extension/model_card.sql",
@@ -108,6 +115,8 @@ pgrx::extension_sql_file!(
         api::lake::export_parquet,
         api::lake::import_parquet,
         api::monitor::drift,
+        api::monitor::inference_drift,
+        inference_log::flush_inference_log,
         api::monitor::subgroup_report,
         stats::reset_scoring_stats
     ]

@@ -64,8 +64,13 @@ enum Value<'a> {
 
 /// Probability of the positive class for `row` from `model` (whose id keys the plan cache).
 /// `model_label` names the model in errors; it is only called when there is one to raise.
+/// The call is logged if it is sampled (src/inference_log.rs).
 pub fn predict_row(model_id: i64, model: &TrainedModel, row: &AnyElement, model_label: &dyn Fn() -> String) -> f64 {
-    with_row_cells(model_id, model, row, model_label, |cells| model.predict_cells(cells))
+    with_row_cells(model_id, model, row, model_label, |cells| {
+        let p = model.predict_cells(cells);
+        crate::inference_log::record(model_id, crate::inference_log::Call::PredictRow, cells, p);
+        p
+    })
 }
 
 /// Reads `row` into one cell per step of `model`'s recipe and hands them to `consume`.

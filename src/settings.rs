@@ -14,7 +14,47 @@ pub static TRACK_SCORING: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// in the same four runs.
 pub static EXPLAIN_THREADS: GucSetting<i32> = GucSetting::<i32>::new(2);
 
+/// `healthml.inference_log_buffer` (default 4096): slots of the shared-memory buffer of sampled
+/// scoring calls waiting to be stored (about 2 kB each); set at server start.
+pub static INFERENCE_LOG_BUFFER: GucSetting<i32> = GucSetting::<i32>::new(4096);
+
+/// `healthml.inference_log_flush_ms` (default 1000): how often the worker stores sampled calls.
+pub static INFERENCE_LOG_FLUSH_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
+
+/// `healthml.inference_log_retention_days` (default 30): days of healthml.inference_log kept.
+pub static INFERENCE_LOG_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(30);
+
 pub fn register() {
+    GucRegistry::define_int_guc(
+        c"healthml.inference_log_buffer",
+        c"Slots of the shared-memory buffer of sampled scoring calls waiting to be stored (about 2 kB each).",
+        c"Calls that find it full are counted in healthml.inference_log_status, not waited for. Needs a restart.",
+        &INFERENCE_LOG_BUFFER,
+        16,
+        1_048_576,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"healthml.inference_log_flush_ms",
+        c"How often the inference log's worker stores the sampled calls, in milliseconds.",
+        c"It also stores them when the buffer is a quarter full.",
+        &INFERENCE_LOG_FLUSH_MS,
+        10,
+        60_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"healthml.inference_log_retention_days",
+        c"Days of healthml.inference_log kept: older day partitions are dropped when calls are stored.",
+        c"A day is a UTC day.",
+        &INFERENCE_LOG_RETENTION_DAYS,
+        1,
+        36_500,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
     GucRegistry::define_bool_guc(
         c"healthml.track_scoring",
         c"Count scoring calls, rows and latencies per model (healthml.scoring_stats).",

@@ -70,7 +70,11 @@ COMMENT ON FUNCTION healthml.import_parquet(text, text) IS
 
 -- monitoring
 COMMENT ON FUNCTION healthml.drift(text, regclass, jsonb) IS
-    'Drift of a relation from the deployed model''s training rows, per input column and of the score (PSI, Kolmogorov-Smirnov, Jensen-Shannon); stored in healthml.drift_reports.';
+    'Drift of a relation (or, with option source inference_log and a NULL relation, of the logged scoring calls in a window) from the deployed model''s training rows, per input column and of the score (PSI, Kolmogorov-Smirnov, Jensen-Shannon); stored in healthml.drift_reports.';
+COMMENT ON FUNCTION healthml.inference_drift(text, jsonb) IS
+    'Drift of the logged scoring calls of a model version from its training rows, per UTC day and input column and of the score (options since, until, version, psi_warn, psi_alert); not stored.';
+COMMENT ON FUNCTION healthml.flush_inference_log() IS
+    'Stores the sampled scoring calls of this database still waiting in shared memory now; returns how many were stored.';
 COMMENT ON FUNCTION healthml.subgroup_report(text, regclass, text, jsonb) IS
     'The deployed model on each subgroup of a labelled relation (by a column): AUC, calibration and error-rate gaps, average precision, Brier, calibration intercept and slope, with 95 % intervals from resampling each subgroup''s patients; stored in healthml.subgroup_reports.';
 COMMENT ON FUNCTION healthml.reset_scoring_stats() IS

@@ -35,7 +35,9 @@ GRANT EXECUTE ON FUNCTION healthml.version(), healthml.icd9_group(text),
 -- internal helpers, each to the role whose functions call it as the caller (flag and risk_tier
 -- refuse a score that is no probability through _invalid_score; the scoring_stats view reads
 -- _scoring_stats_rows)
-GRANT EXECUTE ON FUNCTION healthml._scoring_stats_rows(), healthml._invalid_score(double precision) TO healthml_analyst;
+GRANT EXECUTE ON FUNCTION healthml._scoring_stats_rows(), healthml._invalid_score(double precision),
+    healthml._inference_log_counters()
+    TO healthml_analyst;
 
 -- analysts: scoring, explanations, evaluation and reading
 GRANT EXECUTE ON FUNCTION
@@ -52,6 +54,7 @@ GRANT EXECUTE ON FUNCTION
     healthml.evaluate(text, regclass, jsonb), healthml.roc_curve(text, regclass), healthml.pr_curve(text, regclass),
     healthml.calibration_curve(text, regclass, integer),
     healthml.profile(regclass, jsonb), healthml.apply_recipe(text, jsonb), healthml.model_card(text, integer, text),
+    healthml.inference_drift(text, jsonb),
     -- 0.1.0's names, deprecated (deprecated.sql)
     healthml.explanation(text, jsonb), healthml.decision_threshold(bigint)
     TO healthml_analyst;
@@ -60,7 +63,7 @@ GRANT SELECT (id, name, version, algorithm, created_at, created_by, description,
     ON healthml.models TO healthml_analyst;
 GRANT SELECT ON healthml.deployments, healthml.threshold_policies, healthml.automl_leaderboard, healthml.drift_reports,
                 healthml.subgroup_reports, healthml.training_runs, healthml.model_registry, healthml.automl_comparison,
-                healthml.drift_latest, healthml.scoring_stats
+                healthml.drift_latest, healthml.scoring_stats, healthml.inference_logging, healthml.inference_log_status
     TO healthml_analyst;
 
 -- admins: everything that changes models, deployments, recipes and reports
@@ -70,6 +73,7 @@ GRANT EXECUTE ON FUNCTION
     healthml.set_decision_threshold(text, regclass, text), healthml.drift(text, regclass, jsonb),
     healthml.subgroup_report(text, regclass, text, jsonb), healthml.compare_models(text, integer, integer),
     healthml.compare_models_by_id(bigint, bigint), healthml.reset_scoring_stats(),
+    healthml.set_inference_logging(text, double precision), healthml.flush_inference_log(),
     healthml.export_model(text, integer, text), healthml.import_model(text, text, text, jsonb),
     healthml._deployments_are_append_only(), healthml._deployments_changed(), healthml._forget_scoring_stats(bigint),
     healthml._models_forget_scoring_stats(),
@@ -96,7 +100,11 @@ GRANT SELECT, INSERT ON healthml.recipes, healthml.deployments, healthml.thresho
                         healthml.drift_reports, healthml.subgroup_reports
     TO healthml_admin;
 GRANT SELECT, INSERT, UPDATE ON healthml.training_runs TO healthml_admin;
+-- the inference log holds patient-level inputs: admins read it (audited), analysts see its drift only
+GRANT SELECT, INSERT, UPDATE, DELETE ON healthml.inference_logging TO healthml_admin;
+GRANT SELECT ON healthml.inference_log TO healthml_admin;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA healthml TO healthml_admin;
 -- every read of a model's payload is audited, healthml's own included (a backend loading a model
 -- to score with it: the line names the session's user)
 GRANT SELECT (payload) ON healthml.models TO healthml_auditor;
+GRANT SELECT ON healthml.inference_log TO healthml_auditor;

@@ -1,6 +1,7 @@
 //! `healthml.drift` and `healthml.subgroup_report`: the deployed model against new data, stored as
 //! report rows next to the model.
 
+use healthml_core::inference_log::{self, LoggedRow};
 use healthml_core::intervals::{Interval, IntervalOptions};
 use healthml_core::monitor::{self, DriftLimits, Reference, Subgroup};
 use healthml_core::options::Options;
@@ -10,17 +11,19 @@ use pgrx::JsonB;
 
 use crate::api::score::score_relation;
 use crate::cache::deployed_model;
-use crate::error::{raise, OrRaise};
+use crate::error::{hint_on, raise, OrRaise};
 use crate::spi::{read_named_relation, select_one};
 
 /// Drift of `relation` (read as the caller) from the training data of the deployed model, per input
 /// column and for the predicted score: PSI on the training deciles (or levels), Kolmogorov-Smirnov
 /// for numbers, Jensen-Shannon for levels, and a status by PSI (options `psi_warn` 0.1, `psi_alert`
-/// 0.25). Every call is stored in healthml.drift_reports.
+/// 0.25). With option `"source": "inference_log"` and a NULL relation, the rows are the deployed
+/// version's logged scoring calls between options `since` and `until` (timestamps; the last 7 days
+/// by default), their scores as served. Every call is stored in healthml.drift_reports.
 #[pg_extern(volatile)]
 fn drift(
     model_name: &str,
-    relation: crate::spi::Relation,
+    relation: Option<crate::spi::Relation>,
     options: default!(JsonB, "'{}'"),
 ) -> TableIterator<
     'static,
@@ -35,21 +38,35 @@ fn drift(
     ),
 > {
     crate::spi::require_primary("healthml.drift");
-    let limits = drift_limits(&options.0);
+    let parsed = DriftOptions::parse("healthml.drift", &options.0, false);
     let (id, model) = deployed_model(model_name);
-    let reference: Reference = select_one::<JsonB>("SELECT reference FROM healthml.models WHERE id = $1", &[id.into()])
-        .and_then(|r| serde_json::from_value(r.0).ok())
-        .unwrap_or_else(|| {
-            raise(
-                Error::new(ErrorClass::UndefinedObject, format!("model \"{model_name}\" has no training distributions"))
-                    .with_hint(
-                        "retrain it with this version of healthml, or import it with the evaluate_on option: both store them",
-                    ),
-            )
-        });
-    let (source, frame) = read_named_relation(relation);
-    let scores = model.predict_frame(&frame).or_raise();
-    let report = monitor::drift(&reference, &frame, &scores, limits).or_raise();
+    let reference = training_reference(id, model_name);
+    let (source, report) = match (parsed.window, relation) {
+        (None, Some(relation)) => {
+            let (source, frame) = read_named_relation(relation);
+            let scores = model.predict_frame(&frame).or_raise();
+            (source, monitor::drift(&reference, &frame, &scores, parsed.limits).or_raise())
+        }
+        (None, None) => crate::error::raise_with(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            "relation must not be NULL".to_string(),
+            Some(r#"name the relation to compare, or read the inference log: healthml.drift('model', NULL, '{"source": "inference_log"}')"#),
+        ),
+        (Some(window), None) => {
+            // what is still in shared memory counts too
+            crate::inference_log::flush();
+            let (since, until, rows) = logged_rows(id, &window);
+            let rows: Vec<&LoggedRow> = rows.iter().collect();
+            (format!("inference log {since} to {until}"), inference_log::drift(&reference, &rows, parsed.limits).or_raise())
+        }
+        (Some(_), Some(relation)) => raise(
+            Error::invalid_parameter(format!(
+                "drift reads either a relation or the inference log, got both {} and \"source\": \"inference_log\"",
+                relation.qualified_name()
+            ))
+            .with_hint("pass NULL as the relation to read the inference log"),
+        ),
+    };
     crate::spi::connect_mut(|client| {
         let report_id = next_report_id(client, "healthml.drift_report_ids");
         for d in &report {
@@ -70,8 +87,8 @@ fn drift(
                         d.ks.into(),
                         d.js.into(),
                         d.status.into(),
-                        limits.warn.into(),
-                        limits.alert.into(),
+                        parsed.limits.warn.into(),
+                        parsed.limits.alert.into(),
                     ],
                 )
                 .unwrap_or_else(|e| crate::error::own_objects_failed("storing the drift report", e));
@@ -82,6 +99,176 @@ fn drift(
     )
 }
 
+/// Drift of the logged scoring calls of the deployed model (option `version`: another version)
+/// from its training data, per UTC day between options `since` and `until` (the last 7 days by
+/// default); options `psi_warn` and `psi_alert` as `healthml.drift`'s. Not stored: what dashboards
+/// and the model card read. Only these aggregates leave the log, whose rows analysts cannot read.
+#[pg_extern(stable)]
+fn inference_drift(
+    model_name: &str,
+    options: default!(JsonB, "'{}'"),
+) -> TableIterator<
+    'static,
+    (
+        name!(day, pgrx::datum::Date),
+        name!(feature, String),
+        name!(kind, String),
+        name!(rows, i64),
+        name!(psi, f64),
+        name!(ks, Option<f64>),
+        name!(js, Option<f64>),
+        name!(status, String),
+    ),
+> {
+    let parsed = DriftOptions::parse("healthml.inference_drift", &options.0, true);
+    let window = parsed.window.expect("inference_drift always reads the log");
+    let id = match window.version {
+        Some(version) => crate::spi::as_models_owner(|| {
+            select_one::<i64>("SELECT id FROM healthml.models WHERE name = $1 AND version = $2", &[model_name.into(), version.into()])
+        })
+        .unwrap_or_else(|| {
+            raise(
+                Error::new(ErrorClass::UndefinedObject, format!("model \"{model_name}\" has no version {version}"))
+                    .with_hint("list versions with SELECT * FROM healthml.model_registry"),
+            )
+        }),
+        None => deployed_model(model_name).0,
+    };
+    let reference = training_reference(id, model_name);
+    let (_, _, rows) = logged_rows(id, &window);
+    let days = inference_log::drift_by_day(&reference, &rows, parsed.limits).or_raise();
+    let mut out = Vec::new();
+    for (day, report) in days {
+        let date = parse_day(&day);
+        out.extend(
+            report
+                .into_iter()
+                .map(|d| (date, d.feature, d.kind.to_string(), d.rows as i64, d.psi, d.ks, d.js, d.status.to_string())),
+        );
+    }
+    TableIterator::new(out)
+}
+
+fn parse_day(day: &str) -> pgrx::datum::Date {
+    let part = |range: std::ops::Range<usize>| day.get(range).and_then(|p| p.parse::<u32>().ok()).unwrap_or(1);
+    pgrx::datum::Date::new(part(0..4) as i32, part(5..7) as u8, part(8..10) as u8)
+        .unwrap_or_else(|e| crate::error::own_objects_failed(&format!("reading the day {day}"), e))
+}
+
+/// The training distributions stored with model `id`.
+fn training_reference(id: i64, model_name: &str) -> Reference {
+    crate::spi::as_models_owner(|| select_one::<JsonB>("SELECT reference FROM healthml.models WHERE id = $1", &[id.into()]))
+        .and_then(|r| serde_json::from_value(r.0).ok())
+        .unwrap_or_else(|| {
+            raise(
+                Error::new(ErrorClass::UndefinedObject, format!("model \"{model_name}\" has no training distributions"))
+                    .with_hint("retrain it with this version of healthml, or import it with the evaluate_on option: both store them"),
+            )
+        })
+}
+
+/// Which calls of the inference log drift reads.
+struct LogWindow {
+    since: Option<String>,
+    until: Option<String>,
+    version: Option<i32>,
+}
+
+struct DriftOptions {
+    limits: DriftLimits,
+    /// None: drift reads a relation.
+    window: Option<LogWindow>,
+}
+
+impl DriftOptions {
+    /// `always_log`: the function reads only the log (no `source` option).
+    fn parse(function: &'static str, options: &serde_json::Value, always_log: bool) -> DriftOptions {
+        let d = DriftLimits::default();
+        let mut o = Options::new(function, options).or_raise();
+        let warn = o.f64_in("psi_warn", d.warn, 0.0, 100.0).or_raise();
+        let alert = o.f64_in("psi_alert", d.alert, 0.0, 100.0).or_raise();
+        let from_log = always_log || o.choice("source", "relation", &["relation", "inference_log"]).or_raise() == "inference_log";
+        let window = from_log.then(|| {
+            let mut text = |key: &'static str| {
+                o.raw(key).map(|v| match v {
+                    serde_json::Value::String(s) => s,
+                    other => raise(
+                        Error::invalid_parameter(format!("option \"{key}\" of {function} must be a timestamp as text, got {other}"))
+                            .with_hint(format!(r#"for example {{"{key}": "2026-12-01"}} or {{"{key}": "2026-12-01 08:00+01"}}"#)),
+                    ),
+                })
+            };
+            let (since, until) = (text("since"), text("until"));
+            let version = if always_log {
+                o.optional_f64_in("version", 1.0, i32::MAX as f64).or_raise().map(|v| {
+                    if v.fract() != 0.0 {
+                        raise(
+                            Error::invalid_parameter(format!("option \"version\" of {function} must be a whole number, got {v}"))
+                                .with_hint("leave it out for the deployed version"),
+                        )
+                    }
+                    v as i32
+                })
+            } else {
+                None
+            };
+            LogWindow { since, until, version }
+        });
+        o.finish().or_raise();
+        if alert < warn {
+            raise(
+                Error::invalid_parameter(format!("psi_alert ({alert}) must not be below psi_warn ({warn})"))
+                    .with_hint(format!("leave both out for {} and {}", d.warn, d.alert)),
+            );
+        }
+        DriftOptions { limits: DriftLimits { warn, alert }, window }
+    }
+}
+
+/// The logged calls of model `id` in the window (read as the owner of healthml's tables: analysts
+/// never read the log's rows), with the window's bounds as text.
+fn logged_rows(id: i64, window: &LogWindow) -> (String, String, Vec<LoggedRow>) {
+    let (since, until) = hint_on(
+        PgSqlErrorCode::ERRCODE_INVALID_DATETIME_FORMAT,
+        r#"options "since" and "until" are timestamps as text, e.g. "2026-12-01" or "2026-12-01 08:00+01""#,
+        || {
+            crate::spi::first_row(
+                "SELECT coalesce($1::timestamptz, now() - interval '7 days')::text, coalesce($2::timestamptz, now())::text",
+                &[window.since.clone().into(), window.until.clone().into()],
+                |column| (crate::spi::value::<String>(column, 1), crate::spi::value::<String>(column, 2)),
+            )
+        },
+    )
+    .map(|(a, b)| (a.unwrap_or_default(), b.unwrap_or_default()))
+    .unwrap_or_default();
+    let rows = crate::spi::as_models_owner(|| {
+        if select_one::<pg_sys::Oid>("SELECT to_regclass('healthml.inference_log')::oid", &[]).is_none() {
+            return Vec::new();
+        }
+        crate::spi::connect(|client| {
+            let table = client
+                .select(
+                    "SELECT to_char(logged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), score, inputs FROM healthml.inference_log
+                     WHERE model_id = $1 AND logged_at >= $2::timestamptz AND logged_at < $3::timestamptz",
+                    None,
+                    &[id.into(), since.clone().into(), until.clone().into()],
+                )
+                .unwrap_or_else(|e| crate::error::own_objects_failed("reading the inference log", e));
+            table
+                .map(|row| LoggedRow {
+                    day: row.get::<String>(1).ok().flatten().unwrap_or_default(),
+                    score: row.get::<f64>(2).ok().flatten().unwrap_or(f64::NAN),
+                    inputs: match row.get::<JsonB>(3).ok().flatten() {
+                        Some(JsonB(serde_json::Value::Object(map))) => map,
+                        _ => Default::default(),
+                    },
+                })
+                .collect()
+        })
+    });
+    (since, until, rows)
+}
+
 /// One id per report: the rows of one call share it.
 fn next_report_id(client: &mut pgrx::spi::SpiClient<'_>, sequence: &str) -> i64 {
     client
@@ -89,21 +276,6 @@ fn next_report_id(client: &mut pgrx::spi::SpiClient<'_>, sequence: &str) -> i64 
         .and_then(|t| t.first().get_one::<i64>())
         .unwrap_or_else(|e| crate::error::own_objects_failed(&format!("nextval of {sequence}"), e))
         .unwrap_or_default()
-}
-
-fn drift_limits(options: &serde_json::Value) -> DriftLimits {
-    let d = DriftLimits::default();
-    let mut o = Options::new("healthml.drift", options).or_raise();
-    let warn = o.f64_in("psi_warn", d.warn, 0.0, 100.0).or_raise();
-    let alert = o.f64_in("psi_alert", d.alert, 0.0, 100.0).or_raise();
-    o.finish().or_raise();
-    if alert < warn {
-        raise(
-            Error::invalid_parameter(format!("psi_alert ({alert}) must not be below psi_warn ({warn})"))
-                .with_hint(format!("leave both out for {} and {}", d.warn, d.alert)),
-        );
-    }
-    DriftLimits { warn, alert }
 }
 
 /// One row of a subgroup report as 0.1.0 returned it.

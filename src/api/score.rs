@@ -12,6 +12,7 @@ use pgrx::{AnyElement, JsonB};
 
 use crate::cache::deployed_model;
 use crate::error::{raise, OrRaise};
+use crate::inference_log::{self, Call};
 use crate::spi::read_named_relation;
 use crate::stats::{self, Function};
 
@@ -22,8 +23,16 @@ use crate::stats::{self, Function};
 fn predict(model_name: &str, features: JsonB) -> f64 {
     let started = stats::clock();
     let (id, model) = deployed_model(model_name);
-    let p = model.predict_json(json_row(&features)).or_raise();
+    let p = predict_logged(id, &model, &features);
     stats::done(started, id, Function::Predict, 1);
+    p
+}
+
+/// The probability of a jsonb row, the call logged if it is sampled.
+fn predict_logged(model_id: i64, model: &healthml_core::model::TrainedModel, features: &JsonB) -> f64 {
+    let cells = model.recipe.json_cells(json_row(features)).or_raise();
+    let p = model.predict_cells(&cells);
+    inference_log::record(model_id, Call::Predict, &cells, p);
     p
 }
 
@@ -42,7 +51,7 @@ pub(crate) fn json_row(features: &JsonB) -> &serde_json::Map<String, serde_json:
 #[pg_extern(stable, parallel_safe, cost = 100)]
 fn predict_by_id(model_id: i64, features: JsonB) -> f64 {
     let started = stats::clock();
-    let p = crate::cache::model(model_id).predict_json(json_row(&features)).or_raise();
+    let p = predict_logged(model_id, &crate::cache::model(model_id), &features);
     stats::done(started, model_id, Function::Predict, 1);
     p
 }
@@ -78,7 +87,9 @@ fn predict_by_key(model_name: &str, relation: crate::spi::Relation, key: i64) ->
     let started = stats::clock();
     let (id, model) = deployed_model(model_name);
     let p = crate::row::with_keyed_row_cells(id, &model, &relation, key, &|| format!("model \"{model_name}\""), |cells| {
-        model.predict_cells(cells)
+        let p = model.predict_cells(cells);
+        inference_log::record(id, Call::PredictByKey, cells, p);
+        p
     });
     stats::done(started, id, Function::PredictRow, 1);
     p

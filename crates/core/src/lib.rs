@@ -9,6 +9,7 @@ pub mod card;
 pub mod error;
 pub mod frame;
 pub mod guardrails;
+pub mod inference_log;
 pub mod intervals;
 pub mod metrics;
 pub mod model;

@@ -91,7 +91,7 @@ pub fn column_values(frame: &Frame, name: &str, numeric: bool) -> Result<Values>
     })
 }
 
-fn format_number(x: f64) -> String {
+pub fn format_number(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
         format!("{}", x as i64)
     } else {
@@ -215,6 +215,18 @@ pub fn drift(reference: &Reference, frame: &Frame, scores: &[f64], limits: Drift
         return Err(Error::new(ErrorClass::InsufficientData, "the relation has no rows to compare")
             .with_hint("drift compares a non-empty relation with the training data"));
     }
+    drift_with(reference, |column, numeric| column_values(frame, column, numeric), scores, limits)
+}
+
+/// Drift of the values `values_of(column, read as a number)` gives for each reference column, and
+/// of `scores`, from the reference: what [`drift`] computes for a frame and the inference log for
+/// logged calls.
+pub fn drift_with(
+    reference: &Reference,
+    values_of: impl Fn(&str, bool) -> Result<Values>,
+    scores: &[f64],
+    limits: DriftLimits,
+) -> Result<Vec<Drift>> {
     let status = |psi: f64| {
         if psi >= limits.alert {
             "alert"
@@ -227,7 +239,7 @@ pub fn drift(reference: &Reference, frame: &Frame, scores: &[f64], limits: Drift
     let mut out = Vec::new();
     for c in &reference.columns {
         let numeric = matches!(c.distribution, Distribution::Numeric { .. });
-        let values = column_values(frame, &c.column, numeric)?;
+        let values = values_of(&c.column, numeric)?;
         out.push(compare(&c.column, &c.distribution, &values, status));
     }
     let values = Values::Numbers(scores.iter().map(|&s| Some(s)).collect());
