@@ -195,7 +195,10 @@ fn rate(model_id: i64) -> f64 {
     let statement = crate::cache::statement_key();
     let generation = crate::cache::generation();
     if let Some(rate) = RATES.with(|r| {
-        r.borrow().get(&model_id).filter(|r| r.statement == statement || (r.generation.is_some() && r.generation == Some(generation))).map(|r| r.rate)
+        r.borrow()
+            .get(&model_id)
+            .filter(|r| r.statement == statement || (r.generation.is_some() && r.generation == Some(generation)))
+            .map(|r| r.rate)
     }) {
         return rate;
     }
@@ -260,9 +263,9 @@ pub fn record(model_id: i64, call: Call, cells: &[RecipeCell<'_>], score: f64) {
             unsafe { (u32::from(pg_sys::MyDatabaseId), u32::from(pg_sys::GetSessionUserId()), pg_sys::GetCurrentTimestamp()) };
         let slots = slots(ring);
         let start = ring.cursor.fetch_add(1, Ordering::Relaxed) as usize;
-        let claimed = (0..PROBES.min(slots.len())).map(|p| &slots[(start + p) % slots.len()]).find(|slot| {
-            slot.state.compare_exchange(FREE, WRITING, Ordering::Acquire, Ordering::Relaxed).is_ok()
-        });
+        let claimed = (0..PROBES.min(slots.len()))
+            .map(|p| &slots[(start + p) % slots.len()])
+            .find(|slot| slot.state.compare_exchange(FREE, WRITING, Ordering::Acquire, Ordering::Relaxed).is_ok());
         let Some(slot) = claimed else {
             ring.dropped_full.fetch_add(1, Ordering::Relaxed);
             wake_worker(ring, database);
@@ -396,7 +399,8 @@ fn store(records: &[Record]) -> i64 {
         let model = models
             .entry(r.model_id)
             .or_insert_with(|| {
-                let exists = select_one::<bool>("SELECT EXISTS (SELECT 1 FROM healthml.models WHERE id = $1)", &[r.model_id.into()]);
+                let exists =
+                    select_one::<bool>("SELECT EXISTS (SELECT 1 FROM healthml.models WHERE id = $1)", &[r.model_id.into()]);
                 exists.unwrap_or(false).then(|| crate::cache::model(r.model_id))
             })
             .clone();

@@ -85,6 +85,10 @@ DECLARE
     wanted_rate ALIAS FOR $2;
 BEGIN
     PERFORM healthml._require_primary('healthml.set_inference_logging');
+    IF wanted_name IS NULL THEN
+        RAISE EXCEPTION 'model_name must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'name a model: SELECT name FROM healthml.model_registry';
+    END IF;
     IF wanted_rate IS NULL OR wanted_rate = 'NaN'::double precision OR wanted_rate < 0 OR wanted_rate > 1 THEN
         RAISE EXCEPTION 'sample_rate must be between 0 and 1, got %', coalesce(wanted_rate::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value',

@@ -22,9 +22,9 @@ use crate::spi::{read_named_relation, select_one};
 /// by default), their scores as served. Every call is stored in healthml.drift_reports.
 #[pg_extern(volatile)]
 fn drift(
-    model_name: &str,
+    model_name: Option<&str>,
     relation: Option<crate::spi::Relation>,
-    options: default!(JsonB, "'{}'"),
+    options: default!(Option<JsonB>, "'{}'"),
 ) -> TableIterator<
     'static,
     (
@@ -38,7 +38,16 @@ fn drift(
     ),
 > {
     crate::spi::require_primary("healthml.drift");
-    let parsed = DriftOptions::parse("healthml.drift", &options.0, false);
+    // not STRICT (the relation may be NULL): the other arguments are checked here
+    let model_name = model_name.unwrap_or_else(|| {
+        crate::error::raise_with(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            "model_name must not be NULL".to_string(),
+            Some("name a deployed model: SELECT name FROM healthml.deployments"),
+        )
+    });
+    let options = options.map_or(serde_json::Value::Null, |o| o.0);
+    let parsed = DriftOptions::parse("healthml.drift", &options, false);
     let (id, model) = deployed_model(model_name);
     let reference = training_reference(id, model_name);
     let (source, report) = match (parsed.window, relation) {
@@ -50,7 +59,9 @@ fn drift(
         (None, None) => crate::error::raise_with(
             PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
             "relation must not be NULL".to_string(),
-            Some(r#"name the relation to compare, or read the inference log: healthml.drift('model', NULL, '{"source": "inference_log"}')"#),
+            Some(
+                r#"name the relation to compare, or read the inference log: healthml.drift('model', NULL, '{"source": "inference_log"}')"#,
+            ),
         ),
         (Some(window), None) => {
             // what is still in shared memory counts too
@@ -124,7 +135,10 @@ fn inference_drift(
     let window = parsed.window.expect("inference_drift always reads the log");
     let id = match window.version {
         Some(version) => crate::spi::as_models_owner(|| {
-            select_one::<i64>("SELECT id FROM healthml.models WHERE name = $1 AND version = $2", &[model_name.into(), version.into()])
+            select_one::<i64>(
+                "SELECT id FROM healthml.models WHERE name = $1 AND version = $2",
+                &[model_name.into(), version.into()],
+            )
         })
         .unwrap_or_else(|| {
             raise(
@@ -162,7 +176,9 @@ fn training_reference(id: i64, model_name: &str) -> Reference {
         .unwrap_or_else(|| {
             raise(
                 Error::new(ErrorClass::UndefinedObject, format!("model \"{model_name}\" has no training distributions"))
-                    .with_hint("retrain it with this version of healthml, or import it with the evaluate_on option: both store them"),
+                    .with_hint(
+                        "retrain it with this version of healthml, or import it with the evaluate_on option: both store them",
+                    ),
             )
         })
 }
@@ -193,8 +209,10 @@ impl DriftOptions {
                 o.raw(key).map(|v| match v {
                     serde_json::Value::String(s) => s,
                     other => raise(
-                        Error::invalid_parameter(format!("option \"{key}\" of {function} must be a timestamp as text, got {other}"))
-                            .with_hint(format!(r#"for example {{"{key}": "2026-12-01"}} or {{"{key}": "2026-12-01 08:00+01"}}"#)),
+                        Error::invalid_parameter(format!(
+                            "option \"{key}\" of {function} must be a timestamp as text, got {other}"
+                        ))
+                        .with_hint(format!(r#"for example {{"{key}": "2026-12-01"}} or {{"{key}": "2026-12-01 08:00+01"}}"#)),
                     ),
                 })
             };

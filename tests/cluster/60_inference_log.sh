@@ -5,7 +5,10 @@
 # not a pgTAP transaction.
 set -uo pipefail
 source "$HEALTHML_ROOT/tests/bin/tap.sh"
-db=healthml_regress
+# a database of its own: the log, its partitions and its worker start from nothing on every run
+db=healthml_inference_log
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null 2>&1
+psql -X -q -d "$db" -c "CREATE EXTENSION healthml" >/dev/null
 q() { psql -X -q -t -A -d "$db" -c "SET client_min_messages = warning" -c "$1" 2>&1; }
 # as an analyst: a login role that is a member of healthml_analyst
 qa() { psql -X -q -t -A -d "$db" -U log_analyst -c "SET client_min_messages = warning" -c "$1" 2>&1; }
@@ -18,14 +21,12 @@ q "DROP TABLE IF EXISTS public.logged_discharges;
    INSERT INTO public.logged_discharges
    SELECT i, i / 2, (abs(hashint4(i * 3)) % 10000) / 100.0, (ARRAY['Emergency', 'Elective', 'Urgent'])[1 + abs(hashint4(i * 7)) % 3],
           (abs(hashint4(i)) % 1000) / 1000.0 < 1 / (1 + exp(-(-3.0 + 0.04 * ((abs(hashint4(i * 3)) % 10000) / 100.0))))
-   FROM generate_series(1, 4000) i;
-   DELETE FROM healthml.inference_logging WHERE model_name = 'logged_risk';
-   DELETE FROM healthml.deployments WHERE name = 'logged_risk'; DELETE FROM healthml.models WHERE name = 'logged_risk';
-   DELETE FROM healthml.inference_log WHERE model_id NOT IN (SELECT id FROM healthml.models)" >/dev/null
+   FROM generate_series(1, 4000) i" >/dev/null
 q "SELECT * FROM healthml.train('logged_risk', 'public.logged_discharges', 'readmitted', 'logistic',
                                 '{\"group_by\": \"patient_id\", \"exclude\": [\"discharge_id\"]}');
    SELECT * FROM healthml.deploy('logged_risk')" >/dev/null
-q "DROP ROLE IF EXISTS log_analyst; CREATE ROLE log_analyst LOGIN IN ROLE healthml_analyst;
+q "DROP ROLE IF EXISTS log_analyst" >/dev/null
+q "CREATE ROLE log_analyst LOGIN IN ROLE healthml_analyst;
    GRANT SELECT ON public.logged_discharges TO log_analyst" >/dev/null
 
 # the scores to expect, computed before any call is logged
@@ -119,4 +120,5 @@ q "SELECT healthml.set_inference_logging('logged_risk', 1); SELECT healthml.pred
 logged >/dev/null
 is "$(q "SELECT to_regclass('healthml.inference_log_20200101') IS NULL")" t "a day past retention is dropped"
 
-q "SELECT healthml.set_inference_logging('logged_risk', 0); DROP TABLE public.logged_scores; DROP OWNED BY log_analyst; DROP ROLE log_analyst" >/dev/null
+q "DROP OWNED BY log_analyst; DROP ROLE log_analyst" >/dev/null
+psql -X -q -d postgres -c "DROP DATABASE $db WITH (FORCE)" >/dev/null

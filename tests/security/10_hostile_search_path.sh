@@ -138,6 +138,13 @@ SELECT count(*) FROM healthml.train('hostile_gbdt', 'work.sample', 'readmitted_3
 SELECT count(*) FROM healthml.deploy('hostile_logit', 1);
 SELECT count(*) FROM healthml.deploy('hostile_gbdt', 1);
 SELECT count(*) FROM healthml.standardize('work.sample', '{"name": "hostile_recipe", "exclude": ["encounter_id", "readmitted", "readmitted_30d"]}');
+-- a model whose every call is logged, scored once here and never again (its log stays the same)
+SELECT count(*) FROM healthml.train('hostile_logged', 'work.sample', 'readmitted_30d', 'logistic',
+    '{"group_by": "patient_nbr", "exclude": ["encounter_id", "readmitted", "in_cohort"]}');
+SELECT count(*) FROM healthml.deploy('hostile_logged');
+SELECT count(*) FROM healthml.set_inference_logging('hostile_logged', 1);
+SELECT count(healthml.predict_row('hostile_logged', s)) FROM work.sample s;
+SELECT healthml.flush_inference_log();
 RESET ROLE;
 SQL
 $setup_ok || { echo "1..1"; echo "not ok 1 - setup"; exit 1; }
@@ -228,6 +235,12 @@ admin|healthml._creation_name(text)|SELECT healthml._creation_name('work.x'), he
 admin|healthml._score_batch(text,regclass,text,text,text,integer)|CALL healthml._score_batch('hostile_logit', 'work.sample', 'encounter_id', 'work.batch_direct', 'replace', NULL); SELECT pg_catalog.count(*) FROM work.batch_direct
 admin|healthml._deployments_changed()|SELECT deployed_version FROM healthml.deploy('hostile_gbdt', 2, 'the trigger that invalidates every backend''s cached deployment runs')
 admin|healthml._deployments_are_append_only()|UPDATE healthml.deployments SET reason = 'x' WHERE name OPERATOR(pg_catalog.=) 'hostile_gbdt'
+analyst|healthml._inference_log_counters()|SELECT c.buffer_slots FROM healthml._inference_log_counters() c
+analyst|healthml.inference_log_status|SELECT s.buffer_slots, s.days_kept OPERATOR(pg_catalog.>) 0 FROM healthml.inference_log_status s
+analyst|healthml.inference_drift(text,jsonb)|SELECT d.feature, d.rows, d.status FROM healthml.inference_drift('hostile_logged', '{"since": "2000-01-01"}') d ORDER BY 1
+admin|healthml.set_inference_logging(text,double precision)|SELECT l.model_name, l.sample_rate FROM healthml.set_inference_logging('hostile_logged', 1) l
+admin|healthml.flush_inference_log()|SELECT healthml.flush_inference_log() OPERATOR(pg_catalog.>=) 0
+admin|healthml.drift(text,regclass,jsonb)|SELECT d.feature, d.rows FROM healthml.drift('hostile_logged', NULL, '{"source": "inference_log", "since": "2000-01-01"}') d ORDER BY 1
 admin|healthml._models_forget_scoring_stats()|DELETE FROM healthml.models WHERE name OPERATOR(pg_catalog.=) 'hostile_train'
 CASES
 )
@@ -235,7 +248,9 @@ CASES
 # The views and the registry tables an analyst reads, each in full, in a fixed order.
 views=$(psql_as -c "SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                     WHERE n.nspname IN ('healthml', 'readmission', 'api') AND c.relkind IN ('v', 'm')
-                      AND has_table_privilege('healthml_analyst', c.oid, 'SELECT') ORDER BY 1")
+                      AND has_table_privilege('healthml_analyst', c.oid, 'SELECT')
+                      -- live counters (a case of its own above)
+                      AND c.oid <> 'healthml.inference_log_status'::regclass ORDER BY 1")
 for v in $views; do
     # training_runs and dashboards of scores carry times: compare everything but timestamps
     cases+=$'\n'"analyst|$v|SELECT pg_catalog.md5(pg_catalog.regexp_replace(pg_catalog.string_agg(x::text, '|' ORDER BY x::text), '[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.+]+', 'T', 'g')) FROM $v x"

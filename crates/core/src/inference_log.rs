@@ -182,12 +182,7 @@ pub fn timestamp_text(microseconds: i64) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     let (seconds, micros) = (within / 1_000_000, within % 1_000_000);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{micros:06}+00",
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60
-    )
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{micros:06}+00", seconds / 3600, seconds / 60 % 60, seconds % 60)
 }
 
 #[cfg(test)]
