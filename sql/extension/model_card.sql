@@ -11,6 +11,7 @@ DECLARE
     card    text;
     line    record;
     section text;
+    by_day  jsonb;
     fmt4    CONSTANT text := 'FM0.0000';
 BEGIN
     SELECT * INTO m FROM healthml.models x
@@ -30,8 +31,19 @@ BEGIN
                   HINT = 'for example SELECT healthml.model_card(''readmission'', NULL, ''html'')';
     END IF;
     IF model_card.format = 'html' THEN
+        -- drift by day of the version's logged scoring calls in the last 30 days (none for a version
+        -- without training distributions, or a database still without the inference log)
+        BEGIN
+            SELECT coalesce(jsonb_agg(jsonb_build_object('day', d.day::text, 'feature', d.feature, 'psi', d.psi) ORDER BY d.day, d.feature), '[]')
+            INTO by_day
+            FROM healthml.inference_drift(m.name, jsonb_build_object('version', m.version,
+                                                                     'since', (now() - interval '30 days')::text)) d;
+        EXCEPTION WHEN undefined_object OR undefined_function THEN
+            by_day := '[]';
+        END;
         -- the figures the page draws: the metrics (intervals, curves, guardrails, importance), the
-        -- latest subgroup audit of each column (groups of 100 or more) and the latest drift report
+        -- latest subgroup audit of each column (groups of 100 or more), the latest drift report and
+        -- drift by day
         RETURN healthml._model_card_html(jsonb_build_object(
             'name', m.name, 'version', m.version,
             'algorithm', CASE WHEN m.metrics ? 'automl' THEN 'AutoML, chose ' || m.algorithm ELSE m.algorithm END,
@@ -50,7 +62,8 @@ BEGIN
                                                         WHERE x.model_id = m.id AND x.by_column = r.by_column)), '[]'),
             'drift', coalesce((SELECT jsonb_agg(jsonb_build_object('feature', d.feature, 'psi', d.psi, 'status', d.status) ORDER BY d.psi DESC)
                                FROM healthml.drift_reports d
-                               WHERE d.report_id = (SELECT max(x.report_id) FROM healthml.drift_reports x WHERE x.model_id = m.id)), '[]')));
+                               WHERE d.report_id = (SELECT max(x.report_id) FROM healthml.drift_reports x WHERE x.model_id = m.id)), '[]'),
+            'drift_by_day', by_day));
     END IF;
 
     card := format(E'# Model card: %s, version %s\n\n', m.name, m.version);

@@ -69,6 +69,15 @@ FROM healthml.drift_latest WHERE name = 'readmission';
 COMMENT ON VIEW readmission.dashboard_drift IS
     'The latest drift report of model "readmission", per feature (PSI, KS, JS and status).';
 
+-- Real-time drift: the logged scoring calls of the deployed version (1 % of them, train.sql), per UTC
+-- day of the last 14 and feature, against the training rows. Computed when read; analysts see these
+-- aggregates, never the logged rows.
+CREATE OR REPLACE VIEW readmission.dashboard_inference_drift AS
+SELECT day, feature, kind, rows, round(psi::numeric, 4) AS psi, round(ks::numeric, 4) AS ks, round(js::numeric, 4) AS js, status
+FROM healthml.inference_drift('readmission', jsonb_build_object('since', (now() - interval '14 days')::text));
+COMMENT ON VIEW readmission.dashboard_inference_drift IS
+    'Drift by UTC day of the deployed readmission model''s logged scoring calls (the inference log) against its training rows, per feature and of the score, the last 14 days.';
+
 CREATE OR REPLACE VIEW readmission.dashboard_subgroups AS
 SELECT r.by_column, coalesce(r.subgroup, 'NULL') AS subgroup, r.n, round(r.observed_rate::numeric, 4) AS readmitted,
        round(r.mean_score::numeric, 4) AS mean_score, round(r.auc::numeric, 4) AS auc, round(r.auc_gap::numeric, 4) AS auc_gap,

@@ -19,4 +19,8 @@ SELECT model_id, version, algorithm, round(test_auc::numeric, 4) AS test_auc,
        round(test_average_precision::numeric, 4) AS test_average_precision
 FROM healthml.train('readmission', 'readmission.cohort', 'readmitted_30d', 'gbdt', :'options');
 SELECT model_id, deployed_version FROM healthml.deploy('readmission', reason => 'best test AUC after training');
+-- The pack logs 1 % of the model's scoring calls (docs/reference/monitoring.md, "The inference log"):
+-- the nightly batch, readmit_score and the API then feed drift by day. Set once, with the first
+-- training: an admin's later setting, or logging turned off, stays when the pack runs again.
+SELECT model_name, sample_rate FROM healthml.set_inference_logging('readmission', 0.01);
 \endif

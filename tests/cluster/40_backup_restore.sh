@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Backups work: a database with models, deployments, a threshold policy, a recipe, drift and
-# subgroup reports and a retraining run is dumped (custom format and plain SQL) and restored into a
+# subgroup reports, a retraining run and logged scoring calls is dumped (custom format and plain SQL) and restored into a
 # new database of the same cluster and into a freshly created cluster, and restored schema-only then
 # data-only. Each restored database has every registry row and history, scores every row bit for bit
 # as the original, and then trains (new ids, after the restored ones), deploys, rolls back and
@@ -42,6 +42,10 @@ SELECT count(*) FROM healthml.standardize('public.discharges', '{"name": "discha
 SELECT count(*) FROM healthml.drift('risk', 'public.discharges');
 SELECT count(*) FROM healthml.subgroup_report('risk', 'public.discharges', 'destination');
 CALL healthml.retrain('risk');
+-- the inference log: its setting, and calls in a day partition made after CREATE EXTENSION
+SELECT count(*) FROM healthml.set_inference_logging('risk', 1);
+SELECT count(healthml.predict('risk', jsonb_build_object('severity', g, 'destination', 'home'))) FROM generate_series(1, 30) g;
+SELECT healthml.flush_inference_log();
 SQL
 
 # What a restore must give back: every stored row (ids included), the sequences' next values, and
@@ -55,6 +59,13 @@ SELECT 'recipes ' || string_agg(format('%s:%s', id, md5(recipe::text)), ' ' ORDE
 SELECT 'runs ' || string_agg(format('%s:%s:%s', id, outcome, challenger_id), ' ' ORDER BY id) FROM healthml.training_runs;
 SELECT 'drift ' || count(*) || ':' || max(report_id) FROM healthml.drift_reports;
 SELECT 'subgroups ' || count(*) || ':' || max(report_id) FROM healthml.subgroup_reports;
+SELECT 'logging ' || string_agg(format('%s:%s:%s', model_name, sample_rate, set_by), ' ') FROM healthml.inference_logging;
+-- (the scoring below is logged too, as predict_row: only the jsonb calls of the setup are compared)
+SELECT 'inference log ' || count(*) || ':' || md5(string_agg(format('%s:%s:%s:%s:%s', logged_at, model_id, role, score, inputs), ','
+                                                             ORDER BY logged_at, score))
+FROM healthml.inference_log WHERE function = 'predict';
+SELECT 'log days ' || string_agg(c.relname, ' ' ORDER BY c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'healthml.inference_log'::regclass;
 SELECT 'sequences ' || string_agg(format('%s=%s', c.relname, pg_sequence_last_value(c.oid)), ' ' ORDER BY c.relname)
 FROM pg_class c WHERE c.relnamespace = 'healthml'::regnamespace AND c.relkind = 'S';
 SELECT 'scores ' || md5(string_agg(healthml.predict_row('risk', d)::text, ',' ORDER BY discharge_id)) FROM public.discharges d;

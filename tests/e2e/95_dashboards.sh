@@ -22,6 +22,8 @@ echo "1..$(( $(printf '%s\n' "$panels" | wc -l) + 13 ))"
 for f in train monitoring nightly dashboards api; do
     q -f "$root/sql/readmission/$f.sql" >/dev/null 2>&1 || echo "# $f.sql failed"
 done
+# the sampled scoring calls (1 % since train.sql) are in the inference log before the panels read it
+q -c "SELECT healthml.flush_inference_log()" >/dev/null
 q -c "SELECT count(*) = 2000 FROM readmission.nightly_scores" | grep -qx t
 ok $? "the nightly batch scored the 2,000 latest discharges"
 q -c "SELECT bool_and(jsonb_array_length(reasons) = 3) FROM readmission.nightly_scores" | grep -qx t
@@ -58,9 +60,9 @@ q -c "SET ROLE healthml_analyst; SELECT length(healthml.model_card('readmission'
 ok $? "an analyst reads the model card without reading recipes or options"
 html=$(q -c "SET ROLE healthml_analyst; SELECT healthml.model_card('readmission', NULL, 'html')")
 drawn=$(grep -o 'data-plot="[a-z_]*"' <<<"$html" | sort -u | paste -sd' ')
-[ "$drawn" = 'data-plot="calibration" data-plot="drift" data-plot="importance" data-plot="pr" data-plot="roc" data-plot="subgroup_auc" data-plot="subgroup_calibration"' ] \
+[ "$drawn" = 'data-plot="calibration" data-plot="drift" data-plot="drift_by_day" data-plot="importance" data-plot="pr" data-plot="roc" data-plot="subgroup_auc" data-plot="subgroup_calibration"' ] \
     && ! grep -q 'plot empty' <<<"$html"
-ok $? "the HTML card draws all seven figures from the real model's stored figures, subgroup audit and drift (drawn: $drawn)"
+ok $? "the HTML card draws all eight figures from the real model's stored figures, subgroup audit, drift and inference log (drawn: $drawn)"
 # and a real browser draws them: chromium (headless, DevTools protocol) opens the saved page
 page=$(mktemp -d)
 printf '%s\n' "$html" >"$page/card.html"
@@ -76,7 +78,7 @@ if r["requests"] != ["file://" + sys.argv[2]]:
     bad.append(f"requests besides the page itself: {r['requests']}")
 if r["failed"] or r["empty"]:
     bad.append(f"failed loads {r['failed']}, empty figures {r['empty']}")
-plots = ["calibration", "drift", "importance", "pr", "roc", "subgroup_auc", "subgroup_calibration"]
+plots = ["calibration", "drift", "drift_by_day", "importance", "pr", "roc", "subgroup_auc", "subgroup_calibration"]
 for p in plots:
     f = r["figures"].get(p)
     if not f or f["width"] < 100 or f["height"] < 100 or f["shapes"] < 3:
@@ -84,7 +86,7 @@ for p in plots:
 print("\n".join("# " + b for b in bad))
 sys.exit(1 if bad else 0)
 PY
-ok $? "chromium renders the page: all seven figures drawn, no request but the page itself, nothing failed to load"
+ok $? "chromium renders the page: all eight figures drawn, no request but the page itself, nothing failed to load"
 [ -s "$page/card.png" ]
 ok $? "and takes a screenshot of it"
 rm -rf "$page"

@@ -236,6 +236,7 @@ admin|healthml._score_batch(text,regclass,text,text,text,integer)|CALL healthml.
 admin|healthml._deployments_changed()|SELECT deployed_version FROM healthml.deploy('hostile_gbdt', 2, 'the trigger that invalidates every backend''s cached deployment runs')
 admin|healthml._deployments_are_append_only()|UPDATE healthml.deployments SET reason = 'x' WHERE name OPERATOR(pg_catalog.=) 'hostile_gbdt'
 analyst|healthml._inference_log_counters()|SELECT c.buffer_slots FROM healthml._inference_log_counters() c
+analyst|readmission.dashboard_inference_drift|SELECT d.day, d.feature, d.rows, d.psi FROM readmission.dashboard_inference_drift d WHERE d.day OPERATOR(pg_catalog.<) (pg_catalog.now() AT TIME ZONE 'UTC')::date ORDER BY 1, 2
 analyst|healthml.inference_log_status|SELECT s.buffer_slots, s.days_kept OPERATOR(pg_catalog.>) 0 FROM healthml.inference_log_status s
 analyst|healthml.inference_drift(text,jsonb)|SELECT d.feature, d.rows, d.status FROM healthml.inference_drift('hostile_logged', '{"since": "2000-01-01"}') d ORDER BY 1
 admin|healthml.set_inference_logging(text,double precision)|SELECT l.model_name, l.sample_rate FROM healthml.set_inference_logging('hostile_logged', 1) l
@@ -249,8 +250,10 @@ CASES
 views=$(psql_as -c "SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                     WHERE n.nspname IN ('healthml', 'readmission', 'api') AND c.relkind IN ('v', 'm')
                       AND has_table_privilege('healthml_analyst', c.oid, 'SELECT')
-                      -- live counters (a case of its own above)
-                      AND c.oid <> 'healthml.inference_log_status'::regclass ORDER BY 1")
+                      -- live counters, and the inference log's drift of today (calls are logged
+                      -- while the cases run): cases of their own above
+                      AND c.oid NOT IN ('healthml.inference_log_status'::regclass,
+                                        'readmission.dashboard_inference_drift'::regclass) ORDER BY 1")
 for v in $views; do
     # training_runs and dashboards of scores carry times: compare everything but timestamps
     cases+=$'\n'"analyst|$v|SELECT pg_catalog.md5(pg_catalog.regexp_replace(pg_catalog.string_agg(x::text, '|' ORDER BY x::text), '[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.+]+', 'T', 'g')) FROM $v x"

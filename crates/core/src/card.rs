@@ -1,6 +1,7 @@
 //! The model card as one self-contained HTML page: the figures a reviewer looks at, drawn as inline
 //! SVG from what the registry stores (the test metrics with their intervals and curves, the
-//! guardrails, importance, the latest subgroup audit and drift report). No script, no font, no
+//! guardrails, importance, the latest subgroup audit and drift report, drift by day of the logged
+//! scoring calls). No script, no font, no
 //! image and no other file is referenced: the page opens offline, from an e-mail or an archive, as
 //! it was written.
 
@@ -39,6 +40,16 @@ pub struct CardData {
     /// The latest drift report, one row per feature and the score.
     #[serde(default)]
     pub drift: Vec<DriftRow>,
+    /// Drift of the version's logged scoring calls, per UTC day and feature (healthml.inference_drift).
+    #[serde(default)]
+    pub drift_by_day: Vec<DayDrift>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DayDrift {
+    pub day: String,
+    pub feature: String,
+    pub psi: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -423,6 +434,90 @@ fn drift(data: &CardData) -> Option<String> {
     )
 }
 
+/// Lines of PSI by day: the score and the four features that drifted most on any day.
+fn drift_by_day(data: &CardData) -> Option<String> {
+    let mut days: Vec<&str> = data.drift_by_day.iter().map(|d| d.day.as_str()).collect();
+    days.sort_unstable();
+    days.dedup();
+    if days.is_empty() {
+        return None;
+    }
+    let mut worst: Vec<(&str, f64)> = Vec::new();
+    for d in data.drift_by_day.iter().filter(|d| d.feature != crate::monitor::SCORE_FEATURE) {
+        match worst.iter_mut().find(|(f, _)| *f == d.feature) {
+            Some(entry) => entry.1 = entry.1.max(d.psi),
+            None => worst.push((d.feature.as_str(), d.psi)),
+        }
+    }
+    worst.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut shown: Vec<&str> = vec![crate::monitor::SCORE_FEATURE];
+    shown.extend(worst.iter().take(4).map(|(f, _)| *f));
+    let top = data.drift_by_day.iter().filter(|d| shown.contains(&d.feature.as_str())).map(|d| d.psi).fold(0.3, f64::max);
+    let frame =
+        Frame { w: 520.0, h: 280.0, left: 46.0, bottom: 38.0, x: (0.0, (days.len() - 1).max(1) as f64), y: (0.0, top * 1.1) };
+    let mut svg = frame.open("drift_by_day", "PSI of the logged scoring calls by day");
+    let (x0, x1, y0) = (frame.px(frame.x.0), frame.px(frame.x.1), frame.py(0.0));
+    let _ = write!(svg, r#"<path class="axis" d="M{x0:.1},{:.1}V{y0:.1}H{x1:.1}"/>"#, frame.py(frame.y.1));
+    for mark in [0.1, 0.25] {
+        let _ = write!(svg, r#"<path class="reference" d="M{x0:.1},{y:.1}H{x1:.1}"/>"#, y = frame.py(mark));
+    }
+    for t in [0.0, frame.y.1 / 2.0, frame.y.1] {
+        let _ = write!(
+            svg,
+            r#"<text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            x0 - 4.0,
+            frame.py(t) + 4.0,
+            trim(t)
+        );
+    }
+    let last = days.len() - 1;
+    for (i, day) in days.iter().enumerate() {
+        if i == 0 || i == last || i == last / 2 {
+            let _ = write!(
+                svg,
+                r#"<text class="tick" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+                frame.px(i as f64),
+                y0 + 14.0,
+                esc(day)
+            );
+        }
+    }
+    let palette = ["#111111", "#1f5fa8", "#c0392b", "#d9a400", "#2e8b57"];
+    for (k, feature) in shown.iter().enumerate() {
+        let points: Vec<(f64, f64)> = days
+            .iter()
+            .enumerate()
+            .filter_map(|(i, day)| {
+                data.drift_by_day.iter().find(|d| d.day == *day && d.feature == *feature).map(|d| (i as f64, d.psi))
+            })
+            .collect();
+        if points.is_empty() {
+            continue;
+        }
+        let color = palette[k % palette.len()];
+        let d: Vec<String> = points.iter().map(|&(x, y)| format!("{:.1},{:.1}", frame.px(x), frame.py(y))).collect();
+        let _ = write!(svg, r#"<polyline class="day-line" style="stroke:{color}" points="{}"/>"#, d.join(" "));
+        for &(x, y) in &points {
+            let _ = write!(svg, r#"<circle cx="{:.1}" cy="{:.1}" r="3" style="fill:{color}"/>"#, frame.px(x), frame.py(y));
+        }
+        let _ = write!(
+            svg,
+            r#"<text class="label" x="{:.1}" y="{:.1}" style="fill:{color}">{}</text>"#,
+            x0 + 8.0,
+            16.0 + 13.0 * k as f64,
+            esc(feature)
+        );
+    }
+    let _ = write!(
+        svg,
+        r#"<text class="title" x="{:.1}" y="{:.1}" text-anchor="middle">day (UTC)</text><text class="title" transform="translate(12 {:.1}) rotate(-90)" text-anchor="middle">PSI (0.1 warn, 0.25 alert)</text></svg>"#,
+        (x0 + x1) / 2.0,
+        frame.h - 6.0,
+        (y0 + frame.py(frame.y.1)) / 2.0
+    );
+    Some(svg)
+}
+
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#1b1b1b}\
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}\
@@ -430,7 +525,7 @@ table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;paddin
 svg{background:#fff}.axis{stroke:#333;fill:none}.tick,.label{font-size:11px;fill:#333}.title{font-size:12px;fill:#111}\
 .curve{stroke:#1f5fa8;stroke-width:2;fill:none}.reference{stroke:#999;stroke-dasharray:4 3;fill:none}\
 .band{fill:#1f5fa8;fill-opacity:.18;stroke:none}.dot{fill:#1f5fa8}.whisker{stroke:#1f5fa8;stroke-width:2}\
-.bar{fill:#1f5fa8}.bar.warn{fill:#d9a400}.bar.alert{fill:#c0392b}.alert-text{color:#c0392b;font-weight:bold}\
+.day-line{fill:none;stroke-width:2}.bar{fill:#1f5fa8}.bar.warn{fill:#d9a400}.bar.alert{fill:#c0392b}.alert-text{color:#c0392b;font-weight:bold}\
 .empty p{width:340px;padding:2em 0;color:#777;font-style:italic}";
 
 /// The card as one HTML page.
@@ -558,6 +653,12 @@ pub fn render(data: &CardData) -> String {
         "Drift of the latest report against the training rows",
         "no drift report yet: run healthml.drift",
     );
+    h += &figure(
+        "drift_by_day",
+        drift_by_day(data),
+        "Drift of the logged scoring calls by day (UTC, the last 30 days): the score and the four features that drifted most",
+        "no logged scoring calls: turn the inference log on with healthml.set_inference_logging",
+    );
     h += "</div></body></html>\n";
     h
 }
@@ -600,6 +701,17 @@ mod tests {
                 intervals: json!({"calibration_slope": {"estimate": 0.9, "low": 0.7, "high": 1.1}}),
             }],
             drift: vec![DriftRow { feature: "age".into(), psi: 0.3, status: "alert".into() }],
+            drift_by_day: ["2026-12-01", "2026-12-02", "2026-12-03"]
+                .iter()
+                .enumerate()
+                .flat_map(|(i, day)| {
+                    ["(score)", "age", "diag_1", "a<b", "payer", "weight"].iter().enumerate().map(move |(k, feature)| DayDrift {
+                        day: day.to_string(),
+                        feature: feature.to_string(),
+                        psi: 0.02 * (i + k) as f64,
+                    })
+                })
+                .collect(),
             ..Default::default()
         }
     }
@@ -607,9 +719,13 @@ mod tests {
     #[test]
     fn every_figure_is_drawn_and_nothing_is_fetched() {
         let html = render(&data());
-        for plot in ["roc", "pr", "calibration", "subgroup_auc", "subgroup_calibration", "importance", "drift"] {
+        for plot in ["roc", "pr", "calibration", "subgroup_auc", "subgroup_calibration", "importance", "drift", "drift_by_day"] {
             assert!(html.contains(&format!(r#"data-plot="{plot}""#)), "{plot} is drawn");
         }
+        // the score and the four features that drifted most on any day: "age" drifted least
+        let by_day = &html[html.find(r#"data-plot="drift_by_day""#).unwrap()..];
+        assert_eq!(by_day.matches("<polyline class=\"day-line\"").count(), 5);
+        assert!(by_day.contains(">weight<") && by_day.contains(">a&lt;b<") && !by_day.contains(">age<"));
         assert!(!html.contains("class=\"plot empty\""));
         // the SVG namespace is the only URL: no script, stylesheet, font or image is loaded
         let urls = html.matches("http").count();
@@ -632,7 +748,7 @@ mod tests {
     #[test]
     fn a_version_without_stored_figures_says_so() {
         let html = render(&CardData { name: "old".into(), version: 1, algorithm: "logistic".into(), ..Default::default() });
-        assert_eq!(html.matches("class=\"plot empty\"").count(), 7);
+        assert_eq!(html.matches("class=\"plot empty\"").count(), 8);
         assert!(html.contains("Not checked") && html.contains("No intervals stored"));
     }
 }
