@@ -16,7 +16,9 @@ CREATE TRIGGER inference_logging_changed AFTER INSERT OR UPDATE OR DELETE OR TRU
 
 -- No foreign key to healthml.models: a dropped model's calls stay until retention removes their day.
 -- The day partitions are made by healthml._store_inference_log, not by the extension: pg_dump
--- dumps them (and their rows) as tables of their own, attached again on restore.
+-- dumps them (and their rows) as tables of their own, attached again on restore. Each gets its own
+-- index; an index on the parent would be the extension's, not dumped, and its copy made when a
+-- restored day is attached would collide with the day's dumped index.
 CREATE TABLE healthml.inference_log (
     logged_at timestamptz NOT NULL,
     model_id  bigint NOT NULL,
@@ -25,7 +27,6 @@ CREATE TABLE healthml.inference_log (
     score     double precision NOT NULL,
     inputs    jsonb NOT NULL
 ) PARTITION BY RANGE (logged_at);
-CREATE INDEX inference_log_model_time ON healthml.inference_log (model_id, logged_at);
 COMMENT ON TABLE healthml.inference_log IS
     'Sampled scoring calls: when, which model version, the session''s role, the scoring function, the score and the inputs as the model read them. Partitioned by day (UTC); patient-level data, readable by admins (and audited through healthml_auditor).';
 
@@ -40,18 +41,21 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     day date;
+    partition text;
     stored bigint;
     expired regclass;
 BEGIN
     -- one store at a time (src/inference_log.rs takes it before draining): one makes a missing partition
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('healthml.inference_log'));
     FOR day IN SELECT DISTINCT (t AT TIME ZONE 'UTC')::date FROM pg_catalog.unnest(logged_at) AS t LOOP
-        IF pg_catalog.to_regclass('healthml.inference_log_' || pg_catalog.to_char(day, 'YYYYMMDD')) IS NULL THEN
+        partition := 'inference_log_' || pg_catalog.to_char(day, 'YYYYMMDD');
+        IF pg_catalog.to_regclass('healthml.' || partition) IS NULL THEN
             EXECUTE pg_catalog.format(
                 'CREATE TABLE healthml.%I PARTITION OF healthml.inference_log FOR VALUES FROM (%L) TO (%L)',
-                'inference_log_' || pg_catalog.to_char(day, 'YYYYMMDD'),
+                partition,
                 pg_catalog.to_char(day, 'YYYY-MM-DD') || ' 00:00:00+00',
                 pg_catalog.to_char(day + 1, 'YYYY-MM-DD') || ' 00:00:00+00');
+            EXECUTE pg_catalog.format('CREATE INDEX %I ON healthml.%I (model_id, logged_at)', partition || '_model_time', partition);
         END IF;
     END LOOP;
     INSERT INTO healthml.inference_log (logged_at, model_id, role, function, score, inputs)
