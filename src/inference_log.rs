@@ -353,6 +353,8 @@ pub fn flush() -> i64 {
     // waits for the worker's rows to commit, so whoever reads the log next sees every call made
     // before the flush.
     crate::spi::first_row("SELECT pg_advisory_xact_lock(hashtext('healthml.inference_log'))", &[], |_| ());
+    // the extension was dropped meanwhile (or is still at 0.1.0): what waits is taken and counted
+    let storable = select_one::<pg_sys::Oid>("SELECT to_regclass('healthml.inference_log')::oid", &[]).is_some();
     let mut taken: Vec<Record> = Vec::new();
     for slot in slots(ring) {
         if slot.state.load(Ordering::Acquire) != READY {
@@ -380,6 +382,9 @@ pub fn flush() -> i64 {
     }
     // counted as unstored until they are stored: an error on the way loses them
     ring.dropped_unstored.fetch_add(taken.len() as u64, Ordering::Relaxed);
+    if !storable {
+        return 0;
+    }
     let stored = crate::spi::as_models_owner(|| store(&taken));
     ring.stored.fetch_add(stored as u64, Ordering::Relaxed);
     ring.dropped_unstored.fetch_sub(stored as u64, Ordering::Relaxed);
@@ -389,9 +394,6 @@ pub fn flush() -> i64 {
 /// Inserts the records whose model still exists (a model dropped meanwhile cannot say what its
 /// inputs were called); returns how many.
 fn store(records: &[Record]) -> i64 {
-    if select_one::<pg_sys::Oid>("SELECT to_regclass('healthml.inference_log')::oid", &[]).is_none() {
-        return 0; // the extension was dropped, or is still at 0.1.0
-    }
     let (mut at, mut model_ids, mut roles, mut calls, mut scores, mut inputs) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut models: HashMap<i64, Option<std::rc::Rc<TrainedModel>>> = HashMap::new();

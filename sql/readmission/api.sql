@@ -44,5 +44,10 @@ END $$;
 COMMENT ON FUNCTION api.score_encounter(bigint) IS
     'Score, risk tier and top 3 reasons of one encounter (deployed model "readmission"): the HTTP scoring API through PostgREST.';
 REVOKE EXECUTE ON FUNCTION api.score_encounter(bigint) FROM PUBLIC;
-GRANT USAGE ON SCHEMA api TO healthml_web_anon, healthml_analyst;
-GRANT EXECUTE ON FUNCTION api.score_encounter(bigint) TO healthml_web_anon, healthml_analyst;
+GRANT USAGE ON SCHEMA api TO healthml_web_anon;
+GRANT EXECUTE ON FUNCTION api.score_encounter(bigint) TO healthml_web_anon;
+-- Not to analysts, who work on pseudonyms (pseudonyms.sql): a scorer that takes an encounter_id
+-- would let them link pseudonyms back by matching scores. They score with
+-- readmission.readmit_score_by_pseudonym.
+REVOKE EXECUTE ON FUNCTION api.score_encounter(bigint) FROM healthml_analyst;
+REVOKE USAGE ON SCHEMA api FROM healthml_analyst;

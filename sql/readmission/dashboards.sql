@@ -3,6 +3,10 @@
 -- (readmission.nightly_scores, written by healthml.score_batch with the top 3 reasons): a dashboard
 -- refresh runs a query, never a training. Run by scripts/demo after the nightly batch.
 
+-- The analysts' pseudonymized views the dashboards read (analyst_test_split), made if the pack was
+-- loaded before they existed; pseudonyms.sql runs again at the end for the patients' scores.
+\ir pseudonyms.sql
+
 -- Latest score of each patient's latest encounter: the care team's work list.
 CREATE OR REPLACE VIEW readmission.dashboard_patient_risk AS
 SELECT DISTINCT ON (e.patient_nbr)
@@ -44,7 +48,7 @@ COMMENT ON VIEW readmission.dashboard_model_performance IS
 CREATE OR REPLACE VIEW readmission.dashboard_roc AS
 SELECT round(fpr::numeric, 4) AS fpr, round(tpr::numeric, 4) AS tpr, round(threshold::numeric, 4) AS threshold
 FROM (SELECT r.*, row_number() OVER (ORDER BY r.fpr, r.tpr) AS i, count(*) OVER () AS n
-      FROM healthml.roc_curve('readmission', 'readmission.test_split') r) t
+      FROM healthml.roc_curve('readmission', 'readmission.analyst_test_split') r) t
 WHERE i = 1 OR i = n OR i % greatest(n / 200, 1) = 0;
 COMMENT ON VIEW readmission.dashboard_roc IS
     'ROC curve of the deployed model on readmission.test_split, thinned to about 200 points; computed when read.';
@@ -54,7 +58,7 @@ COMMENT ON VIEW readmission.dashboard_roc IS
 CREATE OR REPLACE VIEW readmission.dashboard_calibration AS
 SELECT c.bin, round(c.mean_predicted::numeric, 4) AS mean_predicted, round(c.observed_rate::numeric, 4) AS observed_rate, c.n,
        round((b.band ->> 'observed_low')::numeric, 4) AS observed_low, round((b.band ->> 'observed_high')::numeric, 4) AS observed_high
-FROM healthml.calibration_curve('readmission', 'readmission.test_split', 10) c
+FROM healthml.calibration_curve('readmission', 'readmission.analyst_test_split', 10) c
 LEFT JOIN (SELECT x.band, x.bin
            FROM healthml.models m,
                 jsonb_array_elements(m.metrics #> '{test,curves,calibration}') WITH ORDINALITY AS x(band, bin)
@@ -121,3 +125,5 @@ GRANT SELECT ON ALL TABLES IN SCHEMA readmission TO healthml_analyst;
 REVOKE SELECT ON readmission._feature_rows, readmission._features_state FROM healthml_analyst;
 -- and every read of a patient's rows is audited
 \ir audit.sql
+-- and analysts read the patients' scores by pseudonym only
+\ir pseudonyms.sql

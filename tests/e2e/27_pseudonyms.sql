@@ -1,8 +1,9 @@
--- Keyed pseudonyms (sql/readmission/pseudonyms.sql, loaded with the pack): the analysts' cohort view
--- carries HMAC pseudonyms instead of patient_nbr and encounter_id, stable when the pack is loaded
--- again, one per patient and per encounter; the key and re-identification are admins' only.
+-- Keyed pseudonyms (sql/readmission/pseudonyms.sql, loaded with the pack): the analysts' views carry
+-- HMAC pseudonyms instead of patient_nbr and encounter_id, stable when the pack is loaded again, one
+-- per patient and per encounter; the key and re-identification are admins' only, and analysts read
+-- no relation of the pack that has an identifier (the scores by pseudonym: 96_pseudonym_scores.sh).
 BEGIN;
-SELECT plan(10);
+SELECT plan(15);
 
 SELECT is((SELECT count(*) FROM pg_attribute WHERE attrelid = 'readmission.analyst_cohort'::regclass AND attnum > 0
            AND attname IN ('patient_nbr', 'encounter_id')), 0::bigint, 'the analysts'' cohort has no raw identifier');
@@ -32,7 +33,18 @@ SET ROLE healthml_analyst;
 SELECT ok((SELECT count(*) > 0 FROM readmission.analyst_cohort), 'an analyst reads the pseudonymized cohort');
 SELECT throws_ok($$SELECT * FROM readmission_private.pseudonym_key$$, '42501', NULL, 'but not the key');
 SELECT throws_ok($$SELECT * FROM readmission_private.reidentify('P0')$$, '42501', NULL, 'nor re-identifies');
+SELECT throws_ok($$SELECT count(*) FROM readmission.encounters$$, '42501', NULL, 'nor reads the raw encounters');
+SELECT throws_ok($$SELECT count(*) FROM readmission.cohort$$, '42501', NULL, 'nor the raw cohort');
+SELECT ok((SELECT count(*) > 0 FROM readmission.analyst_test_split), 'the test split, by pseudonym');
+SELECT ok((SELECT count(*) > 0 FROM readmission.admission_types), 'and the code tables');
 RESET ROLE;
+-- every relation of the pack an analyst may read is free of identifiers
+SELECT is((SELECT string_agg(c.oid::regclass::text, ', ') FROM pg_class c
+           WHERE c.relnamespace = 'readmission'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p')
+             AND has_table_privilege('healthml_analyst', c.oid, 'SELECT')
+             AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                         AND a.attname IN ('encounter_id', 'patient_nbr'))), NULL,
+          'no relation an analyst reads has an encounter_id or a patient_nbr');
 
 SELECT * FROM finish();
 ROLLBACK;

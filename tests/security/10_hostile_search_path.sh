@@ -38,7 +38,9 @@ GRANT healthml_admin TO hostile_admin;
 CREATE SCHEMA hostile;
 CREATE SCHEMA work;
 GRANT USAGE, CREATE ON SCHEMA hostile, work TO hostile_analyst, hostile_admin;
-GRANT USAGE ON SCHEMA api TO hostile_analyst;
+-- the API role's function (analysts score by pseudonym instead): the admin calls it here
+GRANT USAGE ON SCHEMA api TO hostile_admin;
+GRANT EXECUTE ON FUNCTION api.score_encounter(bigint) TO hostile_admin;
 -- a small labelled sample of the cohort, readable by both
 CREATE TABLE work.sample AS SELECT * FROM readmission.cohort WHERE encounter_id % 40 = 0;
 ALTER TABLE work.sample ADD PRIMARY KEY (encounter_id);
@@ -195,12 +197,13 @@ analyst|healthml.profile(regclass,jsonb)|SELECT * FROM healthml.profile('work.sa
 analyst|healthml.apply_recipe(text,jsonb)|SELECT healthml.apply_recipe('hostile_recipe', $jrow)
 analyst|healthml.model_card(text,integer,text)|SELECT pg_catalog.regexp_replace(healthml.model_card('hostile_logit'), '[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9:.+]+', 'T', 'g'), pg_catalog.md5(healthml.model_card('hostile_gbdt', 1, 'html'))
 analyst|healthml._scoring_stats_rows()|SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>=) 0 FROM healthml._scoring_stats_rows()
-analyst|readmission.readmit_score(readmission.encounters)|SELECT readmission.readmit_score(e) FROM readmission.encounters e ORDER BY e.encounter_id LIMIT 3
-analyst|readmission.readmit_explain(readmission.encounters,integer)|SELECT readmission.readmit_explain($enc, 3)
+admin|readmission.readmit_score(readmission.encounters)|SELECT readmission.readmit_score(e) FROM readmission.encounters e ORDER BY e.encounter_id LIMIT 3
+admin|readmission.readmit_explain(readmission.encounters,integer)|SELECT readmission.readmit_explain($enc, 3)
+analyst|readmission.readmit_score_by_pseudonym(text)|SELECT readmission.readmit_score_by_pseudonym(c.encounter_pseudonym) FROM readmission.analyst_cohort c ORDER BY c.encounter_pseudonym LIMIT 3
 admin|readmission._encounters_changed()|UPDATE readmission.encounters SET readmitted = readmitted WHERE encounter_id OPERATOR(pg_catalog.=) (SELECT pg_catalog.min(e.encounter_id) FROM readmission.encounters e); SELECT h.prior_encounters, h.prior_readmissions_30d FROM readmission.encounter_history h ORDER BY h.encounter_id LIMIT 3
 admin|readmission._mappings_changed()|UPDATE readmission.admission_types SET description = description WHERE admission_type_id OPERATOR(pg_catalog.=) 7; SELECT f.encounter_id, f.admission_type FROM readmission.features f WHERE f.admission_type_id OPERATOR(pg_catalog.=) 7 ORDER BY f.encounter_id LIMIT 3
 analyst|readmission.reason_in_words(text,text)|SELECT * FROM readmission.reason_in_words('discharge_disposition_id', '1')
-analyst|api.score_encounter(bigint)|SELECT api.score_encounter(e.encounter_id) FROM readmission.encounters e ORDER BY e.encounter_id LIMIT 1
+admin|api.score_encounter(bigint)|SELECT api.score_encounter(e.encounter_id) FROM readmission.encounters e ORDER BY e.encounter_id LIMIT 1
 admin|healthml.train(text,regclass,text,text,jsonb)|SELECT name, algorithm, test_auc FROM healthml.train('hostile_train', 'work.sample', 'readmitted_30d', 'logistic', '{"group_by": "patient_nbr", "test_where": "patient_nbr % 5 = 0 AND lower(gender) = ''female''", "exclude": ["encounter_id", "readmitted", "in_cohort"]}')
 admin|healthml.deploy(text,integer,text)|SELECT deployed_version FROM healthml.deploy('hostile_gbdt', 2, 'hostile test')
 admin|healthml.rollback(text)|SELECT deployed_version FROM healthml.deploy('hostile_gbdt', 2); SELECT deployed_version FROM healthml.rollback('hostile_gbdt')
