@@ -50,6 +50,8 @@ thread_local! {
     static GENERATION: Cell<u64> = const { Cell::new(0) };
     /// The oid of `healthml.deployments` in this backend's database, once read.
     static DEPLOYMENTS_RELID: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
+    /// Why models are being loaded, for the server log's line (see [`model_for`]).
+    static LOAD_PURPOSE: Cell<&'static str> = const { Cell::new("to score") };
     /// The oid of another settings table whose changes bump [`GENERATION`] (healthml.inference_logging).
     static WATCHED_RELID: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
 }
@@ -189,6 +191,19 @@ fn not_deployed(name: &str) -> Error {
     }
 }
 
+/// The model with this id for another purpose than scoring, which the server log names when it is
+/// loaded (the inference log's worker loads a model to name the inputs it stores).
+pub fn model_for(id: i64, purpose: &'static str) -> Rc<TrainedModel> {
+    struct Restore(&'static str);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LOAD_PURPOSE.set(self.0);
+        }
+    }
+    let _restore = Restore(LOAD_PURPOSE.replace(purpose));
+    model(id)
+}
+
 /// The model with this id, verified against its sha256 when first loaded.
 pub fn model(id: i64) -> Rc<TrainedModel> {
     if let Some(m) = MODELS.with(|m| m.borrow().get(&id).cloned()) {
@@ -207,9 +222,9 @@ pub fn model(id: i64) -> Rc<TrainedModel> {
         .unwrap_or((None, None, None))
     });
     // pgaudit does not log this read (it runs as the owner of healthml.models, not as the session's
-    // user): the server log says who loaded which model to score with it, once per backend.
+    // user): the server log says who loaded which model, and why, once per backend.
     if let Some((model, user)) = loaded {
-        pgrx::log!("healthml: {model} loaded by {user} to score");
+        pgrx::log!("healthml: {model} loaded by {user} {}", LOAD_PURPOSE.get());
     }
     let (Some(payload), Some(sha)) = (payload, sha) else {
         raise(

@@ -31,8 +31,11 @@ const WORKERS: usize = 16;
 const PROBES: usize = 64;
 /// A worker leaves after this long with nothing to store (DROP DATABASE waits 5 s for it).
 const IDLE_EXIT: Duration = Duration::from_secs(2);
-/// After a worker could not be started, calls wait this long before trying again.
+/// After a worker could not be started, this backend waits this long before trying again.
 const START_RETRY: Duration = Duration::from_secs(10);
+/// A backend starts a worker at most this often: one that starts but cannot stay (its database
+/// refuses connections, say) is not started again for every call.
+const START_INTERVAL: Duration = Duration::from_secs(1);
 
 const FREE: u32 = 0;
 const WRITING: u32 = 1;
@@ -186,6 +189,7 @@ thread_local! {
     static RATES: RefCell<HashMap<i64, Rate>> = RefCell::new(HashMap::new());
     static RANDOM: Cell<u64> = const { Cell::new(0) };
     static LAST_START_FAILURE: Cell<Option<Instant>> = const { Cell::new(None) };
+    static LAST_START: Cell<Option<Instant>> = const { Cell::new(None) };
     static ENCODED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -313,7 +317,9 @@ fn ensure_worker(ring: &Ring, database: u32) {
     if ring.workers.iter().any(|w| w.database.load(Ordering::Acquire) == database) {
         return;
     }
-    if LAST_START_FAILURE.with(|f| f.get().is_some_and(|at| at.elapsed() < START_RETRY)) {
+    if LAST_START_FAILURE.with(|f| f.get().is_some_and(|at| at.elapsed() < START_RETRY))
+        || LAST_START.with(|s| s.get().is_some_and(|at| at.elapsed() < START_INTERVAL))
+    {
         return;
     }
     let Some((index, worker)) = ring
@@ -325,6 +331,7 @@ fn ensure_worker(ring: &Ring, database: u32) {
         LAST_START_FAILURE.with(|f| f.set(Some(Instant::now())));
         return;
     };
+    LAST_START.with(|s| s.set(Some(Instant::now())));
     let started = BackgroundWorkerBuilder::new("healthml inference log")
         .set_type("healthml inference log")
         .set_library("healthml")
@@ -356,12 +363,17 @@ pub fn flush() -> i64 {
     // the extension was dropped meanwhile (or is still at 0.1.0): what waits is taken and counted
     let storable = select_one::<pg_sys::Oid>("SELECT to_regclass('healthml.inference_log')::oid", &[]).is_some();
     let mut taken: Vec<Record> = Vec::new();
+    let mut others: Vec<i64> = Vec::new();
     for slot in slots(ring) {
         if slot.state.load(Ordering::Acquire) != READY {
             continue;
         }
         // SAFETY: `database` is written before the slot becomes READY (Release above).
-        if unsafe { (*slot.record.get()).database } != database {
+        let owner = unsafe { (*slot.record.get()).database };
+        if owner != database {
+            if !others.contains(&(owner as i64)) {
+                others.push(owner as i64);
+            }
             continue;
         }
         if slot.state.compare_exchange(READY, TAKEN, Ordering::Acquire, Ordering::Relaxed).is_ok() {
@@ -377,6 +389,7 @@ pub fn flush() -> i64 {
             ring.pending.fetch_sub(1, Ordering::Relaxed);
         }
     }
+    discard_dropped_databases(ring, others);
     if taken.is_empty() {
         return 0;
     }
@@ -391,6 +404,38 @@ pub fn flush() -> i64 {
     stored
 }
 
+/// Frees the slots of records whose database was dropped before its worker stored them (nobody else
+/// ever would): of `candidates`, the databases other than this one seen waiting in the ring.
+fn discard_dropped_databases(ring: &'static Ring, candidates: Vec<i64>) {
+    if candidates.is_empty() {
+        return;
+    }
+    let gone: Vec<i64> = select_one::<Vec<i64>>(
+        "SELECT coalesce(array_agg(d), '{}') FROM unnest($1::bigint[]) d WHERE NOT EXISTS (SELECT FROM pg_database WHERE oid = d::oid)",
+        &[candidates.into()],
+    )
+    .unwrap_or_default();
+    if gone.is_empty() {
+        return;
+    }
+    for slot in slots(ring) {
+        // SAFETY: as in flush: the database is read again once the slot is this process's.
+        if slot.state.load(Ordering::Acquire) != READY || !gone.contains(&(unsafe { (*slot.record.get()).database } as i64)) {
+            continue;
+        }
+        if slot.state.compare_exchange(READY, TAKEN, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+            // SAFETY: this process moved the slot to TAKEN.
+            if gone.contains(&(unsafe { (*slot.record.get()).database } as i64)) {
+                slot.state.store(FREE, Ordering::Release);
+                ring.pending.fetch_sub(1, Ordering::Relaxed);
+                ring.dropped_unstored.fetch_add(1, Ordering::Relaxed);
+            } else {
+                slot.state.store(READY, Ordering::Release);
+            }
+        }
+    }
+}
+
 /// Inserts the records whose model still exists (a model dropped meanwhile cannot say what its
 /// inputs were called); returns how many.
 fn store(records: &[Record]) -> i64 {
@@ -403,7 +448,7 @@ fn store(records: &[Record]) -> i64 {
             .or_insert_with(|| {
                 let exists =
                     select_one::<bool>("SELECT EXISTS (SELECT 1 FROM healthml.models WHERE id = $1)", &[r.model_id.into()]);
-                exists.unwrap_or(false).then(|| crate::cache::model(r.model_id))
+                exists.unwrap_or(false).then(|| crate::cache::model_for(r.model_id, "to store its inference log"))
             })
             .clone();
         let Some(model) = model else { continue };

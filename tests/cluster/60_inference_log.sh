@@ -14,7 +14,7 @@ q() { psql -X -q -t -A -d "$db" -c "SET client_min_messages = warning" -c "$1" 2
 qa() { psql -X -q -t -A -d "$db" -U log_analyst -c "SET client_min_messages = warning" -c "$1" 2>&1; }
 logged() { q "SELECT healthml.flush_inference_log() >= 0 AND true; SELECT count(*) FROM healthml.inference_log l JOIN healthml.models m ON m.id = l.model_id WHERE m.name = 'logged_risk' ${1:-}" | tail -1; }
 
-plan 27
+plan 28
 q "DROP TABLE IF EXISTS public.logged_discharges;
    CREATE TABLE public.logged_discharges (discharge_id bigint PRIMARY KEY, patient_id int, severity float8, admission text,
                                           readmitted boolean);
@@ -119,6 +119,33 @@ q "CREATE TABLE healthml.inference_log_20200101 PARTITION OF healthml.inference_
 q "SELECT healthml.set_inference_logging('logged_risk', 1); SELECT healthml.predict('logged_risk', '{\"severity\": 2}')" >/dev/null
 logged >/dev/null
 is "$(q "SELECT to_regclass('healthml.inference_log_20200101') IS NULL")" t "a day past retention is dropped"
+
+# calls of a database dropped before its worker could store them are discarded by another
+# database's flush: the worker cannot connect to a database that no longer allows connections, so
+# the calls of a session connected before wait in the ring until the drop
+gone=healthml_inference_log_gone
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $gone WITH (FORCE)" -c "CREATE DATABASE $gone" >/dev/null 2>&1
+psql -X -q -d "$gone" >/dev/null 2>&1 <<'SQL'
+CREATE EXTENSION healthml;
+CREATE TABLE public.d AS SELECT i AS id, i / 2 AS patient, (i % 97)::float8 AS severity, (abs(hashint4(i)) % 100) < 10 + (i % 97) / 5 AS readmitted
+FROM generate_series(1, 2000) i;
+SELECT count(*) FROM healthml.train('gone', 'public.d', 'readmitted', 'logistic', '{"group_by": "patient", "exclude": ["id"]}');
+SELECT count(*) FROM healthml.deploy('gone');
+SELECT count(*) FROM healthml.set_inference_logging('gone', 1);
+SQL
+psql -X -q -d "$gone" -c "SELECT pg_sleep(2)" -c "SELECT count(healthml.predict_row('gone', d)) FROM public.d d WHERE id <= 300" >/dev/null 2>&1 &
+for _ in $(seq 1 50); do
+    [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE datname = '$gone' AND query LIKE '%pg_sleep%'")" = 1 ] && break
+    sleep 0.1
+done
+psql -X -q -d postgres -c "ALTER DATABASE $gone ALLOW_CONNECTIONS false" >/dev/null
+wait
+waiting=$(q "SELECT pending FROM healthml.inference_log_status")
+psql -X -q -d postgres -c "DROP DATABASE $gone WITH (FORCE)" >/dev/null 2>&1
+before=$(q "SELECT dropped_unstored FROM healthml.inference_log_status")
+q "SELECT healthml.flush_inference_log()" >/dev/null
+is "$waiting $(q "SELECT pending || ' ' || (dropped_unstored - $before) FROM healthml.inference_log_status")" "300 0 300" \
+   "the calls of a dropped database that waited in shared memory are discarded and counted, not kept"
 
 q "DROP OWNED BY log_analyst; DROP ROLE log_analyst" >/dev/null
 psql -X -q -d postgres -c "DROP DATABASE $db WITH (FORCE)" >/dev/null

@@ -453,8 +453,8 @@ fn drift_by_day(data: &CardData) -> Option<String> {
     let mut shown: Vec<&str> = vec![crate::monitor::SCORE_FEATURE];
     shown.extend(worst.iter().take(4).map(|(f, _)| *f));
     let top = data.drift_by_day.iter().filter(|d| shown.contains(&d.feature.as_str())).map(|d| d.psi).fold(0.3, f64::max);
-    let frame =
-        Frame { w: 520.0, h: 280.0, left: 46.0, bottom: 38.0, x: (0.0, (days.len() - 1).max(1) as f64), y: (0.0, top * 1.1) };
+    // each day in the middle of its own band, so one day alone stands in the middle
+    let frame = Frame { w: 520.0, h: 280.0, left: 46.0, bottom: 38.0, x: (-0.5, days.len() as f64 - 0.5), y: (0.0, top * 1.1) };
     let mut svg = frame.open("drift_by_day", "PSI of the logged scoring calls by day");
     let (x0, x1, y0) = (frame.px(frame.x.0), frame.px(frame.x.1), frame.py(0.0));
     let _ = write!(svg, r#"<path class="axis" d="M{x0:.1},{:.1}V{y0:.1}H{x1:.1}"/>"#, frame.py(frame.y.1));
