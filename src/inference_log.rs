@@ -242,8 +242,8 @@ fn draw() -> f64 {
     })
 }
 
-/// Logs one scoring call of `model` if it is sampled: `cells` are its inputs as the model read
-/// them. Costs a cache look-up when the model is not logged.
+/// Logs one scoring call of model `model_id` if it is sampled: `cells` are its inputs as the model
+/// read them (one per recipe step). Costs a cache look-up and a draw when the call is not sampled.
 pub fn record(model_id: i64, call: Call, cells: &[RecipeCell<'_>], score: f64) {
     let Some(ring) = ring() else { return };
     let rate = rate(model_id);
