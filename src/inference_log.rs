@@ -197,15 +197,22 @@ thread_local! {
 /// again after it changes (its trigger invalidates it, as deployments do).
 fn rate(model_id: i64) -> f64 {
     let statement = crate::cache::statement_key();
-    let generation = crate::cache::generation();
+    // Within one statement the rate read first holds, without reading the invalidations on every
+    // row of a batch; a later statement reads them once and keeps the rate if nothing changed.
     if let Some(rate) = RATES.with(|r| {
-        r.borrow()
-            .get(&model_id)
-            .filter(|r| r.statement == statement || (r.generation.is_some() && r.generation == Some(generation)))
-            .map(|r| r.rate)
+        let mut r = r.borrow_mut();
+        let entry = r.get_mut(&model_id)?;
+        if entry.statement != statement {
+            if entry.generation.is_none() || entry.generation != Some(crate::cache::generation()) {
+                return None;
+            }
+            entry.statement = statement;
+        }
+        Some(entry.rate)
     }) {
         return rate;
     }
+    let generation = crate::cache::generation();
     let (rate, relid) = crate::spi::as_models_owner(|| {
         // a database still at 0.1.0 (ALTER EXTENSION UPDATE not run yet) has no settings table
         let relid = select_one::<pg_sys::Oid>("SELECT to_regclass('healthml.inference_logging')::oid", &[]);

@@ -63,9 +63,11 @@ BEGIN
                        v.what || ' with keyed pseudonyms (patient_pseudonym, encounter_pseudonym: HMAC-SHA256 under an admins-only key, stable across nights) in place of patient_nbr and encounter_id.');
         EXECUTE format('GRANT SELECT ON readmission.%I TO healthml_analyst, healthml_auditor', v.target);
     END LOOP;
-    -- every encounter's pseudonym, for scoring by pseudonym without computing them all on each call
+    -- every encounter's pseudonym, for scoring by pseudonym without computing them all on each call;
+    -- only encounters not there yet are hashed (this file runs at every load and dashboard refresh)
     EXECUTE format('INSERT INTO readmission_private.encounter_pseudonyms (encounter_pseudonym, encounter_id)
                     SELECT %s, e.encounter_id FROM readmission.encounters e, readmission_private.pseudonym_key k
+                    WHERE NOT EXISTS (SELECT FROM readmission_private.encounter_pseudonyms p WHERE p.encounter_id = e.encounter_id)
                     ON CONFLICT DO NOTHING', format(pseudonym, 'E', crypto, 'encounter:', 'e.encounter_id'));
     EXECUTE format($v$
         CREATE OR REPLACE FUNCTION readmission_private.reidentify(pseudonym text)

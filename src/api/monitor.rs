@@ -260,9 +260,6 @@ fn logged_rows(id: i64, window: &LogWindow) -> (String, String, Vec<LoggedRow>) 
     .map(|(a, b)| (a.unwrap_or_default(), b.unwrap_or_default()))
     .unwrap_or_default();
     let rows = crate::spi::as_models_owner(|| {
-        if select_one::<pg_sys::Oid>("SELECT to_regclass('healthml.inference_log')::oid", &[]).is_none() {
-            return Vec::new();
-        }
         crate::spi::connect(|client| {
             let table = client
                 .select(
