@@ -796,8 +796,14 @@ GRANT EXECUTE ON FUNCTION healthml.set_decision_threshold(text, regclass, text),
 --    change to healthml.deployments invalidates that on every backend, and on standbys through the
 --    commit record, when its transaction commits.
 CREATE FUNCTION healthml."_deployments_changed"() RETURNS TRIGGER LANGUAGE c AS 'MODULE_PATHNAME', '_deployments_changed_wrapper';
-CREATE TRIGGER deployments_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON healthml.deployments
+-- a row trigger and a TRUNCATE trigger, both ALWAYS, so that a registry copied to shards by logical
+-- replication invalidates their caches too (deploy.sql)
+CREATE TRIGGER deployments_changed AFTER INSERT OR UPDATE OR DELETE ON healthml.deployments
+    FOR EACH ROW EXECUTE FUNCTION healthml._deployments_changed();
+CREATE TRIGGER deployments_truncated AFTER TRUNCATE ON healthml.deployments
     FOR EACH STATEMENT EXECUTE FUNCTION healthml._deployments_changed();
+ALTER TABLE healthml.deployments ENABLE ALWAYS TRIGGER deployments_changed, ENABLE ALWAYS TRIGGER deployments_truncated;
+ALTER TABLE healthml.models ENABLE ALWAYS TRIGGER models_forget_scoring_stats;
 REVOKE EXECUTE ON FUNCTION healthml._deployments_changed() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION healthml._deployments_changed() TO healthml_admin;
 
@@ -962,8 +968,12 @@ SELECT pg_catalog.pg_extension_config_dump('healthml.inference_logging', '');
 COMMENT ON TABLE healthml.inference_logging IS
     'Which models'' scoring calls are logged into healthml.inference_log, and what share of them (set with healthml.set_inference_logging).';
 -- every backend caches the rates: a change reaches them the way a deploy does (src/cache.rs)
-CREATE TRIGGER inference_logging_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON healthml.inference_logging
+CREATE TRIGGER inference_logging_changed AFTER INSERT OR UPDATE OR DELETE ON healthml.inference_logging
+    FOR EACH ROW EXECUTE FUNCTION healthml._deployments_changed();
+CREATE TRIGGER inference_logging_truncated AFTER TRUNCATE ON healthml.inference_logging
     FOR EACH STATEMENT EXECUTE FUNCTION healthml._deployments_changed();
+ALTER TABLE healthml.inference_logging ENABLE ALWAYS TRIGGER inference_logging_changed,
+    ENABLE ALWAYS TRIGGER inference_logging_truncated;
 
 -- No foreign key to healthml.models: a dropped model's calls stay until retention removes their day.
 -- The day partitions are made by healthml._store_inference_log, not by the extension: pg_dump
@@ -1096,3 +1106,92 @@ GRANT SELECT ON healthml.inference_logging, healthml.inference_log_status TO hea
 GRANT EXECUTE ON FUNCTION healthml.set_inference_logging(text, double precision), healthml.flush_inference_log() TO healthml_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON healthml.inference_logging TO healthml_admin;
 GRANT SELECT ON healthml.inference_log TO healthml_admin, healthml_auditor;
+
+-- 18. Aggregates another server can combine: skewness, kurtosis and moments keep their state in a
+--     double precision[] instead of internal (CREATE OR REPLACE AGGREGATE may change the state type,
+--     and keeps each aggregate's oid, grants, comment and the views that use it), so Citus, or
+--     moments_partial / moments_merge through postgres_fdw, can combine partial states of shards.
+CREATE FUNCTION healthml._moments_state_accum(double precision[], double precision) RETURNS double precision[]
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'moments_state_accum';
+CREATE FUNCTION healthml._moments_state_combine(double precision[], double precision[]) RETURNS double precision[]
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'moments_state_combine';
+CREATE FUNCTION healthml._moments_state_skewness(double precision[]) RETURNS double precision
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'moments_state_skewness_wrapper';
+CREATE FUNCTION healthml._moments_state_kurtosis(double precision[]) RETURNS double precision
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'moments_state_kurtosis_wrapper';
+CREATE FUNCTION healthml._moments_state_summary(double precision[]) RETURNS healthml.moments_summary
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'moments_state_summary_wrapper';
+
+CREATE OR REPLACE AGGREGATE healthml.skewness(double precision) (
+    SFUNC = healthml._moments_state_accum,
+    STYPE = double precision[],
+    INITCOND = '{0,0,0,0,0,0,0,Infinity,-Infinity}',
+    FINALFUNC = healthml._moments_state_skewness,
+    COMBINEFUNC = healthml._moments_state_combine,
+    PARALLEL = SAFE
+);
+
+CREATE OR REPLACE AGGREGATE healthml.kurtosis(double precision) (
+    SFUNC = healthml._moments_state_accum,
+    STYPE = double precision[],
+    INITCOND = '{0,0,0,0,0,0,0,Infinity,-Infinity}',
+    FINALFUNC = healthml._moments_state_kurtosis,
+    COMBINEFUNC = healthml._moments_state_combine,
+    PARALLEL = SAFE
+);
+
+CREATE OR REPLACE AGGREGATE healthml.moments(double precision) (
+    SFUNC = healthml._moments_state_accum,
+    STYPE = double precision[],
+    INITCOND = '{0,0,0,0,0,0,0,Infinity,-Infinity}',
+    FINALFUNC = healthml._moments_state_summary,
+    COMBINEFUNC = healthml._moments_state_combine,
+    PARALLEL = SAFE
+);
+
+CREATE AGGREGATE healthml.moments_partial(double precision) (
+    SFUNC = healthml._moments_state_accum,
+    STYPE = double precision[],
+    INITCOND = '{0,0,0,0,0,0,0,Infinity,-Infinity}',
+    COMBINEFUNC = healthml._moments_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE healthml.moments_partial(double precision) IS
+    'The partial state of healthml.moments over a part of a column (a shard, a partition): a '
+    'double precision[] of n, nulls, nonfinite, mean, m2, m3, m4, min, max. Combine the parts with '
+    'healthml.moments_merge.';
+
+CREATE AGGREGATE healthml.moments_merge(double precision[]) (
+    SFUNC = healthml._moments_state_combine,
+    STYPE = double precision[],
+    INITCOND = '{0,0,0,0,0,0,0,Infinity,-Infinity}',
+    FINALFUNC = healthml._moments_state_summary,
+    COMBINEFUNC = healthml._moments_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE healthml.moments_merge(double precision[]) IS
+    'healthml.moments of a whole column from the healthml.moments_partial states of its parts, equal to '
+    'healthml.moments over all of it; NULL states are skipped, a malformed one is refused.';
+COMMENT ON TYPE healthml.moments_summary IS 'Result of healthml.moments(float8) and healthml.moments_merge(float8[]).';
+DROP FUNCTION healthml._moments_accum(internal, double precision), healthml._moments_combine(internal, internal),
+    healthml._moments_serialize(internal), healthml._moments_deserialize(bytea, internal),
+    healthml._moments_skewness_final(internal), healthml._moments_kurtosis_final(internal),
+    healthml._moments_summary_final(internal);
+REVOKE EXECUTE ON FUNCTION healthml._moments_state_accum(double precision[], double precision),
+    healthml._moments_state_combine(double precision[], double precision[]), healthml._moments_state_skewness(double precision[]),
+    healthml._moments_state_kurtosis(double precision[]), healthml._moments_state_summary(double precision[]),
+    healthml.moments_partial(double precision), healthml.moments_merge(double precision[])
+    FROM PUBLIC;
+-- revoked and granted again, so that their privileges read as a fresh install's
+GRANT EXECUTE ON FUNCTION healthml.moments_partial(double precision), healthml.moments_merge(double precision[]) TO PUBLIC;
+
+-- 19. Training on a sample of the groups (option "sample" of train): the read keeps the rows of the
+--     groups this function draws, in its WHERE clause (so a postgres_fdw shard filters them itself).
+CREATE FUNCTION healthml."_in_sample"("group_key" TEXT, "seed" bigint, "share" double precision) RETURNS bool
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'in_sample_wrapper';
+CREATE FUNCTION healthml."_in_sample"("group_key" bigint, "seed" bigint, "share" double precision) RETURNS bool
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'in_sample_integer_wrapper';
+REVOKE EXECUTE ON FUNCTION healthml._in_sample(text, bigint, double precision), healthml._in_sample(bigint, bigint, double precision)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION healthml._in_sample(text, bigint, double precision), healthml._in_sample(bigint, bigint, double precision)
+    TO healthml_admin;

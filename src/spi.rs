@@ -5,6 +5,7 @@
 use std::ffi::CStr;
 
 use healthml_core::frame::{CategoricalBuilder, Column, ColumnData, Frame, ValueKind};
+use healthml_core::{Error, ErrorClass};
 use pgrx::callconv::{Arg, ArgAbi};
 use pgrx::pgrx_sql_entity_graph::metadata::{
     ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable, TypeOrigin,
@@ -13,7 +14,7 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::PgSqlErrorCode;
 
-use crate::error::{hint_on, raise_with};
+use crate::error::{hint_on, raise, raise_with};
 
 /// The search_path of every statement healthml writes itself: nothing a caller creates in a schema
 /// of theirs (an operator, a function, a type) can stand in for what healthml's SQL means.
@@ -294,22 +295,41 @@ struct ColumnSpec {
 /// The relation's qualified name for messages, and all of its rows as a [`Frame`]. The read goes
 /// through SPI like any query of the caller's.
 pub fn read_named_relation(relation: Relation) -> (String, Frame) {
-    let (name, frame, _) = read_named_relation_where(relation, None);
+    let (name, frame, _) = read_named_relation_where(relation, None, None);
     (name, frame)
+}
+
+/// The rows a read keeps when training on a sample (option "sample"): every row of a share of the
+/// groups, chosen by `healthml._in_sample` in the query's WHERE clause, so the other rows are never
+/// read, and on a `postgres_fdw` partition never sent (healthml's functions are shippable).
+pub struct GroupSample<'a> {
+    pub column: &'a str,
+    pub seed: u64,
+    pub share: f64,
 }
 
 /// As [`read_named_relation`], plus the value of a boolean SQL condition per row (NULL counts as
 /// false), evaluated in the same scan so it lines up with the rows. The condition is the caller's own
 /// SQL, run with the current user's rights inside a read-only, single-statement cursor, under the
 /// pinned search_path like the rest of the query (so it means the same whoever replays it).
-pub fn read_named_relation_where(relation: Relation, condition: Option<&str>) -> (String, Frame, Option<Vec<bool>>) {
-    let (frame, flags) = read_relation_where(relation.oid(), condition);
-    (relation.qualified_name(), frame, flags)
+pub fn read_named_relation_where(
+    relation: Relation,
+    condition: Option<&str>,
+    sample: Option<GroupSample<'_>>,
+) -> (String, Frame, Option<Vec<bool>>) {
+    let name = relation.qualified_name();
+    let (frame, flags) = read_relation_where(relation.oid(), &name, condition, sample);
+    (name, frame, flags)
 }
 
 /// Reads every column of `relation` (in attribute order), and the condition's value per row. Integer, floating and numeric columns
 /// (and domains over them) become numeric; everything else is read as text and dictionary-encoded.
-fn read_relation_where(relation: pg_sys::Oid, condition: Option<&str>) -> (Frame, Option<Vec<bool>>) {
+fn read_relation_where(
+    relation: pg_sys::Oid,
+    source: &str,
+    condition: Option<&str>,
+    sample: Option<GroupSample<'_>>,
+) -> (Frame, Option<Vec<bool>>) {
     connect(|client| {
         let specs = column_specs(client, relation);
         if specs.is_empty() {
@@ -319,7 +339,26 @@ fn read_relation_where(relation: pg_sys::Oid, condition: Option<&str>) -> (Frame
         // The condition stands alone on its lines, inside parentheses, in a cursor that runs one
         // read-only statement: a ";" or an unbalanced ")" cannot smuggle in anything else.
         let extra = condition.map_or(String::new(), |c| format!(", coalesce((\n{c}\n)::boolean, false)"));
-        let query = format!("SELECT {select_list}{extra} FROM {relation_name}");
+        let mut query = format!("SELECT {select_list}{extra} FROM {relation_name}");
+        let mut arguments: Vec<pgrx::datum::DatumWithOid> = Vec::new();
+        if let Some(sample) = sample {
+            let Some(group) = specs.iter().find(|spec| spec.name == sample.column) else {
+                raise(
+                    Error::new(ErrorClass::UndefinedColumn, format!("column \"{}\" does not exist in {source}", sample.column))
+                        .with_hint(format!(
+                            "option \"group_by\" names the column whose groups are sampled; columns of {source}: {}",
+                            specs.iter().map(|spec| spec.name.as_str()).collect::<Vec<_>>().join(", ")
+                        )),
+                );
+            };
+            // Integers go in as bigint, not through a cast to text: postgres_fdw ships the call to
+            // the shards only when every part of it is shippable, and a cast through text is not.
+            let as_type = if group.kind == ValueKind::Integer { "bigint" } else { "text" };
+            let column = format!("\"{}\"", sample.column.replace('"', "\"\""));
+            query.push_str(&format!(" WHERE healthml._in_sample({column}::{as_type}, $1, $2)"));
+            arguments.push((sample.seed as i64).into());
+            arguments.push(sample.share.into());
+        }
         let mut flags: Option<Vec<bool>> = condition.map(|_| Vec::new());
         let mut numeric: Vec<Vec<Option<f64>>> = Vec::new();
         let mut text: Vec<CategoricalBuilder> = Vec::new();
@@ -330,7 +369,7 @@ fn read_relation_where(relation: pg_sys::Oid, condition: Option<&str>) -> (Frame
                 text.push(CategoricalBuilder::default());
             }
         }
-        let mut cursor = client.open_cursor(query.as_str(), &[]);
+        let mut cursor = client.open_cursor(query.as_str(), &arguments);
         let width = specs.len() + flags.is_some() as usize;
         let mut values = vec![pg_sys::Datum::from(0usize); width];
         let mut nulls = vec![false; width];

@@ -228,6 +228,7 @@ listen_addresses = 'localhost'
 shared_buffers = '256MB'
 max_parallel_workers_per_gather = 2
 log_min_messages = warning
+wal_level = logical
 CONF
     fi
     if cluster_running; then
@@ -263,6 +264,11 @@ cluster_configure() {
     if [ "$(hm_psql -d postgres -tAc 'SHOW shared_preload_libraries' | tr -d ' ')" != pg_cron,pgaudit,healthml ]; then
         hm_psql -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = pg_cron, pgaudit, healthml"
         restart="shared_preload_libraries changed"
+    fi
+    # A coordinator publishes its model registry to its shards (docs/reference/sharding.md).
+    if [ "$(hm_psql -d postgres -tAc 'SHOW wal_level')" != logical ]; then
+        hm_psql -d postgres -c "ALTER SYSTEM SET wal_level = logical"
+        restart=${restart:-"wal_level changed to logical"}
     fi
     # A reinstall rewrites the library even when it did not change: compare contents, not times.
     local library_sum

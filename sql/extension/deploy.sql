@@ -84,5 +84,11 @@ COMMENT ON FUNCTION healthml.rollback(text) IS
 
 -- Every backend keeps which model each name is deployed as between statements (src/cache.rs); a
 -- change here invalidates that, on this server and on its standbys, when the transaction commits.
-CREATE TRIGGER deployments_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON healthml.deployments
+-- A registry copied to shards by logical replication (docs/reference/sharding.md) must invalidate
+-- too: its apply worker fires only ALWAYS (or REPLICA) triggers, and of statement triggers only
+-- TRUNCATE's, hence a row trigger and a TRUNCATE trigger, both ALWAYS.
+CREATE TRIGGER deployments_changed AFTER INSERT OR UPDATE OR DELETE ON healthml.deployments
+    FOR EACH ROW EXECUTE FUNCTION healthml._deployments_changed();
+CREATE TRIGGER deployments_truncated AFTER TRUNCATE ON healthml.deployments
     FOR EACH STATEMENT EXECUTE FUNCTION healthml._deployments_changed();
+ALTER TABLE healthml.deployments ENABLE ALWAYS TRIGGER deployments_changed, ENABLE ALWAYS TRIGGER deployments_truncated;

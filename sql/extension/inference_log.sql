@@ -10,9 +10,14 @@ CREATE TABLE healthml.inference_logging (
 SELECT pg_catalog.pg_extension_config_dump('healthml.inference_logging', '');
 COMMENT ON TABLE healthml.inference_logging IS
     'Which models'' scoring calls are logged into healthml.inference_log, and what share of them (set with healthml.set_inference_logging).';
--- every backend caches the rates: a change reaches them the way a deploy does (src/cache.rs)
-CREATE TRIGGER inference_logging_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON healthml.inference_logging
+-- every backend caches the rates: a change reaches them the way a deploy does (src/cache.rs), on
+-- shards that replicate the registry too (deploy.sql)
+CREATE TRIGGER inference_logging_changed AFTER INSERT OR UPDATE OR DELETE ON healthml.inference_logging
+    FOR EACH ROW EXECUTE FUNCTION healthml._deployments_changed();
+CREATE TRIGGER inference_logging_truncated AFTER TRUNCATE ON healthml.inference_logging
     FOR EACH STATEMENT EXECUTE FUNCTION healthml._deployments_changed();
+ALTER TABLE healthml.inference_logging ENABLE ALWAYS TRIGGER inference_logging_changed,
+    ENABLE ALWAYS TRIGGER inference_logging_truncated;
 
 -- No foreign key to healthml.models: a dropped model's calls stay until retention removes their day.
 -- The day partitions are made by healthml._store_inference_log, not by the extension: pg_dump

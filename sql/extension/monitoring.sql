@@ -97,3 +97,5 @@ BEGIN
 END $$;
 CREATE TRIGGER models_forget_scoring_stats AFTER DELETE ON healthml.models
     FOR EACH ROW EXECUTE FUNCTION healthml._models_forget_scoring_stats();
+-- also when the DELETE comes from the coordinator through logical replication (a shard's registry)
+ALTER TABLE healthml.models ENABLE ALWAYS TRIGGER models_forget_scoring_stats;

@@ -30,7 +30,8 @@ GRANT USAGE ON SCHEMA healthml TO healthml_analyst;
 -- for everyone: statistics and pure helpers. The aggregates' support functions stay with the owner:
 -- PostgreSQL checks EXECUTE on them against the aggregate's owner, never against its caller.
 GRANT EXECUTE ON FUNCTION healthml.version(), healthml.icd9_group(text),
-    healthml.skewness(double precision), healthml.kurtosis(double precision), healthml.moments(double precision)
+    healthml.skewness(double precision), healthml.kurtosis(double precision), healthml.moments(double precision),
+    healthml.moments_partial(double precision), healthml.moments_merge(double precision[])
     TO PUBLIC;
 -- internal helpers, each to the role whose functions call it as the caller (flag and risk_tier
 -- refuse a score that is no probability through _invalid_score; the scoring_stats view reads
@@ -93,6 +94,9 @@ GRANT EXECUTE ON FUNCTION healthml._require_primary(text) TO healthml_admin;
 GRANT EXECUTE ON FUNCTION healthml._in_transaction_block(), healthml._retrain_begin(text, double precision, double precision, boolean),
     healthml._retrain_judge(bigint, double precision), healthml._retrain_failed(bigint, text, text), healthml._retrain_challenger(bigint),
     healthml._checked_relation(regclass), healthml._creation_name(text), healthml._leakage_findings(jsonb)
+    TO healthml_admin;
+-- what train, retrain and compare_models read a sample's rows with (option "sample"), as the caller
+GRANT EXECUTE ON FUNCTION healthml._in_sample(text, bigint, double precision), healthml._in_sample(bigint, bigint, double precision)
     TO healthml_admin;
 GRANT EXECUTE ON PROCEDURE healthml._score_batch(text, regclass, text, text, text, integer) TO healthml_admin;
 GRANT SELECT, INSERT, DELETE ON healthml.models TO healthml_admin;

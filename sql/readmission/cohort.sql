@@ -90,6 +90,16 @@ SELECT * FROM readmission.cohort ORDER BY encounter_id DESC LIMIT 2000;
 COMMENT ON VIEW readmission.recent_discharges IS
     'The 2,000 latest cohort encounters (by encounter_id): the nightly batch''s input in the demo.';
 
+-- Each encounter with its score, computed where the encounter is stored. When readmission.encounters is
+-- split across shards, a coordinator reads this view of every shard as the partitions of its own
+-- readmission.encounters (docs/reference/sharding.md): postgres_fdw computes calls in a query's select
+-- list on the coordinator, after the rows arrived, so the call is made here, on the shard, and a row
+-- reaches the coordinator already scored.
+CREATE OR REPLACE VIEW readmission.scored_encounters AS
+SELECT e.*, readmission.readmit_score(e) AS readmit_score FROM readmission.encounters e;
+COMMENT ON VIEW readmission.scored_encounters IS
+    'Every encounter with readmit_score (deployed model "readmission"), scored where it is stored: what a sharding coordinator reads.';
+
 -- Analysts (healthml_analyst) read the pack's data and score it; only admins train and deploy.
 GRANT USAGE ON SCHEMA readmission TO healthml_analyst;
 GRANT SELECT ON ALL TABLES IN SCHEMA readmission TO healthml_analyst;

@@ -11,7 +11,7 @@ use pgrx::JsonB;
 
 use crate::api::recipe::load_recipe;
 use crate::error::{raise, OrRaise};
-use crate::spi::{read_named_relation_where, Relation};
+use crate::spi::{read_named_relation_where, GroupSample, Relation};
 
 /// Trains `algorithm` ('logistic', 'gbdt', or 'auto' for AutoML) to predict `target` from every other
 /// column of `relation` (read as the calling user), evaluates it on held-out rows and stores it as the
@@ -77,7 +77,7 @@ fn train_and_store(model_name: &str, relation: Relation, target: &str, algorithm
         RecipeSource::Stored(name) => Some(load_recipe(name).1),
         RecipeSource::Fit(_) => None,
     };
-    let (source, frame, test_mask) = read_named_relation_where(relation, parsed.test_where.as_deref());
+    let (source, frame, test_mask) = read_named_relation_where(relation, parsed.test_where.as_deref(), group_sample(&parsed));
     let (outcome, leaderboard) = match named {
         Some(algorithm) => {
             (train_model(&frame, &source, target, algorithm, &parsed, stored_recipe, test_mask.as_deref()).or_raise(), None)
@@ -289,7 +289,7 @@ fn compare_models(champion_id: i64, challenger_id: i64) -> JsonB {
     let stored = stored_training(challenger_id);
     let parsed = TrainOptions::from_json(&stored.options.0).or_raise();
     let (source, frame, test_mask) = crate::spi::as_stored_by(&stored.created_by, &stored.label, || {
-        read_named_relation_where(stored_source(&stored), parsed.test_where.as_deref())
+        read_named_relation_where(stored_source(&stored), parsed.test_where.as_deref(), group_sample(&parsed))
     });
     let target = stored.target;
     let prepared = healthml_core::train::prepare(&frame, &source, &target, &parsed, test_mask.as_deref()).or_raise();
@@ -333,4 +333,26 @@ fn compare_models(champion_id: i64, challenger_id: i64) -> JsonB {
 #[pg_extern(volatile, parallel_safe, name = "_in_transaction_block")]
 fn in_transaction_block() -> bool {
     unsafe { pg_sys::IsTransactionBlock() }
+}
+
+/// The groups option "sample" keeps, as the read of the training relation filters them.
+fn group_sample(options: &TrainOptions) -> Option<GroupSample<'_>> {
+    let share = options.sample?;
+    let column = options.group_by.as_deref()?;
+    Some(GroupSample { column, seed: options.seed, share })
+}
+
+/// Whether a group is in a training sample (option "sample" of healthml.train): the WHERE clause of
+/// the read, pushed to the shards of a sharded relation. IMMUTABLE: the same key, seed and share
+/// always give the same answer, on every server.
+#[pg_extern(immutable, strict, parallel_safe, name = "_in_sample")]
+fn in_sample(group_key: &str, seed: i64, share: f64) -> bool {
+    healthml_core::split::in_sample(group_key.as_bytes(), seed as u64, share)
+}
+
+/// As [`in_sample`] for an integer key, which draws as its decimal text does; a call over an integer
+/// column needs no cast through text, which postgres_fdw would not send to a shard.
+#[pg_extern(immutable, strict, parallel_safe, name = "_in_sample")]
+fn in_sample_integer(group_key: i64, seed: i64, share: f64) -> bool {
+    healthml_core::split::in_sample(group_key.to_string().as_bytes(), seed as u64, share)
 }

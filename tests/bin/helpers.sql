@@ -4,6 +4,17 @@
 CREATE FUNCTION pg_temp.rel_close(got float8, want float8) RETURNS boolean
     LANGUAGE sql IMMUTABLE AS $$ SELECT abs(got - want) <= 1e-9 * abs(want) $$;
 
+-- The hint of the error a query raises (NULL if it succeeds), to check that hints reach the client.
+CREATE FUNCTION pg_temp.hint_of(query text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE h text;
+BEGIN
+    EXECUTE query;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT;
+    RETURN h;
+END $$;
+
 -- The executed plan of a query, as text (EXPLAIN ANALYZE, no timings).
 CREATE FUNCTION pg_temp.plan_of(query text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE line text; plan text := '';

@@ -165,6 +165,8 @@ analyst|healthml.icd9_group(text)|SELECT healthml.icd9_group('428'), healthml.ic
 analyst|healthml.skewness(double precision)|SELECT healthml.skewness(s.num_medications) FROM work.sample s
 analyst|healthml.kurtosis(double precision)|SELECT healthml.kurtosis(s.num_medications) FROM work.sample s
 analyst|healthml.moments(double precision)|SELECT healthml.moments(s.num_lab_procedures) FROM work.sample s
+analyst|healthml.moments_partial(double precision)|SELECT healthml.moments_partial(s.num_lab_procedures) FROM work.sample s
+analyst|healthml.moments_merge(double precision[])|SELECT healthml.moments_merge(p.state) FROM (SELECT healthml.moments_partial(s.num_lab_procedures) AS state FROM work.sample s GROUP BY s.encounter_id % 3) p
 analyst|healthml.predict(text,jsonb)|SELECT healthml.predict('hostile_logit', $jrow)
 analyst|healthml.predict_by_id(bigint,jsonb)|SELECT healthml.predict_by_id(healthml.model_version_id('hostile_logit'), $jrow)
 analyst|healthml.predict_row(text,anyelement)|SELECT healthml.predict_row('hostile_gbdt', s) FROM work.sample s ORDER BY s.encounter_id LIMIT 3
@@ -234,6 +236,8 @@ admin|healthml._require_primary(text)|SELECT healthml._require_primary('a test')
 admin|readmission_private.reidentify(text)|SELECT r.kind, r.id FROM readmission_private.reidentify((SELECT c.encounter_pseudonym FROM readmission.analyst_cohort c ORDER BY c.encounter_pseudonym LIMIT 1)) r
 admin|healthml._leakage_findings(jsonb)|SELECT m.name, m.version, healthml._leakage_findings(m.metrics), healthml._leakage_findings('{"guardrails": [{"check": "leakage_model", "status": "alert", "message": "too good"}]}') FROM healthml.models m ORDER BY m.id
 admin|healthml._checked_relation(regclass)|SELECT healthml._checked_relation('work.sample')::regclass
+admin|healthml._in_sample(text,bigint,double precision)|SELECT pg_catalog.count(*) FROM work.sample s WHERE healthml._in_sample(s.patient_nbr::text, 42, 0.5)
+admin|healthml._in_sample(bigint,bigint,double precision)|SELECT pg_catalog.count(*) FROM work.sample s WHERE healthml._in_sample(s.patient_nbr, 42, 0.5)
 admin|healthml._creation_name(text)|SELECT healthml._creation_name('work.x'), healthml._creation_name('s."Odd Name"')
 admin|healthml._score_batch(text,regclass,text,text,text,integer)|CALL healthml._score_batch('hostile_logit', 'work.sample', 'encounter_id', 'work.batch_direct', 'replace', NULL); SELECT pg_catalog.count(*) FROM work.batch_direct
 admin|healthml._deployments_changed()|SELECT deployed_version FROM healthml.deploy('hostile_gbdt', 2, 'the trigger that invalidates every backend''s cached deployment runs')
@@ -268,9 +272,6 @@ callable=$(psql_as -c "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_n
                          AND (has_function_privilege('healthml_analyst', p.oid, 'EXECUTE')
                               OR has_function_privilege('healthml_admin', p.oid, 'EXECUTE')
                               OR p.prorettype = 'trigger'::regtype)
-                         AND p.prokind <> 'a' OR p.oid IN ('healthml.skewness(double precision)'::regprocedure,
-                                                         'healthml.kurtosis(double precision)'::regprocedure,
-                                                         'healthml.moments(double precision)'::regprocedure)
                        ORDER BY 1" | sed 's/, /,/g')
 covered=$(printf '%s\n' "$cases" | cut -d'|' -f2 | sort -u)
 missing=$(comm -23 <(printf '%s\n' "$callable" | sort -u) <(printf '%s\n' "$covered"))

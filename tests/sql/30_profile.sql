@@ -73,11 +73,6 @@ SELECT throws_ok($$SELECT * FROM healthml.profile('public.hm_profile_probe', '[1
 SELECT is((SELECT count(*) FROM healthml.profile(NULL)), 0::bigint, 'a NULL relation gives no rows (STRICT)');
 
 -- hints reach the client
-CREATE FUNCTION pg_temp.hint_of(query text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE h text;
-BEGIN EXECUTE query; RETURN NULL;
-EXCEPTION WHEN OTHERS THEN GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT; RETURN h;
-END $$;
 SELECT is(pg_temp.hint_of($$SELECT * FROM healthml.profile('public.hm_profile_probe', '{"drop_treshold": 0.5}')$$),
           'valid options: drop_threshold, top_values, max_levels', 'the hint lists the valid options');
 

@@ -51,5 +51,5 @@ for role in PUBLIC healthml_analyst healthml_admin; do
 done
 public=$(actual public)
 is "$(printf '%s\n' "$public" | grep -cE '^(SELECT|INSERT|UPDATE|DELETE|TRUNCATE|USAGE healthml)')" 0 "PUBLIC reads and writes no table, view or sequence of healthml"
-is "$(printf '%s\n' "$public" | grep -E '^EXECUTE' | grep -vcE 'healthml\.(version|icd9_group|skewness|kurtosis|moments)\(')" 0 \
+is "$(printf '%s\n' "$public" | grep -E '^EXECUTE' | grep -vcE 'healthml\.(version|icd9_group|skewness|kurtosis|moments|moments_partial|moments_merge)\(')" 0 \
    "PUBLIC executes only version, icd9_group and the moment aggregates (no internal helper, no support function)"

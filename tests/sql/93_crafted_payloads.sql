@@ -61,15 +61,6 @@ SAVEPOINT altered;
 ALTER TABLE healthml.models ALTER COLUMN payload TYPE text USING encode(payload, 'hex');
 SELECT throws_ok($$SELECT healthml.predict_by_id((SELECT model_id FROM trained), '{}')$$, '55000', NULL,
                  'a registry column of another type gives object_not_in_prerequisite_state');
-CREATE FUNCTION pg_temp.hint_of(query text) RETURNS text LANGUAGE plpgsql AS $f$
-DECLARE h text;
-BEGIN
-    EXECUTE query;
-    RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT;
-    RETURN h;
-END $f$;
 SELECT matches(pg_temp.hint_of($$SELECT healthml.predict_by_id((SELECT model_id FROM trained), '{}')$$),
                'ALTER EXTENSION healthml UPDATE', 'with a hint to update the extension''s objects');
 ROLLBACK TO SAVEPOINT altered;

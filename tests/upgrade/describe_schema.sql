@@ -40,7 +40,7 @@ WITH members AS (
     SELECT format('index on %s | %s', i.indrelid::regclass, regexp_replace(pg_get_indexdef(i.indexrelid), 'INDEX \S+ ON', 'INDEX ON'))
     FROM members m JOIN pg_index i ON m.classid = 'pg_class'::regclass AND i.indrelid = m.objid
     UNION ALL
-    SELECT format('trigger %s | %s', t.tgname, pg_get_triggerdef(t.oid))
+    SELECT format('trigger %s | %s | enabled %s', t.tgname, pg_get_triggerdef(t.oid), t.tgenabled)
     FROM members m JOIN pg_trigger t ON m.classid = 'pg_class'::regclass AND t.tgrelid = m.objid AND NOT t.tgisinternal
     UNION ALL
     SELECT format('view %s | %s', c.oid::regclass, md5(pg_get_viewdef(c.oid)))

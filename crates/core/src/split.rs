@@ -24,6 +24,16 @@ pub fn in_fraction(key: &[u8], seed: u64, fraction: f64) -> bool {
     group_fraction(key, seed) < fraction
 }
 
+/// Salt of the training sample's group hash (option "sample"), so that which groups are sampled is
+/// independent of which are tested.
+const SAMPLE_SALT: u64 = 0x5A3F_1E5E_ED00_0001;
+
+/// True when the group is in the training sample of `fraction` of the groups for this seed: every row
+/// of a sampled group is read, and no row of another.
+pub fn in_sample(key: &[u8], seed: u64, fraction: f64) -> bool {
+    in_fraction(key, seed ^ SAMPLE_SALT, fraction)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,5 +46,18 @@ mod tests {
         assert_eq!(in_fraction(b"p1", 42, 0.2), in_fraction(b"p1", 42, 0.2));
         let other_seed = keys.iter().filter(|k| in_fraction(k.as_bytes(), 42, 0.2) != in_fraction(k.as_bytes(), 7, 0.2)).count();
         assert!(other_seed > 1000, "another seed gives another split");
+    }
+
+    #[test]
+    fn samples_are_their_share_of_groups_and_independent_of_the_split() {
+        let keys: Vec<String> = (0..20_000).map(|i| i.to_string()).collect();
+        let sampled: Vec<bool> = keys.iter().map(|k| in_sample(k.as_bytes(), 42, 0.1)).collect();
+        let share = sampled.iter().filter(|&&s| s).count() as f64 / keys.len() as f64;
+        assert!((share - 0.1).abs() < 0.01, "{share}");
+        // the test share among sampled groups is the test share overall: the two draws are independent
+        let tested = keys.iter().zip(&sampled).filter(|(k, &s)| s && in_fraction(k.as_bytes(), 42, 0.2)).count();
+        let tested_share = tested as f64 / sampled.iter().filter(|&&s| s).count() as f64;
+        assert!((tested_share - 0.2).abs() < 0.03, "{tested_share}");
+        assert!(keys.iter().all(|k| in_sample(k.as_bytes(), 42, 1.0)), "a fraction of 1 keeps every group");
     }
 }

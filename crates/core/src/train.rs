@@ -65,6 +65,9 @@ pub struct TrainOptions {
     pub test_where: Option<String>,
     pub test_fraction: f64,
     pub seed: u64,
+    /// Train on this share of the groups (by a hash of the group key and `seed`), read as a WHERE
+    /// clause so that the other rows are never read (on shards, never sent).
+    pub sample: Option<f64>,
     pub class_weight: ClassWeight,
     pub positive: Option<String>,
     pub hyperparams: Value,
@@ -114,6 +117,24 @@ impl TrainOptions {
         };
         let test_fraction = o.f64_in("test_fraction", 0.2, 0.01, 0.9)?;
         let seed = o.usize_in("seed", 42, 0, u32::MAX as usize)? as u64;
+        let sample = match o.raw("sample") {
+            None => None,
+            Some(value) => match value.as_f64() {
+                Some(share) if share > 0.0 && share <= 1.0 => Some(share),
+                _ => {
+                    return Err(Error::invalid_parameter(format!(
+                        "option \"sample\" of healthml.train must be the share of groups to train on, above 0 and at most 1, got {value}"
+                    ))
+                    .with_hint(r#"for example {"group_by": "patient_nbr", "sample": 0.1}: every row of a tenth of the patients"#))
+                }
+            },
+        };
+        if sample.is_some() && group_by.is_none() {
+            return Err(Error::invalid_parameter(
+                "option \"sample\" of healthml.train draws whole groups, but no \"group_by\" is given",
+            )
+            .with_hint(r#"name the column whose rows belong together, e.g. {"group_by": "patient_nbr", "sample": 0.1}"#));
+        }
         let class_weight = match o.choice("class_weight", "none", &["none", "balanced"])? {
             "balanced" => ClassWeight::Balanced,
             _ => ClassWeight::None,
@@ -173,6 +194,7 @@ impl TrainOptions {
             test_where,
             test_fraction,
             seed,
+            sample,
             class_weight,
             positive,
             hyperparams,
@@ -292,6 +314,13 @@ pub fn prepare<'a>(
         }
     }
     if frame.rows() == 0 {
+        if let Some(share) = options.sample {
+            return Err(Error::new(
+                ErrorClass::InsufficientData,
+                format!("the sample of {share} of the groups of {source} has no rows to train on"),
+            )
+            .with_hint("raise \"sample\", or leave it out to train on every row"));
+        }
         return Err(Error::new(ErrorClass::InsufficientData, format!("{source} has no rows to train on"))
             .with_hint("train on a relation with labelled rows"));
     }
@@ -752,6 +781,21 @@ mod tests {
             let p = back.predict_json(row.as_object().unwrap()).unwrap();
             assert!(p > 0.0 && p < 1.0);
         }
+    }
+
+    #[test]
+    fn sample_takes_a_share_of_groups_and_needs_them() {
+        let o = TrainOptions::from_json(&json!({"group_by": "patient", "sample": 0.25})).unwrap();
+        assert_eq!(o.sample, Some(0.25));
+        assert_eq!(options().sample, None);
+        for bad in [json!(0), json!(1.5), json!(-0.1), json!("half")] {
+            let err = TrainOptions::from_json(&json!({"group_by": "patient", "sample": bad})).unwrap_err();
+            assert_eq!(err.class().sqlstate(), "22023");
+            assert!(err.message().contains("share of groups"), "{}", err.message());
+        }
+        let ungrouped = TrainOptions::from_json(&json!({"sample": 0.5})).unwrap_err();
+        assert!(ungrouped.message().contains("no \"group_by\""), "{}", ungrouped.message());
+        assert!(ungrouped.hint().unwrap().contains("group_by"));
     }
 
     #[test]

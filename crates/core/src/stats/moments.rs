@@ -211,6 +211,62 @@ impl Moments {
     }
 }
 
+/// Words of the state as SQL sees it (`double precision[]`): n, nulls, nonfinite, mean, m2, m3,
+/// m4, min, max. A plain SQL type, unlike `internal`, can travel between servers, so a distributed
+/// engine (Citus, or `postgres_fdw` by hand) can compute partial states per node and combine them.
+pub const STATE_WORDS: usize = 9;
+
+/// The state of no values, also the aggregates' `INITCOND`.
+pub const EMPTY_STATE_TEXT: &str = "{0,0,0,0,0,0,0,Infinity,-Infinity}";
+
+/// Counts are kept as doubles in the SQL state; every integer up to 2^53 is exact there.
+const MAX_EXACT_COUNT: f64 = 9_007_199_254_740_992.0;
+
+impl Moments {
+    pub fn to_state_words(&self) -> [f64; STATE_WORDS] {
+        [self.n as f64, self.nulls as f64, self.nonfinite as f64, self.mean, self.m2, self.m3, self.m4, self.min, self.max]
+    }
+
+    /// Reads a state back. The words may come from another server or be typed by hand, so anything
+    /// no sequence of values could produce is refused rather than turned into a wrong statistic.
+    pub fn from_state_words(words: &[f64]) -> Result<Self> {
+        let refuse = |why: String| {
+            Err(Error::invalid_parameter(format!("moments state {words:?} is not a state of healthml.moments_partial: {why}"))
+                .with_hint("pass states made by healthml.moments_partial(value), unchanged"))
+        };
+        if words.len() != STATE_WORDS {
+            return refuse(format!("it has {} values, a state has {STATE_WORDS}", words.len()));
+        }
+        let count = |i: usize, name: &str| -> std::result::Result<u64, String> {
+            let c = words[i];
+            if c.is_finite() && c >= 0.0 && c.fract() == 0.0 && c <= MAX_EXACT_COUNT {
+                Ok(c as u64)
+            } else {
+                Err(format!("{name} = {c} is not a whole count"))
+            }
+        };
+        let (n, nulls, nonfinite) = match (count(0, "n"), count(1, "nulls"), count(2, "nonfinite")) {
+            (Ok(n), Ok(nulls), Ok(nonfinite)) => (n, nulls, nonfinite),
+            (Err(why), _, _) | (_, Err(why), _) | (_, _, Err(why)) => return refuse(why),
+        };
+        let [mean, m2, m3, m4, min, max] = [words[3], words[4], words[5], words[6], words[7], words[8]];
+        let moments = Moments { n, nulls, nonfinite, mean, m2, m3, m4, min, max };
+        if n == 0 {
+            if moments.to_state_words()[3..] != Moments::new().to_state_words()[3..] {
+                return refuse("a state of no values has mean and sums 0, min Infinity and max -Infinity".into());
+            }
+            return Ok(moments);
+        }
+        if ![mean, m2, m3, m4, min, max].iter().all(|w| w.is_finite()) {
+            return refuse("the mean, sums and range of a state of values are finite".into());
+        }
+        if m2 < 0.0 || m4 < 0.0 || min > max {
+            return refuse("the sums of even powers are not negative and min is not above max".into());
+        }
+        Ok(moments)
+    }
+}
+
 fn zero_out_fp_error(x: f64) -> f64 {
     if x.abs() < FP_ZERO {
         0.0
@@ -369,5 +425,49 @@ mod tests {
         wrong_version[0] = 99;
         let err = Moments::from_bytes(&wrong_version).unwrap_err();
         assert_eq!(err.class().sqlstate(), "XX001");
+    }
+
+    #[test]
+    fn state_words_round_trip_exactly_and_combine_like_the_scan() {
+        let values = sample(1000);
+        let whole: Moments = values.iter().copied().map(Some).chain([None, Some(f64::NAN)]).collect();
+        let back = Moments::from_state_words(&whole.to_state_words()).unwrap();
+        assert_eq!(back, whole);
+        // Partial states written as words, read back and merged, give what the merge of the states gives.
+        let (left, right) = values.split_at(400);
+        let mut merged =
+            Moments::from_state_words(&left.iter().copied().map(Some).collect::<Moments>().to_state_words()).unwrap();
+        merged.merge(&Moments::from_state_words(&right.iter().copied().map(Some).collect::<Moments>().to_state_words()).unwrap());
+        let (_, _, skew, kurt) = two_pass(&values);
+        assert!((merged.skewness().unwrap() - skew).abs() < 1e-12);
+        assert!((merged.kurtosis().unwrap() - kurt).abs() < 1e-12);
+        let empty: Vec<f64> = EMPTY_STATE_TEXT.trim_matches(['{', '}']).split(',').map(|w| w.parse().unwrap()).collect();
+        assert_eq!(Moments::from_state_words(&empty).unwrap(), Moments::new());
+    }
+
+    #[test]
+    fn state_words_no_values_could_make_are_refused() {
+        let good = sample(10).into_iter().map(Some).collect::<Moments>().to_state_words();
+        let with = |i: usize, value: f64| {
+            let mut words = good;
+            words[i] = value;
+            words
+        };
+        for (bad, why) in [
+            (with(0, -1.0), "not a whole count"),
+            (with(1, 2.5), "not a whole count"),
+            (with(2, f64::NAN), "not a whole count"),
+            (with(0, 1e300), "not a whole count"),
+            (with(4, -3.0), "not negative"),
+            (with(7, 1e9), "min is not above max"),
+            (with(5, f64::INFINITY), "finite"),
+            (with(0, 0.0), "a state of no values"),
+        ] {
+            let err = Moments::from_state_words(&bad).unwrap_err();
+            assert_eq!(err.class().sqlstate(), "22023");
+            assert!(err.message().contains(why), "{why}: {}", err.message());
+            assert!(err.hint().unwrap().contains("moments_partial"));
+        }
+        assert!(Moments::from_state_words(&good[..8]).unwrap_err().message().contains("it has 8 values"));
     }
 }
