@@ -3,8 +3,9 @@
 # docs/reference/sharding.md), the private cluster as coordinator. Training on the coordinator reads the
 # shards as one relation; a deploy there reaches the shards by logical replication, down to a session
 # already open on a shard; the coordinator's readmit_score(e) is computed on the shards, in parallel,
-# and equals single-server scoring on every row; moment aggregates combine partial states computed on
-# each shard; a failed shard gives an error naming it and writes nothing anywhere. Creates and removes
+# and equals single-server scoring on every row, as does score_batch run on each shard; moment
+# aggregates combine partial states computed on each shard; a sample is drawn on the shards as on one
+# server; a failed shard gives an error naming it and writes nothing anywhere. Creates and removes
 # its clusters. TAP output; run by prove.
 set -u
 source "$HEALTHML_ROOT/scripts/lib/common.sh"
@@ -35,7 +36,7 @@ replicated() { # waits until shard $1 holds as many deployments as the coordinat
     return 1
 }
 
-plan 24
+plan 25
 shards_up 2 "$HEALTHML_ROOT/data/diabetes-130/diabetic_data.csv.gz" >"$tmp/up.log" 2>&1
 ok $? "two shard clusters are loaded and attached to the coordinator (ports $(shard_port 1), $(shard_port 2))"
 is "$(qc -c "SELECT count(*), count(DISTINCT encounter_id) FROM readmission.encounters")" "101766|101766" \
@@ -92,6 +93,18 @@ q1 -c "COPY healthml.models FROM STDIN" < <(qc -c "COPY (SELECT * FROM healthml.
 q1 -c "SELECT count(*) FROM healthml.deploy('readmission', 2)" >/dev/null
 replicated 2
 is "$(qc -c "$scores")" "$(q1 -c "$scores")" "and the sharded scores equal single-server scoring with version 2"
+
+# batch scoring runs on each shard, with the replicated deployment; the coordinator reads the parts
+batch="CALL healthml.score_batch('readmission', 'readmission.cohort', 'encounter_id', 'readmission.nightly_scores')"
+qs 1 -c "$batch" >/dev/null 2>&1 && qs 2 -c "$batch" >/dev/null 2>&1 && q1 -c "$batch" >/dev/null 2>&1
+qc >/dev/null <<'SQL'
+IMPORT FOREIGN SCHEMA readmission LIMIT TO (nightly_scores) FROM SERVER shard_1 INTO shard_1;
+IMPORT FOREIGN SCHEMA readmission LIMIT TO (nightly_scores) FROM SERVER shard_2 INTO shard_2;
+CREATE VIEW readmission.nightly_scores AS
+SELECT * FROM shard_1.nightly_scores UNION ALL SELECT * FROM shard_2.nightly_scores;
+SQL
+nightly="SELECT count(*) || ':' || md5(string_agg(encounter_id || ':' || model_version || ':' || score, ',' ORDER BY encounter_id)) FROM readmission.nightly_scores"
+is "$(qc -c "$nightly")" "$(q1 -c "$nightly")" "score_batch on each shard gives, read on the coordinator, what it gives on one server"
 
 # moments: partial states computed on each shard (pushed down), combined on the coordinator
 partial="SELECT healthml.moments_merge(part) FROM (SELECT healthml.moments_partial(e.num_medications) FROM shard_1.scored_encounters e
