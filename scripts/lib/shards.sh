@@ -84,14 +84,14 @@ CREATE PUBLICATION healthml_registry FOR TABLE $SHARD_REGISTRY_TABLES;"
 
 # Shard $1 subscribes to the coordinator's registry and waits until the copy is done.
 shard_subscribe() {
-    local k=$1 i
+    local k=$1
     shard_psql "$k" -d "$HEALTHML_SHARDS_DB" >/dev/null <<SQL
 SET client_min_messages = warning;
 CREATE SUBSCRIPTION healthml_registry
     CONNECTION 'host=$(cluster_real_dir) port=$HEALTHML_PGPORT dbname=$HEALTHML_SHARDS_DB user=postgres'
     PUBLICATION healthml_registry WITH (slot_name = 'healthml_registry_shard_$k');
 SQL
-    for i in $(seq 1 300); do
+    for _ in $(seq 1 300); do
         [ "$(shard_psql "$k" -d "$HEALTHML_SHARDS_DB" -tAc "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'")" = 0 ] && return 0
         sleep 0.2
     done
