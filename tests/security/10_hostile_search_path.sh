@@ -166,7 +166,7 @@ analyst|healthml.skewness(double precision)|SELECT healthml.skewness(s.num_medic
 analyst|healthml.kurtosis(double precision)|SELECT healthml.kurtosis(s.num_medications) FROM work.sample s
 analyst|healthml.moments(double precision)|SELECT healthml.moments(s.num_lab_procedures) FROM work.sample s
 analyst|healthml.moments_partial(double precision)|SELECT healthml.moments_partial(s.num_lab_procedures) FROM work.sample s
-analyst|healthml.moments_merge(double precision[])|SELECT healthml.moments_merge(p.state) FROM (SELECT healthml.moments_partial(s.num_lab_procedures) AS state FROM work.sample s GROUP BY s.encounter_id % 3) p
+analyst|healthml.moments_merge(double precision[])|SELECT healthml.moments_merge(p.state) FROM (SELECT healthml.moments_partial(s.num_lab_procedures) AS state FROM work.sample s GROUP BY s.encounter_id OPERATOR(pg_catalog.%) 3) p
 analyst|healthml.predict(text,jsonb)|SELECT healthml.predict('hostile_logit', $jrow)
 analyst|healthml.predict_by_id(bigint,jsonb)|SELECT healthml.predict_by_id(healthml.model_version_id('hostile_logit'), $jrow)
 analyst|healthml.predict_row(text,anyelement)|SELECT healthml.predict_row('hostile_gbdt', s) FROM work.sample s ORDER BY s.encounter_id LIMIT 3
