@@ -62,12 +62,14 @@ unsafe fn update_state(fcinfo: pg_sys::FunctionCallInfo, argno: usize, change: i
     }
 }
 
+/// The moments of state argument `argno`, read without changing it.
+///
 /// # Safety
 /// As [`state_argument`].
-unsafe fn state_of(fcinfo: pg_sys::FunctionCallInfo) -> Moments {
+unsafe fn state_of(fcinfo: pg_sys::FunctionCallInfo, argno: usize) -> Moments {
     // SAFETY: the caller's contract, stated above.
     unsafe {
-        let mut array = state_argument(fcinfo, 0, true);
+        let mut array = state_argument(fcinfo, argno, true);
         Moments::from_state_words(array.data::<f64>().as_ref()).or_raise()
     }
 }
@@ -108,10 +110,7 @@ pub unsafe extern "C-unwind" fn moments_state_accum(fcinfo: pg_sys::FunctionCall
 pub unsafe extern "C-unwind" fn moments_state_combine(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     // SAFETY: PostgreSQL calls this with the arguments its SQL declares.
     unsafe {
-        let other = {
-            let mut array = state_argument(fcinfo, 1, true);
-            Moments::from_state_words(array.data::<f64>().as_ref()).or_raise()
-        };
+        let other = state_of(fcinfo, 1);
         update_state(fcinfo, 0, |moments| moments.merge(&other))
     }
 }
@@ -134,19 +133,19 @@ const FUNCTION_INFO_V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_
 #[pg_extern(immutable, parallel_safe, sql = false)]
 fn moments_state_skewness(fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
     // SAFETY: called by PostgreSQL with its one double precision[] argument, never NULL.
-    unsafe { state_of(fcinfo) }.skewness()
+    unsafe { state_of(fcinfo, 0) }.skewness()
 }
 
 #[pg_extern(immutable, parallel_safe, sql = false)]
 fn moments_state_kurtosis(fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
     // SAFETY: as in moments_state_skewness.
-    unsafe { state_of(fcinfo) }.kurtosis()
+    unsafe { state_of(fcinfo, 0) }.kurtosis()
 }
 
 #[pg_extern(immutable, parallel_safe, sql = false)]
 fn moments_state_summary(fcinfo: pg_sys::FunctionCallInfo) -> pgrx::composite_type!('static, "healthml.moments_summary") {
     // SAFETY: as in moments_state_skewness.
-    summary_row(&unsafe { state_of(fcinfo) })
+    summary_row(&unsafe { state_of(fcinfo, 0) })
 }
 
 // ---- 0.1.0's internal-state support functions, named by its SQL until ALTER EXTENSION UPDATE ----

@@ -299,6 +299,12 @@ pub fn read_named_relation(relation: Relation) -> (String, Frame) {
     (name, frame)
 }
 
+/// `name` as an SQL identifier, quoted where PostgreSQL's rules require it (its own quote_identifier).
+pub fn quote_identifier(name: &CStr) -> String {
+    // SAFETY: quote_identifier returns its argument or a palloc'd copy, both valid C strings here.
+    unsafe { CStr::from_ptr(pg_sys::quote_identifier(name.as_ptr())).to_string_lossy().into_owned() }
+}
+
 /// The rows a read keeps when training on a sample (option "sample"): every row of a share of the
 /// groups, chosen by `healthml._in_sample` in the query's WHERE clause, so the other rows are never
 /// read, and on a `postgres_fdw` partition never sent (healthml's functions are shippable).
@@ -354,7 +360,8 @@ fn read_relation_where(
             // Integers go in as bigint, not through a cast to text: postgres_fdw ships the call to
             // the shards only when every part of it is shippable, and a cast through text is not.
             let as_type = if group.kind == ValueKind::Integer { "bigint" } else { "text" };
-            let column = format!("\"{}\"", sample.column.replace('"', "\"\""));
+            // a column of the relation (found above): its name holds no NUL byte
+            let column = quote_identifier(&std::ffi::CString::new(sample.column).unwrap_or_default());
             query.push_str(&format!(" WHERE healthml._in_sample({column}::{as_type}, $1, $2)"));
             arguments.push((sample.seed as i64).into());
             arguments.push(sample.share.into());

@@ -98,6 +98,17 @@ SQL
     die "shard $k did not finish copying the registry"
 }
 
+# Waits until shard $1 holds as many deployments as the coordinator: a deploy there has reached it.
+shard_caught_up() {
+    local want
+    want=$(hm_psql -d "$HEALTHML_SHARDS_DB" -tAc "SELECT count(*) FROM healthml.deployments")
+    for _ in $(seq 1 100); do
+        [ "$(shard_psql "$1" -d "$HEALTHML_SHARDS_DB" -tAc "SELECT count(*) FROM healthml.deployments")" = "$want" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 # Shards 1..$1 with their part of the encounters file $2, and the coordinator database.
 shards_up() {
     local count=$1 file=$2 work k pids=() failed=

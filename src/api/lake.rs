@@ -168,8 +168,7 @@ fn quote_identifier(name: &str) -> String {
             "rename the column in the file",
         )
     });
-    // SAFETY: quote_identifier returns its argument or a palloc'd copy, both valid C strings here.
-    unsafe { CStr::from_ptr(pg_sys::quote_identifier(name.as_ptr())).to_string_lossy().into_owned() }
+    crate::spi::quote_identifier(&name)
 }
 
 /// The array type a column's batch is passed as: its own type, but text for decimals (exact, cast

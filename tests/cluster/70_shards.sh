@@ -26,15 +26,6 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-replicated() { # waits until shard $1 holds as many deployments as the coordinator
-    local want
-    want=$(qc -c "SELECT count(*) FROM healthml.deployments")
-    for _ in $(seq 1 100); do
-        [ "$(qs "$1" -c "SELECT count(*) FROM healthml.deployments")" = "$want" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 plan 25
 shards_up 2 "$HEALTHML_ROOT/data/diabetes-130/diabetic_data.csv.gz" >"$tmp/up.log" 2>&1
@@ -50,7 +41,7 @@ qc -c "SELECT count(*) FROM healthml.train('readmission', 'readmission.cohort', 
    -c "SELECT count(*) FROM healthml.deploy('readmission', 1)" >/dev/null
 is "$(qc -c "SELECT train_rows + test_rows FROM healthml.models WHERE version = 1")" \
    "$(qc -c "SELECT count(*) FROM readmission.cohort")" "a model trains on the sharded cohort, every row read once"
-replicated 1 && replicated 2
+shard_caught_up 1 && shard_caught_up 2
 ok $? "the model and its deployment reach both shards by logical replication"
 
 # the single-server reference: all patients in one database, scored by the same model
@@ -87,11 +78,11 @@ which="SELECT CASE readmission.readmit_score(e) WHEN healthml.predict_row_by_id(
 session_open shard -h "$(shard_dir 1)" -p "$(shard_port 1)" -U postgres -d "$HEALTHML_SHARDS_DB"
 is "$(session shard "$which")" 1 "a session on shard 1 scores with version 1"
 qc -c "SELECT count(*) FROM healthml.deploy('readmission', 2)" >/dev/null
-replicated 1
+shard_caught_up 1
 is "$(session shard "$which")" 2 "after a deploy on the coordinator, the same session scores with version 2 (its cache follows replication)"
 q1 -c "COPY healthml.models FROM STDIN" < <(qc -c "COPY (SELECT * FROM healthml.models WHERE version = 2) TO STDOUT")
 q1 -c "SELECT count(*) FROM healthml.deploy('readmission', 2)" >/dev/null
-replicated 2
+shard_caught_up 2
 is "$(qc -c "$scores")" "$(q1 -c "$scores")" "and the sharded scores equal single-server scoring with version 2"
 
 # batch scoring runs on each shard, with the replicated deployment; the coordinator reads the parts
@@ -115,7 +106,7 @@ is "$(qc -c "SELECT (m).n || '|' || (m).nulls || '|' || (m).min || '|' || (m).ma
    "$(q1 -c "SELECT (m).n || '|' || (m).nulls || '|' || (m).min || '|' || (m).max FROM (SELECT healthml.moments(num_medications) FROM readmission.encounters) s(m)")" \
    "the merged state counts what one server counts"
 reference=$(q1 -c "SELECT array_to_string(ARRAY[(m).mean, (m).stddev, (m).skewness, (m).kurtosis], ',') FROM (SELECT healthml.moments(num_medications) FROM readmission.encounters) s(m)")
-is "$(qc -c "SELECT bool_and(abs(got - want) <= 1e-9 * abs(want)) FROM (SELECT healthml.moments_merge(part) FROM (SELECT healthml.moments_partial(e.num_medications) FROM shard_1.scored_encounters e UNION ALL SELECT healthml.moments_partial(e.num_medications) FROM shard_2.scored_encounters e) parts(part)) s(m),
+is "$(qc -c "SELECT bool_and(abs(got - want) <= 1e-9 * abs(want)) FROM ($partial) s(m),
                  unnest(ARRAY[(m).mean, (m).stddev, (m).skewness, (m).kurtosis], '{$reference}'::float8[]) t(got, want)")" t \
    "and its mean, stddev, skewness and kurtosis equal one server's to 1e-9"
 
@@ -143,6 +134,6 @@ is "$(qc -c "SELECT count(readmission.readmit_score(e)) FROM readmission.encount
    "and a query of shard 1's patients still runs"
 qc -c "SELECT count(*) FROM healthml.rollback('readmission')" >/dev/null
 shard_env 2 "$HEALTHML_ROOT/scripts/cluster" start >/dev/null 2>&1
-replicated 2
+shard_caught_up 2
 is "$(qs 2 -c "SELECT version FROM healthml.models WHERE id = healthml.model_version_id('readmission')")" 1 \
    "a shard that was down catches up with a rollback made meanwhile when it returns"
